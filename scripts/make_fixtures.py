@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+"""Generate golden fixtures for rnnlab's recurrent cells: tests/fixtures/cells.json.
+
+What it generates
+-----------------
+Small, deterministic (seeded) float64 test cases for five cells:
+
+  "tanh"        Elman RNN, PyTorch layout and semantics:
+                h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
+                params: weight_ih [H,D], weight_hh [H,H], bias_ih [H], bias_hh [H]
+  "torch_gru"   PyTorch GRU layout/semantics (rows r, z, n; reset applied AFTER
+                the hidden matmul: n = tanh(W_n x + b_in + r*(U_n h + b_hn)),
+                h' = (1-z)*n + z*h)
+                params: weight_ih [3H,D], weight_hh [3H,H], bias_ih [3H], bias_hh [3H]
+  "torch_lstm"  PyTorch LSTM layout/semantics (rows i, f, g, o)
+                params: weight_ih [4H,D], weight_hh [4H,H], bias_ih [4H], bias_hh [4H]
+  "paper_gru"   Chung et al. 2014 GRU (reset BEFORE the matmul):
+                r = sig(W_r x + U_r h + b_r); z = sig(W_z x + U_z h + b_z)
+                n = tanh(W_n x + U_n (r*h) + b_n); h' = (1-z)*h + z*n
+                params: weight_ih [3H,D] rows (r,z,n), weight_hh [3H,H] rows (r,z,n),
+                        bias [3H] rows (r,z,n)
+  "paper_lstm"  Graves 2013 LSTM with peepholes (o peeks at the NEW cell):
+                i = sig(W_i x + U_i h + V_i*c + b_i); f = sig(W_f x + U_f h + V_f*c + b_f)
+                g = tanh(W_g x + U_g h + b_g); c' = f*c + i*g
+                o = sig(W_o x + U_o h + V_o*c' + b_o); h' = o*tanh(c')
+                params: weight_ih [4H,D] rows (i,f,g,o), weight_hh [4H,H] rows (i,f,g,o),
+                        bias [4H], peephole [3H] = concat(V_i, V_f, V_o)
+
+JSON schema
+-----------
+Top level:
+  {"generator": "scripts/make_fixtures.py", "torch_version": str, "numpy_version": str,
+   "loss": "sum(output*grad_output) + sum(h_n*grad_h_n) + sum(c_n*grad_c_n)",
+   "cases": [case, ...]}
+Every tensor is {"shape": [..], "data": [flat row-major floats]} (floats written by
+Python's json, i.e. repr, so they round-trip exactly to f64).
+Each case:
+  {"name": str, "cell": "tanh"|"torch_gru"|"torch_lstm"|"paper_gru"|"paper_lstm",
+   "reference": str, "seq_len": T, "batch": B, "input_size": D, "hidden_size": H,
+   "params": {name: tensor},
+   "x": [T,B,D], "h0": [B,H], "c0": [B,H] (LSTM cells only),
+   "output": [T,B,H] (h_t of every step), "h_n": [B,H], "c_n": [B,H] (LSTM only),
+   "grad_output": [T,B,H], "grad_h_n": [B,H], "grad_c_n": [B,H] (LSTM only),
+   "grads": {"x", "h0", "c0" (LSTM), and one entry per param name}}
+"grads" are the gradients of the scalar
+  L = sum(output*grad_output) + sum(h_n*grad_h_n) [+ sum(c_n*grad_c_n)]
+w.r.t. x, h0, c0 and every parameter; grad_* are random cotangents.
+
+References
+----------
+  "torch.nn.<RNN|GRU|LSTM>Cell looped over time": the torch cell module (with our
+      tensors copied into weight_ih/weight_hh/bias_ih/bias_hh) applied step by step
+      in a Python loop; gradients by torch autograd.
+  "torch.nn.<RNN|GRU|LSTM>": the whole-sequence torch module (one layer,
+      batch_first=False, nonlinearity='tanh' for RNN; tensors copied into
+      weight_ih_l0 etc.) called once on the full sequence; gradients by autograd.
+  "numpy (paper form) ...": forward by an independent NumPy implementation (plain
+      loop over time, np.tanh, 1/(1+exp(-x))); gradients by torch autograd on a
+      separate torch-ops implementation of the same equations. The script asserts
+      the two forwards agree to 1e-12 max-abs and checks a sample of gradient
+      entries of every input/parameter against central finite differences of the
+      NumPy forward (eps 1e-6); it raises if any check fails.
+
+Initialisation: weights/biases/peepholes uniform(-0.5, 0.5), x ~ N(0,1),
+h0/c0 ~ 0.5*N(0,1), cotangents ~ N(0,1). Seeds: torch.manual_seed(1234),
+numpy.random.default_rng(1234).
+
+Regenerate (from the repo root):
+  pip install torch==2.13.0 numpy
+  python3 scripts/make_fixtures.py
+The output is written atomically (temp file, then os.replace).
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+torch.set_default_dtype(torch.float64)
+torch.manual_seed(1234)
+RNG = np.random.default_rng(1234)
+
+OUT_PATH = os.path.join("tests", "fixtures", "cells.json")
+LOSS = "sum(output*grad_output) + sum(h_n*grad_h_n) + sum(c_n*grad_c_n)"
+FD_EPS = 1e-6
+FD_TOL = 1e-7
+FD_SAMPLES = 4  # entries checked per tensor
+
+
+# ----------------------------------------------------------------------------
+# helpers
+
+def tensor_json(a):
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    a = np.asarray(a, dtype=np.float64)
+    return {"shape": list(a.shape), "data": [float(v) for v in a.reshape(-1)]}
+
+
+def uniform(*shape):
+    return RNG.uniform(-0.5, 0.5, size=shape)
+
+
+def normal(*shape, scale=1.0):
+    return RNG.standard_normal(size=shape) * scale
+
+
+def gate_counts(cell):
+    return {"tanh": 1, "torch_gru": 3, "torch_lstm": 4, "paper_gru": 3, "paper_lstm": 4}[cell]
+
+
+def is_lstm(cell):
+    return cell in ("torch_lstm", "paper_lstm")
+
+
+def make_params(cell, D, H):
+    g = gate_counts(cell)
+    p = {"weight_ih": uniform(g * H, D), "weight_hh": uniform(g * H, H)}
+    if cell.startswith("paper"):
+        p["bias"] = uniform(g * H)
+        if cell == "paper_lstm":
+            p["peephole"] = uniform(3 * H)
+    else:
+        p["bias_ih"] = uniform(g * H)
+        p["bias_hh"] = uniform(g * H)
+    return p
+
+
+def make_inputs(cell, T, B, D, H):
+    inp = {"x": normal(T, B, D), "h0": normal(B, H, scale=0.5)}
+    if is_lstm(cell):
+        inp["c0"] = normal(B, H, scale=0.5)
+    return inp
+
+
+def make_cotangents(cell, T, B, H):
+    cot = {"grad_output": normal(T, B, H), "grad_h_n": normal(B, H)}
+    if is_lstm(cell):
+        cot["grad_c_n"] = normal(B, H)
+    return cot
+
+
+def loss_of(out, cot):
+    L = (out["output"] * cot["grad_output"]).sum() + (out["h_n"] * cot["grad_h_n"]).sum()
+    if "c_n" in out:
+        L = L + (out["c_n"] * cot["grad_c_n"]).sum()
+    return L
+
+
+# ----------------------------------------------------------------------------
+# torch module references
+
+CELL_MODULES = {"tanh": torch.nn.RNNCell, "torch_gru": torch.nn.GRUCell,
+                "torch_lstm": torch.nn.LSTMCell}
+SEQ_MODULES = {"tanh": torch.nn.RNN, "torch_gru": torch.nn.GRU, "torch_lstm": torch.nn.LSTM}
+
+
+def run_torch_module(cell, mode, params, inp, cot):
+    D = inp["x"].shape[2]
+    H = inp["h0"].shape[1]
+    if mode == "cell":
+        kw = {"nonlinearity": "tanh"} if cell == "tanh" else {}
+        mod = CELL_MODULES[cell](D, H, bias=True, **kw)
+        suffix = ""
+        ref = f"torch.nn.{CELL_MODULES[cell].__name__} looped over time"
+    else:
+        kw = {"nonlinearity": "tanh"} if cell == "tanh" else {}
+        mod = SEQ_MODULES[cell](D, H, num_layers=1, bias=True, batch_first=False, **kw)
+        suffix = "_l0"
+        ref = f"torch.nn.{SEQ_MODULES[cell].__name__}" + (" (nonlinearity='tanh')" if cell == "tanh" else "")
+    mod = mod.double()
+    sd = {k + suffix: torch.tensor(v) for k, v in params.items()}
+    missing = set(mod.state_dict().keys()) ^ set(sd.keys())
+    if missing:
+        raise RuntimeError(f"state_dict key mismatch: {missing}")
+    mod.load_state_dict(sd)
+
+    t_inp = {k: torch.tensor(v, requires_grad=True) for k, v in inp.items()}
+    x, h0 = t_inp["x"], t_inp["h0"]
+    lstm = is_lstm(cell)
+    if mode == "cell":
+        h = h0
+        c = t_inp["c0"] if lstm else None
+        outs = []
+        for t in range(x.shape[0]):
+            if lstm:
+                h, c = mod(x[t], (h, c))
+            else:
+                h = mod(x[t], h)
+            outs.append(h)
+        out = {"output": torch.stack(outs), "h_n": h}
+        if lstm:
+            out["c_n"] = c
+    else:
+        if lstm:
+            y, (hn, cn) = mod(x, (h0.unsqueeze(0), t_inp["c0"].unsqueeze(0)))
+            out = {"output": y, "h_n": hn[0], "c_n": cn[0]}
+        else:
+            y, hn = mod(x, h0.unsqueeze(0))
+            out = {"output": y, "h_n": hn[0]}
+
+    t_cot = {k: torch.tensor(v) for k, v in cot.items()}
+    L = loss_of(out, t_cot)
+    L.backward()
+    grads = {k: v.grad.numpy().copy() for k, v in t_inp.items()}
+    named = dict(mod.named_parameters())
+    for k in params:
+        grads[k] = named[k + suffix].grad.numpy().copy()
+    out = {k: v.detach().numpy().copy() for k, v in out.items()}
+    return ref, out, grads
+
+
+# ----------------------------------------------------------------------------
+# paper forms: independent NumPy forward
+
+def np_sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def np_paper_gru(p, inp):
+    x, h = inp["x"], inp["h0"]
+    H = h.shape[1]
+    W, U, b = p["weight_ih"], p["weight_hh"], p["bias"]
+    Wr, Wz, Wn = W[:H], W[H:2 * H], W[2 * H:]
+    Ur, Uz, Un = U[:H], U[H:2 * H], U[2 * H:]
+    br, bz, bn = b[:H], b[H:2 * H], b[2 * H:]
+    outs = []
+    for t in range(x.shape[0]):
+        xt = x[t]
+        r = np_sigmoid(xt @ Wr.T + h @ Ur.T + br)
+        z = np_sigmoid(xt @ Wz.T + h @ Uz.T + bz)
+        n = np.tanh(xt @ Wn.T + (r * h) @ Un.T + bn)
+        h = (1.0 - z) * h + z * n
+        outs.append(h)
+    return {"output": np.stack(outs), "h_n": h}
+
+
+def np_paper_lstm(p, inp):
+    x, h, c = inp["x"], inp["h0"], inp["c0"]
+    H = h.shape[1]
+    W, U, b, V = p["weight_ih"], p["weight_hh"], p["bias"], p["peephole"]
+    Wi, Wf, Wg, Wo = (W[k * H:(k + 1) * H] for k in range(4))
+    Ui, Uf, Ug, Uo = (U[k * H:(k + 1) * H] for k in range(4))
+    bi, bf, bg, bo = (b[k * H:(k + 1) * H] for k in range(4))
+    Vi, Vf, Vo = V[:H], V[H:2 * H], V[2 * H:]
+    outs = []
+    for t in range(x.shape[0]):
+        xt = x[t]
+        i = np_sigmoid(xt @ Wi.T + h @ Ui.T + Vi * c + bi)
+        f = np_sigmoid(xt @ Wf.T + h @ Uf.T + Vf * c + bf)
+        g = np.tanh(xt @ Wg.T + h @ Ug.T + bg)
+        c = f * c + i * g
+        o = np_sigmoid(xt @ Wo.T + h @ Uo.T + Vo * c + bo)
+        h = o * np.tanh(c)
+        outs.append(h)
+    return {"output": np.stack(outs), "h_n": h, "c_n": c}
+
+
+# ----------------------------------------------------------------------------
+# paper forms: torch ops (for autograd)
+
+def torch_paper_gru(p, inp):
+    x, h = inp["x"], inp["h0"]
+    H = h.shape[1]
+    W_r, W_z, W_n = p["weight_ih"].chunk(3, 0)
+    U_r, U_z, U_n = p["weight_hh"].chunk(3, 0)
+    b_r, b_z, b_n = p["bias"].chunk(3, 0)
+    outs = []
+    for t in range(x.shape[0]):
+        xt = x[t]
+        r = torch.sigmoid(torch.nn.functional.linear(xt, W_r, b_r) + h @ U_r.t())
+        z = torch.sigmoid(torch.nn.functional.linear(xt, W_z, b_z) + h @ U_z.t())
+        n = torch.tanh(torch.nn.functional.linear(xt, W_n, b_n) + (r * h) @ U_n.t())
+        h = (1 - z) * h + z * n
+        outs.append(h)
+    return {"output": torch.stack(outs), "h_n": h}
+
+
+def torch_paper_lstm(p, inp):
+    x, h, c = inp["x"], inp["h0"], inp["c0"]
+    V_i, V_f, V_o = p["peephole"].chunk(3, 0)
+    outs = []
+    for t in range(x.shape[0]):
+        gates = torch.nn.functional.linear(x[t], p["weight_ih"], p["bias"]) + h @ p["weight_hh"].t()
+        a_i, a_f, a_g, a_o = gates.chunk(4, 1)
+        i = torch.sigmoid(a_i + V_i * c)
+        f = torch.sigmoid(a_f + V_f * c)
+        g = torch.tanh(a_g)
+        c = f * c + i * g
+        o = torch.sigmoid(a_o + V_o * c)
+        h = o * torch.tanh(c)
+        outs.append(h)
+    return {"output": torch.stack(outs), "h_n": h, "c_n": c}
+
+
+def np_loss(out, cot):
+    L = np.sum(out["output"] * cot["grad_output"]) + np.sum(out["h_n"] * cot["grad_h_n"])
+    if "c_n" in out:
+        L += np.sum(out["c_n"] * cot["grad_c_n"])
+    return float(L)
+
+
+def run_paper(cell, params, inp, cot, name):
+    np_fwd = np_paper_gru if cell == "paper_gru" else np_paper_lstm
+    t_fwd = torch_paper_gru if cell == "paper_gru" else torch_paper_lstm
+
+    out_np = np_fwd(params, inp)
+
+    t_p = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    t_i = {k: torch.tensor(v, requires_grad=True) for k, v in inp.items()}
+    out_t = t_fwd(t_p, t_i)
+    for k in out_np:
+        d = float(np.max(np.abs(out_np[k] - out_t[k].detach().numpy())))
+        if not d <= 1e-12:
+            raise AssertionError(f"{name}: numpy vs torch forward mismatch on {k}: {d:.3e}")
+    L = loss_of(out_t, {k: torch.tensor(v) for k, v in cot.items()})
+    L.backward()
+    grads = {k: v.grad.numpy().copy() for k, v in t_i.items()}
+    grads.update({k: v.grad.numpy().copy() for k, v in t_p.items()})
+
+    # central finite differences of the NumPy forward on sampled entries
+    fd_rng = np.random.default_rng(99)
+    worst = 0.0
+    for k in list(inp) + list(params):
+        src = inp if k in inp else params
+        base = src[k]
+        idxs = fd_rng.choice(base.size, size=min(FD_SAMPLES, base.size), replace=False)
+        for flat in idxs:
+            idx = np.unravel_index(flat, base.shape)
+            plus = {kk: vv.copy() for kk, vv in src.items()}
+            minus = {kk: vv.copy() for kk, vv in src.items()}
+            plus[k][idx] += FD_EPS
+            minus[k][idx] -= FD_EPS
+            if src is inp:
+                lp, lm = np_loss(np_fwd(params, plus), cot), np_loss(np_fwd(params, minus), cot)
+            else:
+                lp, lm = np_loss(np_fwd(plus, inp), cot), np_loss(np_fwd(minus, inp), cot)
+            fd = (lp - lm) / (2 * FD_EPS)
+            ad = float(grads[k][idx])
+            err = abs(fd - ad) / max(1.0, abs(ad))
+            worst = max(worst, err)
+            if not err <= FD_TOL:
+                raise AssertionError(
+                    f"{name}: finite-difference check failed for d/d{k}{tuple(int(i) for i in idx)}: "
+                    f"autograd {ad!r} vs fd {fd!r} (rel err {err:.3e})")
+    ref = ("numpy (paper form) forward, loop over time; gradients by torch autograd on an "
+           "independent torch-ops implementation of the same equations; forwards agree to "
+           f"1e-12 max-abs and sampled gradients checked by central finite differences of the "
+           f"NumPy forward (eps {FD_EPS:g}, worst rel err {worst:.1e})")
+    return ref, out_np, grads
+
+
+# ----------------------------------------------------------------------------
+
+CASES = [
+    # name, cell, mode, T, B, D, H
+    ("tanh_cell_loop", "tanh", "cell", 5, 3, 4, 6),
+    ("tanh_sequence", "tanh", "seq", 7, 2, 5, 3),
+    ("tanh_cell_loop_b1", "tanh", "cell", 4, 1, 3, 5),
+    ("torch_gru_cell_loop", "torch_gru", "cell", 5, 3, 4, 6),
+    ("torch_gru_sequence", "torch_gru", "seq", 7, 2, 5, 3),
+    ("torch_gru_sequence_b1", "torch_gru", "seq", 4, 1, 3, 5),
+    ("torch_lstm_cell_loop", "torch_lstm", "cell", 5, 3, 4, 6),
+    ("torch_lstm_sequence", "torch_lstm", "seq", 7, 2, 5, 3),
+    ("torch_lstm_cell_loop_b1", "torch_lstm", "cell", 4, 1, 3, 5),
+    ("paper_gru_a", "paper_gru", "paper", 5, 3, 4, 6),
+    ("paper_gru_b1", "paper_gru", "paper", 6, 1, 3, 4),
+    ("paper_lstm_a", "paper_lstm", "paper", 5, 3, 4, 6),
+    ("paper_lstm_b1", "paper_lstm", "paper", 6, 1, 3, 4),
+]
+
+
+def main():
+    cases = []
+    for name, cell, mode, T, B, D, H in CASES:
+        params = make_params(cell, D, H)
+        inp = make_inputs(cell, T, B, D, H)
+        cot = make_cotangents(cell, T, B, H)
+        if mode == "paper":
+            ref, out, grads = run_paper(cell, params, inp, cot, name)
+        else:
+            ref, out, grads = run_torch_module(cell, mode, params, inp, cot)
+        case = {"name": name, "cell": cell, "reference": ref,
+                "seq_len": T, "batch": B, "input_size": D, "hidden_size": H,
+                "params": {k: tensor_json(v) for k, v in params.items()}}
+        for k, v in inp.items():
+            case[k] = tensor_json(v)
+        for k, v in out.items():
+            case[k] = tensor_json(v)
+        for k, v in cot.items():
+            case[k] = tensor_json(v)
+        grad_keys = list(inp) + list(params)
+        case["grads"] = {k: tensor_json(grads[k]) for k in grad_keys}
+        cases.append(case)
+        gnorm = float(np.sqrt(sum(np.sum(grads[k] ** 2) for k in grad_keys)))
+        print(f"{name:26s} cell={cell:10s} T={T} B={B} D={D} H={H} "
+              f"|h_n|max={np.max(np.abs(out['h_n'])):.3f} |grad|={gnorm:.3f}  ref: {ref[:60]}")
+
+    doc = {"generator": "scripts/make_fixtures.py", "torch_version": torch.__version__,
+           "numpy_version": np.__version__, "loss": LOSS, "cases": cases}
+    out_dir = os.path.dirname(OUT_PATH)
+    os.makedirs(out_dir, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".cells.", suffix=".json.tmp", dir=out_dir)
+    try:
+        with os.fdopen(fd, "w") as f:
+            # one case per line: readable diffs without one-float-per-line bloat
+            head = {k: v for k, v in doc.items() if k != "cases"}
+            f.write("{\n")
+            for k, v in head.items():
+                f.write(f" {json.dumps(k)}: {json.dumps(v)},\n")
+            f.write(' "cases": [\n')
+            f.write(",\n".join("  " + json.dumps(c) for c in doc["cases"]))
+            f.write("\n ]\n}\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, OUT_PATH)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    print(f"wrote {OUT_PATH} ({os.path.getsize(OUT_PATH)} bytes, {len(cases)} cases)")
+
+
+if __name__ == "__main__":
+    if not os.path.isdir(os.path.join("tests")) or not os.path.isdir("scripts"):
+        sys.exit("run from the repo root: python3 scripts/make_fixtures.py")
+    main()

@@ -1,0 +1,194 @@
+//! libtorch's fused recurrent kernels as baselines, on the same weight tensors as the torch-form custom cells.
+//!
+//! [`BuiltinMode::Sequence`] calls the whole-sequence ops `at::rnn_tanh`, `at::gru`, `at::lstm` (one layer,
+//! unidirectional, time-major); on CUDA with cuDNN enabled these dispatch to cuDNN. [`BuiltinMode::Step`] loops the
+//! per-step ops `at::rnn_tanh_cell`, `at::gru_cell`, `at::lstm_cell` over time. Only the torch forms have built-in
+//! twins: the paper GRU (reset before the matmul) and the peephole LSTM cannot be expressed by these kernels.
+
+use super::{Cell, CellKind, SequenceLayer, State};
+use anyhow::{bail, ensure, Result};
+use tch::Tensor;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuiltinMode {
+    /// `at::gru` / `at::lstm` / `at::rnn_tanh` over the whole sequence (cuDNN on CUDA).
+    Sequence,
+    /// `at::gru_cell` / `at::lstm_cell` / `at::rnn_tanh_cell` once per time step.
+    Step,
+}
+
+/// A built-in libtorch layer sharing (not copying) a torch-form cell's parameters.
+pub struct BuiltinLayer {
+    kind: CellKind,
+    mode: BuiltinMode,
+    /// `weight_ih, weight_hh, bias_ih, bias_hh`, shallow clones of the cell's tensors (same autograd leaves).
+    params: [Tensor; 4],
+}
+
+impl BuiltinLayer {
+    pub fn new(cell: &dyn Cell, mode: BuiltinMode) -> Result<Self> {
+        let kind = cell.kind();
+        ensure!(
+            kind.has_builtin(),
+            "{kind} has no libtorch built-in: only tanh, torch_gru and torch_lstm do"
+        );
+        ensure!(
+            cell.population().is_none(),
+            "libtorch's built-in cells take one model, not a population"
+        );
+        let named = cell.named_parameters();
+        let get = |name: &str| -> Result<Tensor> {
+            match named.iter().find(|(n, _)| *n == name) {
+                Some((_, t)) => Ok(t.shallow_clone()),
+                None => bail!("{kind} has no parameter {name}"),
+            }
+        };
+        Ok(BuiltinLayer {
+            kind,
+            mode,
+            params: [
+                get("weight_ih")?,
+                get("weight_hh")?,
+                get("bias_ih")?,
+                get("bias_hh")?,
+            ],
+        })
+    }
+
+    pub fn mode(&self) -> BuiltinMode {
+        self.mode
+    }
+
+    fn step(&self, x: &Tensor, state: &State) -> State {
+        let [w_ih, w_hh, b_ih, b_hh] = &self.params;
+        match self.kind {
+            CellKind::Tanh => State {
+                h: x.rnn_tanh_cell(&state.h, w_ih, w_hh, Some(b_ih), Some(b_hh)),
+                c: None,
+            },
+            CellKind::TorchGru => State {
+                h: x.gru_cell(&state.h, w_ih, w_hh, Some(b_ih), Some(b_hh)),
+                c: None,
+            },
+            CellKind::TorchLstm => {
+                let c = state.c.as_ref().expect("checked in forward");
+                let (h, c) = x.lstm_cell(&[&state.h, c], w_ih, w_hh, Some(b_ih), Some(b_hh));
+                State { h, c: Some(c) }
+            }
+            _ => unreachable!("BuiltinLayer::new admits only kinds with built-ins"),
+        }
+    }
+}
+
+impl SequenceLayer for BuiltinLayer {
+    fn implementation(&self) -> &'static str {
+        match self.mode {
+            BuiltinMode::Sequence => "builtin_seq",
+            BuiltinMode::Step => "builtin_cell",
+        }
+    }
+
+    fn kind(&self) -> CellKind {
+        self.kind
+    }
+
+    fn forward(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)> {
+        let w_ih = &self.params[0];
+        let (d, hidden) = (w_ih.size()[1], self.params[1].size()[1]);
+        let size = x.size();
+        ensure!(
+            size.len() == 3 && size[2] == d,
+            "{} input has shape {size:?}, expected [time, batch, {d}]",
+            self.kind
+        );
+        ensure!(
+            x.kind() == w_ih.kind() && x.device() == w_ih.device(),
+            "{} input is {:?} on {:?} but the weights are {:?} on {:?}",
+            self.kind,
+            x.kind(),
+            x.device(),
+            w_ih.kind(),
+            w_ih.device()
+        );
+        let (t, b) = (size[0], size[1]);
+        let zeros = || Tensor::zeros([b, hidden], (x.kind(), x.device()));
+        let state = match state {
+            Some(s) => {
+                ensure!(
+                    s.h.size() == [b, hidden],
+                    "{} initial h has shape {:?}, expected [{b}, {hidden}]",
+                    self.kind,
+                    s.h.size()
+                );
+                ensure!(
+                    s.c.is_some() == self.kind.has_cell_state(),
+                    "{} initial state: c must be given exactly for LSTMs",
+                    self.kind
+                );
+                s.shallow_clone()
+            }
+            None => State {
+                h: zeros(),
+                c: self.kind.has_cell_state().then(zeros),
+            },
+        };
+        match self.mode {
+            BuiltinMode::Sequence => {
+                // The whole-sequence ops take [layers, B, H] states. train=true: cuDNN keeps what backward needs
+                // only in training mode; with dropout 0 it changes nothing else.
+                let h0 = state.h.unsqueeze(0);
+                let p = &self.params;
+                Ok(match self.kind {
+                    CellKind::Tanh => {
+                        let (out, h) = x.rnn_tanh(&h0, p, true, 1, 0.0, true, false, false);
+                        (
+                            out,
+                            State {
+                                h: h.squeeze_dim(0),
+                                c: None,
+                            },
+                        )
+                    }
+                    CellKind::TorchGru => {
+                        let (out, h) = x.gru(&h0, p, true, 1, 0.0, true, false, false);
+                        (
+                            out,
+                            State {
+                                h: h.squeeze_dim(0),
+                                c: None,
+                            },
+                        )
+                    }
+                    CellKind::TorchLstm => {
+                        let c0 = state.c.as_ref().expect("checked above").unsqueeze(0);
+                        let (out, h, c) = x.lstm(
+                            &[&h0, &c0],
+                            &[&p[0], &p[1], &p[2], &p[3]],
+                            true,
+                            1,
+                            0.0,
+                            true,
+                            false,
+                            false,
+                        );
+                        let state = State {
+                            h: h.squeeze_dim(0),
+                            c: Some(c.squeeze_dim(0)),
+                        };
+                        (out, state)
+                    }
+                    _ => unreachable!("BuiltinLayer::new admits only kinds with built-ins"),
+                })
+            }
+            BuiltinMode::Step => {
+                let mut state = state;
+                let mut outputs = Vec::with_capacity(t as usize);
+                for step in 0..t {
+                    state = self.step(&x.select(0, step), &state);
+                    outputs.push(state.h.shallow_clone());
+                }
+                Ok((Tensor::stack(&outputs, 0), state))
+            }
+        }
+    }
+}

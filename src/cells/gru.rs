@@ -1,0 +1,152 @@
+//! Gated recurrent units, in both forms.
+//!
+//! **Torch form** ([`TorchGru`], PyTorch `GRUCell`; gate rows r, z, n):
+//! ```text
+//! r  = σ(W_ir x + b_ir + W_hr h + b_hr)
+//! z  = σ(W_iz x + b_iz + W_hz h + b_hz)
+//! n  = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))        reset after the matmul, recurrent bias inside
+//! h' = (1 − z) ⊙ n + z ⊙ h                               z weights the old state
+//! ```
+//! `weight_ih: [3H, D]`, `weight_hh: [3H, H]`, `bias_ih`, `bias_hh: [3H]`.
+//!
+//! **Paper form** ([`PaperGru`], Chung et al. 2014 eqs. 5–8; gate rows r, z, n):
+//! ```text
+//! r  = σ(W_r x + U_r h + b_r)
+//! z  = σ(W_z x + U_z h + b_z)
+//! h̃  = tanh(W x + U (r ⊙ h) + b)                        reset before the matmul
+//! h' = (1 − z) ⊙ h + z ⊙ h̃                               z weights the new candidate
+//! ```
+//! `weight_ih: [3H, D]`, `weight_hh: [3H, H]`, `bias: [3H]`. Both map `[B, D] × [B, H] → [B, H]`; a population
+//! adds a leading `[K]` to every parameter and state.
+
+use super::{project, recurrent, Cell, CellConfig, CellKind, State};
+use tch::Tensor;
+
+pub struct TorchGru {
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor,
+    bias_hh: Tensor,
+    input: i64,
+    hidden: i64,
+    population: Option<i64>,
+}
+
+impl TorchGru {
+    pub fn new(cfg: &CellConfig) -> Self {
+        TorchGru {
+            weight_ih: cfg.weight_ih(3),
+            weight_hh: cfg.weight_hh(3),
+            bias_ih: cfg.bias(3 * cfg.hidden),
+            bias_hh: cfg.bias(3 * cfg.hidden),
+            input: cfg.input,
+            hidden: cfg.hidden,
+            population: cfg.population,
+        }
+    }
+}
+
+impl Cell for TorchGru {
+    fn kind(&self) -> CellKind {
+        CellKind::TorchGru
+    }
+    fn input_size(&self) -> i64 {
+        self.input
+    }
+    fn hidden_size(&self) -> i64 {
+        self.hidden
+    }
+    fn population(&self) -> Option<i64> {
+        self.population
+    }
+    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
+        vec![
+            ("weight_ih", &self.weight_ih),
+            ("weight_hh", &self.weight_hh),
+            ("bias_ih", &self.bias_ih),
+            ("bias_hh", &self.bias_hh),
+        ]
+    }
+
+    fn input_projection(&self, x: &Tensor) -> Tensor {
+        project(x, &self.weight_ih, Some(&self.bias_ih))
+    }
+
+    fn step(&self, xp: &Tensor, state: &State) -> State {
+        let h = &state.h;
+        // b_hn must stay inside r ⊙ (…), so the recurrent bias is added here rather than folded into xp.
+        let gh = recurrent(h, &self.weight_hh, Some(&self.bias_hh));
+        let xi = xp.chunk(3, -1);
+        let hh = gh.chunk(3, -1);
+        let r = (&xi[0] + &hh[0]).sigmoid();
+        let z = (&xi[1] + &hh[1]).sigmoid();
+        let n = (&xi[2] + r * &hh[2]).tanh();
+        // (1 − z) ⊙ n + z ⊙ h
+        let h = &n + z * (h - &n);
+        State { h, c: None }
+    }
+}
+
+pub struct PaperGru {
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias: Tensor,
+    input: i64,
+    hidden: i64,
+    population: Option<i64>,
+}
+
+impl PaperGru {
+    pub fn new(cfg: &CellConfig) -> Self {
+        PaperGru {
+            weight_ih: cfg.weight_ih(3),
+            weight_hh: cfg.weight_hh(3),
+            bias: cfg.bias(3 * cfg.hidden),
+            input: cfg.input,
+            hidden: cfg.hidden,
+            population: cfg.population,
+        }
+    }
+}
+
+impl Cell for PaperGru {
+    fn kind(&self) -> CellKind {
+        CellKind::PaperGru
+    }
+    fn input_size(&self) -> i64 {
+        self.input
+    }
+    fn hidden_size(&self) -> i64 {
+        self.hidden
+    }
+    fn population(&self) -> Option<i64> {
+        self.population
+    }
+    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
+        vec![
+            ("weight_ih", &self.weight_ih),
+            ("weight_hh", &self.weight_hh),
+            ("bias", &self.bias),
+        ]
+    }
+
+    fn input_projection(&self, x: &Tensor) -> Tensor {
+        project(x, &self.weight_ih, Some(&self.bias))
+    }
+
+    fn step(&self, xp: &Tensor, state: &State) -> State {
+        let h = &state.h;
+        let hdim = self.hidden;
+        // U_r and U_z in one matmul; U (the candidate's block) must wait for r.
+        let u_rz = self.weight_hh.narrow(-2, 0, 2 * hdim);
+        let u_n = self.weight_hh.narrow(-2, 2 * hdim, hdim);
+        let xi = xp.split_with_sizes([2 * hdim, hdim], -1);
+        let rz = (&xi[0] + recurrent(h, &u_rz, None)).sigmoid();
+        let rz = rz.chunk(2, -1);
+        let (r, z) = (&rz[0], &rz[1]);
+        let candidate = (&xi[1] + recurrent(&(r * h), &u_n, None)).tanh();
+        // (1 − z) ⊙ h + z ⊙ h̃
+        let h = h + z * (candidate - h);
+        State { h, c: None }
+    }
+}

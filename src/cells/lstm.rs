@@ -1,0 +1,159 @@
+//! Long short-term memory, in both forms.
+//!
+//! **Torch form** ([`TorchLstm`], PyTorch `LSTMCell`; gate rows i, f, g, o; no peepholes; two biases):
+//! ```text
+//! [i f g o] = W_ih x + b_ih + W_hh h + b_hh
+//! c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g)
+//! h' = σ(o) ⊙ tanh(c')
+//! ```
+//! `weight_ih: [4H, D]`, `weight_hh: [4H, H]`, `bias_ih`, `bias_hh: [4H]`.
+//!
+//! **Paper form** ([`PaperLstm`], Graves 2013 as used by Chung et al. 2014; gate rows i, f, g, o):
+//! ```text
+//! i  = σ(W_i x + U_i h + V_i ⊙ c + b_i)
+//! f  = σ(W_f x + U_f h + V_f ⊙ c + b_f)
+//! c̃  = tanh(W_c x + U_c h + b_c)
+//! c' = f ⊙ c + i ⊙ c̃
+//! o  = σ(W_o x + U_o h + V_o ⊙ c' + b_o)                the output gate peeks at the new cell
+//! h' = o ⊙ tanh(c')
+//! ```
+//! `weight_ih: [4H, D]`, `weight_hh: [4H, H]`, `bias: [4H]`, `peephole: [3H]` = (V_i, V_f, V_o), the diagonals of
+//! the peephole matrices. Both map `[B, D] × ([B, H], [B, H]) → ([B, H], [B, H])`; a population adds a leading `[K]`.
+
+use super::{per_unit, project, recurrent, Cell, CellConfig, CellKind, Init, State};
+use tch::Tensor;
+
+fn cell_state(state: &State) -> &Tensor {
+    // SequenceLayer::forward checks that LSTM states carry c before any step runs.
+    state.c.as_ref().expect("LSTM state without a cell state c")
+}
+
+pub struct TorchLstm {
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor,
+    bias_hh: Tensor,
+    input: i64,
+    hidden: i64,
+    population: Option<i64>,
+}
+
+impl TorchLstm {
+    pub fn new(cfg: &CellConfig) -> Self {
+        TorchLstm {
+            weight_ih: cfg.weight_ih(4),
+            weight_hh: cfg.weight_hh(4),
+            bias_ih: cfg.bias(4 * cfg.hidden),
+            bias_hh: cfg.bias(4 * cfg.hidden),
+            input: cfg.input,
+            hidden: cfg.hidden,
+            population: cfg.population,
+        }
+    }
+}
+
+impl Cell for TorchLstm {
+    fn kind(&self) -> CellKind {
+        CellKind::TorchLstm
+    }
+    fn input_size(&self) -> i64 {
+        self.input
+    }
+    fn hidden_size(&self) -> i64 {
+        self.hidden
+    }
+    fn population(&self) -> Option<i64> {
+        self.population
+    }
+    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
+        vec![
+            ("weight_ih", &self.weight_ih),
+            ("weight_hh", &self.weight_hh),
+            ("bias_ih", &self.bias_ih),
+            ("bias_hh", &self.bias_hh),
+        ]
+    }
+
+    fn input_projection(&self, x: &Tensor) -> Tensor {
+        // Both biases only ever appear summed, so both fold into the projection of the whole sequence.
+        project(x, &self.weight_ih, Some(&(&self.bias_ih + &self.bias_hh)))
+    }
+
+    fn step(&self, xp: &Tensor, state: &State) -> State {
+        let c = cell_state(state);
+        let gates = xp + recurrent(&state.h, &self.weight_hh, None);
+        let g = gates.chunk(4, -1);
+        let c = g[1].sigmoid() * c + g[0].sigmoid() * g[2].tanh();
+        let h = g[3].sigmoid() * c.tanh();
+        State { h, c: Some(c) }
+    }
+}
+
+pub struct PaperLstm {
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias: Tensor,
+    peephole: Tensor,
+    input: i64,
+    hidden: i64,
+    population: Option<i64>,
+}
+
+impl PaperLstm {
+    pub fn new(cfg: &CellConfig) -> Self {
+        let peephole = match cfg.init {
+            Init::Torch => cfg.uniform(&[3 * cfg.hidden], 1.0 / (cfg.hidden as f64).sqrt()),
+            Init::Paper { scale } => cfg.uniform(&[3 * cfg.hidden], scale),
+        };
+        PaperLstm {
+            weight_ih: cfg.weight_ih(4),
+            weight_hh: cfg.weight_hh(4),
+            bias: cfg.bias(4 * cfg.hidden),
+            peephole,
+            input: cfg.input,
+            hidden: cfg.hidden,
+            population: cfg.population,
+        }
+    }
+}
+
+impl Cell for PaperLstm {
+    fn kind(&self) -> CellKind {
+        CellKind::PaperLstm
+    }
+    fn input_size(&self) -> i64 {
+        self.input
+    }
+    fn hidden_size(&self) -> i64 {
+        self.hidden
+    }
+    fn population(&self) -> Option<i64> {
+        self.population
+    }
+    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
+        vec![
+            ("weight_ih", &self.weight_ih),
+            ("weight_hh", &self.weight_hh),
+            ("bias", &self.bias),
+            ("peephole", &self.peephole),
+        ]
+    }
+
+    fn input_projection(&self, x: &Tensor) -> Tensor {
+        project(x, &self.weight_ih, Some(&self.bias))
+    }
+
+    fn step(&self, xp: &Tensor, state: &State) -> State {
+        let c = cell_state(state);
+        let gates = xp + recurrent(&state.h, &self.weight_hh, None);
+        let g = gates.chunk(4, -1);
+        let v = self.peephole.chunk(3, -1);
+        let (v_i, v_f, v_o) = (per_unit(&v[0]), per_unit(&v[1]), per_unit(&v[2]));
+        let i = (&g[0] + v_i * c).sigmoid();
+        let f = (&g[1] + v_f * c).sigmoid();
+        let c = f * c + i * g[2].tanh();
+        let o = (&g[3] + v_o * &c).sigmoid();
+        let h = o * c.tanh();
+        State { h, c: Some(c) }
+    }
+}

@@ -1,0 +1,507 @@
+//! Recurrent cells built from libtorch tensor ops, and the sequence layers that run them.
+//!
+//! Five custom cells, one file per unit:
+//!
+//! | kind         | file       | maths                                                  | parameters |
+//! |--------------|------------|--------------------------------------------------------|------------|
+//! | `tanh`       | `tanh.rs`  | `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`             | PyTorch `RNNCell` layout |
+//! | `torch_gru`  | `gru.rs`   | PyTorch `GRUCell` (reset after the matmul)             | PyTorch `GRUCell` layout |
+//! | `paper_gru`  | `gru.rs`   | Chung et al. 2014 (reset before the matmul)            | `weight_ih`, `weight_hh`, `bias` |
+//! | `torch_lstm` | `lstm.rs`  | PyTorch `LSTMCell` (no peepholes, two biases)          | PyTorch `LSTMCell` layout |
+//! | `paper_lstm` | `lstm.rs`  | Graves 2013 (diagonal peepholes, `o` sees the new `c`) | `weight_ih`, `weight_hh`, `bias`, `peephole` |
+//!
+//! `builtin.rs` wraps libtorch's fused kernels (`at::gru`, `at::lstm`, `at::rnn_tanh`, cuDNN on CUDA, and the per-step
+//! `gru_cell`, `lstm_cell`, `rnn_tanh_cell`) behind the same [`SequenceLayer`] interface, on the same weight tensors
+//! as the torch-form custom cells.
+//!
+//! Shapes: inputs are time-major, `x: [time, batch, input]`; states are `[batch, hidden]`. A cell made for a
+//! *population* of `K` independent models (population training) holds every parameter with a leading `[K]`
+//! dimension, keeps states as `[K, batch, hidden]`, and accepts either a shared input `[time, batch, input]` or a
+//! per-member one `[K, time, batch, input]`; its outputs are `[K, time, batch, hidden]`.
+
+mod builtin;
+mod gru;
+mod lstm;
+mod tanh;
+
+pub use builtin::{BuiltinLayer, BuiltinMode};
+pub use gru::{PaperGru, TorchGru};
+pub use lstm::{PaperLstm, TorchLstm};
+pub use tanh::TanhRnn;
+
+use anyhow::{bail, ensure, Context, Result};
+use std::fmt;
+use std::str::FromStr;
+use tch::{Device, Kind, Tensor};
+
+/// The recurrent units rnnlab implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CellKind {
+    Tanh,
+    TorchGru,
+    PaperGru,
+    TorchLstm,
+    PaperLstm,
+}
+
+impl CellKind {
+    pub const ALL: [CellKind; 5] = [
+        CellKind::Tanh,
+        CellKind::TorchGru,
+        CellKind::PaperGru,
+        CellKind::TorchLstm,
+        CellKind::PaperLstm,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Tanh => "tanh",
+            CellKind::TorchGru => "torch_gru",
+            CellKind::PaperGru => "paper_gru",
+            CellKind::TorchLstm => "torch_lstm",
+            CellKind::PaperLstm => "paper_lstm",
+        }
+    }
+
+    /// Whether the state carries a memory cell `c` beside `h`.
+    pub fn has_cell_state(self) -> bool {
+        matches!(self, CellKind::TorchLstm | CellKind::PaperLstm)
+    }
+
+    /// Whether libtorch has a fused kernel computing exactly this cell (only the torch forms).
+    pub fn has_builtin(self) -> bool {
+        matches!(
+            self,
+            CellKind::Tanh | CellKind::TorchGru | CellKind::TorchLstm
+        )
+    }
+
+    /// Number of gate blocks stacked in the rows of `weight_ih`/`weight_hh`.
+    pub fn gates(self) -> i64 {
+        match self {
+            CellKind::Tanh => 1,
+            CellKind::TorchGru | CellKind::PaperGru => 3,
+            CellKind::TorchLstm | CellKind::PaperLstm => 4,
+        }
+    }
+
+    /// Parameter count by the paper's definition (Table 1): the recurrent layer only, one bias per gate
+    /// (PyTorch's two bias vectors add up to one), plus the three peephole vectors of the paper LSTM.
+    /// `D` = input size, `n` = hidden size: tanh `Dn+n²+n`, GRU `3(Dn+n²+n)`, LSTM `4(Dn+n²+n)` (+`3n`).
+    pub fn paper_param_count(self, input: i64, hidden: i64) -> i64 {
+        let per_gate = input * hidden + hidden * hidden + hidden;
+        let peepholes = if self == CellKind::PaperLstm {
+            3 * hidden
+        } else {
+            0
+        };
+        self.gates() * per_gate + peepholes
+    }
+}
+
+impl fmt::Display for CellKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for CellKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        CellKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .with_context(|| {
+                let names: Vec<_> = CellKind::ALL.iter().map(|k| k.name()).collect();
+                format!("unknown cell '{s}': expected one of {}", names.join(", "))
+            })
+    }
+}
+
+/// How a cell's parameters are initialised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// PyTorch's default: every weight and bias ~ U(−1/√H, 1/√H).
+    #[default]
+    Torch,
+    /// The paper authors' configs (jych/librnn): input weights and peepholes ~ U(−scale, scale), each gate's
+    /// H×H recurrent block a random orthogonal matrix, biases zero.
+    Paper { scale: f64 },
+}
+
+/// The recurrent state: `h`, and `c` for LSTMs.
+#[derive(Debug)]
+pub struct State {
+    pub h: Tensor,
+    pub c: Option<Tensor>,
+}
+
+impl State {
+    pub fn shallow_clone(&self) -> State {
+        State {
+            h: self.h.shallow_clone(),
+            c: self.c.as_ref().map(Tensor::shallow_clone),
+        }
+    }
+}
+
+/// Sizes and placement shared by every cell constructor.
+#[derive(Clone, Copy, Debug)]
+pub struct CellConfig {
+    pub input: i64,
+    pub hidden: i64,
+    /// `Some(K)` stacks K independent models along a leading dimension (population training).
+    pub population: Option<i64>,
+    pub init: Init,
+    pub kind: Kind,
+    pub device: Device,
+}
+
+impl CellConfig {
+    pub fn new(input: i64, hidden: i64) -> Self {
+        CellConfig {
+            input,
+            hidden,
+            population: None,
+            init: Init::Torch,
+            kind: Kind::Float,
+            device: Device::Cpu,
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        ensure!(
+            self.input >= 1,
+            "input size must be at least 1, got {}",
+            self.input
+        );
+        ensure!(
+            self.hidden >= 1,
+            "hidden size must be at least 1, got {}",
+            self.hidden
+        );
+        if let Some(k) = self.population {
+            ensure!(k >= 1, "population size must be at least 1, got {k}");
+        }
+        ensure!(
+            matches!(self.kind, Kind::Float | Kind::Double),
+            "cells support f32 and f64, not {:?}",
+            self.kind
+        );
+        Ok(())
+    }
+
+    /// `[K, dims…]` for a population, `[dims…]` otherwise.
+    fn shape(&self, dims: &[i64]) -> Vec<i64> {
+        self.population
+            .into_iter()
+            .chain(dims.iter().copied())
+            .collect()
+    }
+
+    /// A leaf parameter of `shape` (population prefix added) ~ U(−a, a).
+    fn uniform(&self, dims: &[i64], a: f64) -> Tensor {
+        tch::no_grad(|| Tensor::empty(self.shape(dims), (self.kind, self.device)).uniform_(-a, a))
+            .set_requires_grad(true)
+    }
+
+    fn zeros(&self, dims: &[i64]) -> Tensor {
+        Tensor::zeros(self.shape(dims), (self.kind, self.device)).set_requires_grad(true)
+    }
+
+    /// Input weights `[gates·H, D]`.
+    fn weight_ih(&self, gates: i64) -> Tensor {
+        let a = match self.init {
+            Init::Torch => 1.0 / (self.hidden as f64).sqrt(),
+            Init::Paper { scale } => scale,
+        };
+        self.uniform(&[gates * self.hidden, self.input], a)
+    }
+
+    /// Recurrent weights `[gates·H, H]`: under the paper init each H×H gate block is orthogonal.
+    fn weight_hh(&self, gates: i64) -> Tensor {
+        let h = self.hidden;
+        match self.init {
+            Init::Torch => self.uniform(&[gates * h, h], 1.0 / (h as f64).sqrt()),
+            Init::Paper { .. } => tch::no_grad(|| {
+                let blocks: Vec<Tensor> = (0..gates).map(|_| self.orthogonal(h)).collect();
+                Tensor::cat(&blocks, -2)
+            })
+            .set_requires_grad(true),
+        }
+    }
+
+    /// A random orthogonal `[H, H]` (or `[K, H, H]`) matrix: Q of a Gaussian's QR, signs fixed by diag(R).
+    fn orthogonal(&self, h: i64) -> Tensor {
+        let a = Tensor::randn(self.shape(&[h, h]), (Kind::Double, self.device));
+        let (q, r) = Tensor::linalg_qr(&a, "reduced");
+        let signs = r.diagonal(0, -2, -1).sign().unsqueeze(-2);
+        (q * signs).to_kind(self.kind)
+    }
+
+    /// A bias vector of `len` entries (population prefix added).
+    fn bias(&self, len: i64) -> Tensor {
+        match self.init {
+            Init::Torch => self.uniform(&[len], 1.0 / (self.hidden as f64).sqrt()),
+            Init::Paper { .. } => self.zeros(&[len]),
+        }
+    }
+}
+
+/// One recurrent unit: its parameters and the maths of one time step.
+///
+/// A step is split in two so that the sequence layer can compute the input projection of every time step in one
+/// matmul: [`Cell::input_projection`] maps `x: [..., D]` to `[..., gates·H]` (input weights and the biases that can
+/// be folded in), and [`Cell::step`] takes one step's slice of it plus the previous state.
+pub trait Cell {
+    fn kind(&self) -> CellKind;
+    fn input_size(&self) -> i64;
+    fn hidden_size(&self) -> i64;
+    /// `Some(K)` for a population of K models.
+    fn population(&self) -> Option<i64>;
+    /// The parameters, named as PyTorch names them where a PyTorch twin exists (`weight_ih`, `weight_hh`,
+    /// `bias_ih`, `bias_hh`), so a PyTorch state dict loads into them.
+    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)>;
+    /// `W_ih x + (foldable biases)` for any number of leading dimensions.
+    fn input_projection(&self, x: &Tensor) -> Tensor;
+    /// One time step from this step's projected input `[(K,) B, gates·H]` and the previous state.
+    fn step(&self, xp: &Tensor, state: &State) -> State;
+
+    /// Parameter count by the paper's definition (see [`CellKind::paper_param_count`]), per model.
+    fn paper_param_count(&self) -> i64 {
+        self.kind()
+            .paper_param_count(self.input_size(), self.hidden_size())
+    }
+
+    /// Every trainable scalar of the cell, per model.
+    fn param_count(&self) -> i64 {
+        let k = self.population().unwrap_or(1);
+        self.named_parameters()
+            .iter()
+            .map(|(_, t)| t.numel() as i64)
+            .sum::<i64>()
+            / k
+    }
+
+    fn parameters(&self) -> Vec<&Tensor> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
+    }
+}
+
+/// Makes a custom cell of the given kind.
+pub fn new_cell(kind: CellKind, cfg: &CellConfig) -> Result<Box<dyn Cell>> {
+    cfg.check()?;
+    Ok(match kind {
+        CellKind::Tanh => Box::new(TanhRnn::new(cfg)),
+        CellKind::TorchGru => Box::new(TorchGru::new(cfg)),
+        CellKind::PaperGru => Box::new(PaperGru::new(cfg)),
+        CellKind::TorchLstm => Box::new(TorchLstm::new(cfg)),
+        CellKind::PaperLstm => Box::new(PaperLstm::new(cfg)),
+    })
+}
+
+/// Anything that runs a recurrent unit over a whole sequence: custom cells and libtorch's built-ins alike.
+pub trait SequenceLayer {
+    /// A short name for tables: `custom`, `builtin_seq`, `builtin_cell`.
+    fn implementation(&self) -> &'static str;
+    fn kind(&self) -> CellKind;
+    /// `x: [T, B, D]` (or `[K, T, B, D]` for a population) → (`h_t` for every step `[(K,) T, B, H]`, final state).
+    fn forward(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)>;
+}
+
+/// Runs a custom [`Cell`] over time: one matmul for the input projection of all steps, then one step per frame.
+pub struct CustomLayer {
+    cell: Box<dyn Cell>,
+}
+
+impl CustomLayer {
+    pub fn new(cell: Box<dyn Cell>) -> Self {
+        CustomLayer { cell }
+    }
+
+    pub fn cell(&self) -> &dyn Cell {
+        self.cell.as_ref()
+    }
+}
+
+impl SequenceLayer for CustomLayer {
+    fn implementation(&self) -> &'static str {
+        "custom"
+    }
+
+    fn kind(&self) -> CellKind {
+        self.cell.kind()
+    }
+
+    fn forward(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)> {
+        let cell = self.cell.as_ref();
+        let (k, t, b) = check_input(cell, x)?;
+        let mut state = match state {
+            Some(s) => {
+                check_state(cell, s, k, b)?;
+                s.shallow_clone()
+            }
+            None => zero_state(cell, b, x.kind(), x.device()),
+        };
+        let xp = cell.input_projection(x);
+        // [K, T, B, G] for a population, [T, B, G] otherwise.
+        let time_dim = if k.is_some() { 1 } else { 0 };
+        let mut outputs = Vec::with_capacity(t as usize);
+        for step in 0..t {
+            state = cell.step(&xp.select(time_dim, step), &state);
+            outputs.push(state.h.shallow_clone());
+        }
+        Ok((Tensor::stack(&outputs, time_dim), state))
+    }
+}
+
+/// A zero state for `batch` sequences.
+pub fn zero_state(cell: &dyn Cell, batch: i64, kind: Kind, device: Device) -> State {
+    let shape: Vec<i64> = cell
+        .population()
+        .into_iter()
+        .chain([batch, cell.hidden_size()])
+        .collect();
+    let h = Tensor::zeros(shape.as_slice(), (kind, device));
+    let c = cell
+        .kind()
+        .has_cell_state()
+        .then(|| Tensor::zeros(shape.as_slice(), (kind, device)));
+    State { h, c }
+}
+
+/// Checks `x` against the cell; returns (population, time, batch).
+fn check_input(cell: &dyn Cell, x: &Tensor) -> Result<(Option<i64>, i64, i64)> {
+    let size = x.size();
+    let d = cell.input_size();
+    let k = cell.population();
+    let ok_rank = match k {
+        None => size.len() == 3,
+        Some(k) => size.len() == 3 || (size.len() == 4 && size[0] == k),
+    };
+    if !ok_rank || size[size.len() - 1] != d {
+        let want = match k {
+            None => format!("[time, batch, {d}]"),
+            Some(k) => format!("[time, batch, {d}] or [{k}, time, batch, {d}]"),
+        };
+        bail!("{} input has shape {size:?}, expected {want}", cell.kind());
+    }
+    let weight = cell.named_parameters()[0].1;
+    ensure!(
+        x.kind() == weight.kind() && x.device() == weight.device(),
+        "{} input is {:?} on {:?} but the weights are {:?} on {:?}",
+        cell.kind(),
+        x.kind(),
+        x.device(),
+        weight.kind(),
+        weight.device()
+    );
+    let n = size.len();
+    Ok((k, size[n - 3], size[n - 2]))
+}
+
+fn check_state(cell: &dyn Cell, s: &State, k: Option<i64>, batch: i64) -> Result<()> {
+    let want: Vec<i64> = k.into_iter().chain([batch, cell.hidden_size()]).collect();
+    ensure!(
+        s.h.size() == want,
+        "{} initial h has shape {:?}, expected {want:?}",
+        cell.kind(),
+        s.h.size()
+    );
+    match (&s.c, cell.kind().has_cell_state()) {
+        (Some(c), true) => ensure!(
+            c.size() == want,
+            "{} initial c has shape {:?}, expected {want:?}",
+            cell.kind(),
+            c.size()
+        ),
+        (None, true) => bail!("{} needs an initial c beside h", cell.kind()),
+        (Some(_), false) => bail!(
+            "{} has no cell state, but an initial c was given",
+            cell.kind()
+        ),
+        (None, false) => {}
+    }
+    Ok(())
+}
+
+/// `x W^T + b` where `w` is `[G, D]` or a population's `[K, G, D]`. `x` is `[..., D]`, or `[K, ..., D]` with
+/// per-member inputs; a population with shared input broadcasts it to every member.
+fn project(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+    if w.dim() == 2 {
+        return x.linear(w, b);
+    }
+    let size = x.size();
+    let k = w.size()[0];
+    let d = size[size.len() - 1];
+    let per_member = size.len() == 4 && size[0] == k;
+    let rows = if per_member { k } else { 1 };
+    let flat = x.reshape([rows, -1, d]);
+    let out = match b {
+        Some(b) => {
+            b.unsqueeze(1)
+                .baddbmm(&flat.expand([k, -1, d], false), &w.transpose(1, 2), 1, 1)
+        }
+        None => flat.matmul(&w.transpose(1, 2)),
+    };
+    let lead: Vec<i64> = if per_member {
+        size[1..size.len() - 1].to_vec()
+    } else {
+        size[..size.len() - 1].to_vec()
+    };
+    let mut shape = vec![k];
+    shape.extend(lead);
+    shape.push(-1);
+    out.reshape(shape)
+}
+
+/// `h W^T + b` for one time step: `h: [B, H]` with `w: [G, H]`, or `h: [K, B, H]` with `w: [K, G, H]`.
+fn recurrent(h: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+    match (h.dim(), b) {
+        (2, Some(b)) => b.addmm(h, &w.tr()),
+        (2, None) => h.mm(&w.tr()),
+        (_, Some(b)) => b.unsqueeze(1).baddbmm(h, &w.transpose(1, 2), 1, 1),
+        (_, None) => h.bmm(&w.transpose(1, 2)),
+    }
+}
+
+/// A per-gate vector `[H]` (or `[K, H]`) broadcast against `[(K,) B, H]`.
+fn per_unit(v: &Tensor) -> Tensor {
+    v.unsqueeze(-2)
+}
+
+/// Copies named tensors (a PyTorch state dict, a checkpoint, a fixture) into the cell's parameters, in place.
+/// Every parameter must be given exactly once with its exact shape; unknown names are errors too.
+pub fn load_parameters(cell: &dyn Cell, tensors: &[(String, Tensor)]) -> Result<()> {
+    let named = cell.named_parameters();
+    for (name, _) in tensors {
+        ensure!(
+            named.iter().any(|(n, _)| n == name),
+            "{} has no parameter '{name}' (it has {})",
+            cell.kind(),
+            named.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        );
+    }
+    for (name, param) in named {
+        let src = tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+            .with_context(|| format!("{}: no value given for parameter '{name}'", cell.kind()))?;
+        ensure!(
+            src.size() == param.size(),
+            "{}: parameter '{name}' has shape {:?}, the value given has {:?}",
+            cell.kind(),
+            param.size(),
+            src.size()
+        );
+        let mut dst = param.shallow_clone();
+        tch::no_grad(|| dst.f_copy_(src)).with_context(|| format!("copying '{name}'"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Device and dtype choices shared by every command.
+
+use anyhow::{bail, Result};
+use tch::{Device, Kind};
+
+/// Where tensors live: `auto` takes the first CUDA device when libtorch sees one.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+    #[default]
+    Auto,
+}
+
+impl DeviceArg {
+    /// Resolves the choice; asking for CUDA where libtorch sees none is an error, not a silent CPU run.
+    pub fn resolve(self) -> Result<Device> {
+        match self {
+            DeviceArg::Cpu => Ok(Device::Cpu),
+            DeviceArg::Auto => Ok(Device::cuda_if_available()),
+            DeviceArg::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+            DeviceArg::Cuda => bail!("--device cuda: {}", cuda_unavailable_reason()),
+        }
+    }
+}
+
+/// Why CUDA is not usable here, with the fix.
+pub fn cuda_unavailable_reason() -> String {
+    if cfg!(rnnlab_libtorch_cuda) {
+        "libtorch sees no GPU (is the NVIDIA driver loaded? does nvidia-smi list a GPU?)"
+            .to_string()
+    } else {
+        "rnnlab was built against a CPU-only libtorch (for CUDA run `scripts/setup-libtorch.sh --cuda`, \
+         then rebuild)"
+            .to_string()
+    }
+}
+
+/// Floating-point precision of a run.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Dtype {
+    #[default]
+    F32,
+    F64,
+}
+
+impl Dtype {
+    pub fn kind(self) -> Kind {
+        match self {
+            Dtype::F32 => Kind::Float,
+            Dtype::F64 => Kind::Double,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+        }
+    }
+}
+
+/// A short device name for tables: `cpu`, `cuda:0`.
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cpu => "cpu".to_string(),
+        Device::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
