@@ -1,0 +1,290 @@
+//! The cells' maths, checked against libtorch's built-ins, PyTorch/NumPy golden fixtures and finite differences,
+//! plus the population layout, parameter counts and error paths.
+
+use rnnlab::cells::{
+    load_parameters, new_cell, BuiltinLayer, BuiltinMode, CellConfig, CellKind, CustomLayer, Init, SequenceLayer,
+    State,
+};
+use rnnlab::device::Dtype;
+use rnnlab::validate::{
+    self, check_fixture_case, compare_with_builtin, finite_difference_error, forward_backward, max_abs_diff, Fixtures,
+    Probe, Shape,
+};
+use tch::{Device, Kind, Tensor};
+
+const TORCH_FORMS: [CellKind; 3] = [CellKind::Tanh, CellKind::TorchGru, CellKind::TorchLstm];
+
+fn options(dtype: Dtype) -> validate::Options {
+    validate::Options {
+        dtypes: vec![dtype],
+        random_cases: 8,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn torch_forms_equal_builtins_f64() {
+    for kind in TORCH_FORMS {
+        for mode in [BuiltinMode::Sequence, BuiltinMode::Step] {
+            let row = compare_with_builtin(kind, mode, Dtype::F64, &options(Dtype::F64)).unwrap();
+            assert!(
+                row.max_abs_out <= 1e-10 && row.max_abs_grad <= 1e-10,
+                "{kind} vs {}: out {:e}, grad {:e}",
+                row.reference,
+                row.max_abs_out,
+                row.max_abs_grad
+            );
+            assert!(row.pass);
+        }
+    }
+}
+
+#[test]
+fn torch_forms_equal_builtins_f32() {
+    for kind in TORCH_FORMS {
+        for mode in [BuiltinMode::Sequence, BuiltinMode::Step] {
+            let row = compare_with_builtin(kind, mode, Dtype::F32, &options(Dtype::F32)).unwrap();
+            assert!(
+                row.max_abs_out <= 1e-5 && row.max_abs_grad <= 1e-5,
+                "{kind} vs {}: out {:e}, grad {:e}",
+                row.reference,
+                row.max_abs_out,
+                row.max_abs_grad
+            );
+        }
+    }
+}
+
+#[test]
+fn random_shapes_cover_the_required_ranges() {
+    let shapes = validate::random_shapes(50, 7);
+    assert_eq!(shapes.len(), 50);
+    assert_eq!(shapes[0], Shape { seq: 1, batch: 1, input: 1, hidden: 1 });
+    assert_eq!(shapes[1], Shape { seq: 50, batch: 16, input: 100, hidden: 128 });
+    for s in &shapes {
+        assert!((1..=50).contains(&s.seq) && (1..=16).contains(&s.batch));
+        assert!((1..=100).contains(&s.input) && (1..=128).contains(&s.hidden));
+    }
+    assert_eq!(shapes, validate::random_shapes(50, 7), "shapes must be reproducible from the seed");
+}
+
+#[test]
+fn every_cell_matches_its_golden_fixtures() {
+    let fixtures = Fixtures::embedded().unwrap();
+    for kind in CellKind::ALL {
+        assert!(
+            fixtures.cases.iter().any(|c| c.cell == kind),
+            "no fixture case for {kind}"
+        );
+    }
+    for case in &fixtures.cases {
+        let (out, grad) = check_fixture_case(case, Kind::Double, Device::Cpu).unwrap();
+        assert!(
+            out <= 1e-10 && grad <= 1e-10,
+            "{} ({}) f64: out {out:e}, grad {grad:e}",
+            case.name,
+            case.reference
+        );
+        let (out, grad) = check_fixture_case(case, Kind::Float, Device::Cpu).unwrap();
+        assert!(
+            out <= 1e-5 && grad <= 1e-5,
+            "{} f32: out {out:e}, grad {grad:e}",
+            case.name
+        );
+    }
+}
+
+/// The fixture comparison is sensitive: nudging one weight by 1e-6 must break the f64 match.
+#[test]
+fn fixture_check_detects_a_perturbed_weight() {
+    let fixtures = Fixtures::embedded().unwrap();
+    let case = fixtures
+        .cases
+        .iter()
+        .find(|c| c.cell == CellKind::PaperGru)
+        .unwrap();
+    let mut params: Vec<(String, Tensor)> = case
+        .params
+        .iter()
+        .map(|(n, t)| (n.clone(), t.to_tensor(Kind::Double, Device::Cpu).unwrap()))
+        .collect();
+    let cfg = CellConfig {
+        kind: Kind::Double,
+        ..CellConfig::new(case.input_size, case.hidden_size)
+    };
+    let cell = new_cell(case.cell, &cfg).unwrap();
+    let (name, w) = params.iter_mut().find(|(n, _)| n == "weight_hh").unwrap();
+    *w = &*w + Tensor::zeros_like(w).index_fill(0, &Tensor::from_slice(&[0i64]), 1e-6);
+    assert_eq!(name, "weight_hh");
+    load_parameters(cell.as_ref(), &params).unwrap();
+    let layer = CustomLayer::new(cell);
+    let x = case.x.to_tensor(Kind::Double, Device::Cpu).unwrap();
+    let h0 = case.h0.to_tensor(Kind::Double, Device::Cpu).unwrap();
+    let (out, _) = layer.forward(&x, Some(&State { h: h0, c: None })).unwrap();
+    let expected = case.output.to_tensor(Kind::Double, Device::Cpu).unwrap();
+    let err = max_abs_diff(&out, &expected);
+    assert!(err > 1e-10, "a 1e-6 change in U went unnoticed (err {err:e})");
+}
+
+#[test]
+fn every_cell_passes_finite_differences_in_f64() {
+    for kind in CellKind::ALL {
+        let err = finite_difference_error(kind, Device::Cpu, 11).unwrap();
+        assert!(err <= validate::FD_TOLERANCE, "{kind}: autograd vs finite differences {err:e}");
+    }
+}
+
+/// Weight noise, LR candidates and seeds are trained as a population; each member must compute exactly what a
+/// separate model with its slice of the weights computes, for a shared and for a per-member input.
+#[test]
+fn population_members_equal_separate_cells() {
+    tch::manual_seed(3);
+    let k = 3;
+    for kind in CellKind::ALL {
+        let cfg = CellConfig {
+            kind: Kind::Double,
+            population: Some(k),
+            init: Init::Paper { scale: 0.3 },
+            ..CellConfig::new(5, 4)
+        };
+        let pop = CustomLayer::new(new_cell(kind, &cfg).unwrap());
+        let shared = Tensor::randn([6, 2, 5], (Kind::Double, Device::Cpu));
+        let per_member = Tensor::randn([k, 6, 2, 5], (Kind::Double, Device::Cpu));
+        let (out_shared, st_shared) = pop.forward(&shared, None).unwrap();
+        let (out_member, _) = pop.forward(&per_member, None).unwrap();
+        assert_eq!(out_shared.size(), [k, 6, 2, 4]);
+        for m in 0..k {
+            let single = new_cell(kind, &CellConfig { population: None, ..cfg }).unwrap();
+            let params: Vec<(String, Tensor)> = pop
+                .cell()
+                .named_parameters()
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.get(m).detach()))
+                .collect();
+            load_parameters(single.as_ref(), &params).unwrap();
+            let single = CustomLayer::new(single);
+            let (o, st) = single.forward(&shared, None).unwrap();
+            assert!(max_abs_diff(&o, &out_shared.get(m)) <= 1e-12, "{kind} member {m}, shared input");
+            assert!(max_abs_diff(&st.h, &st_shared.h.get(m)) <= 1e-12);
+            let (o, _) = single.forward(&per_member.get(m), None).unwrap();
+            assert!(max_abs_diff(&o, &out_member.get(m)) <= 1e-12, "{kind} member {m}, own input");
+        }
+    }
+}
+
+#[test]
+fn parameter_counts_follow_table_1() {
+    // The speech sizes of Table 1 (input 20) reproduce the paper's counts exactly.
+    let count = |kind, hidden| {
+        let cell = new_cell(kind, &CellConfig::new(20, hidden)).unwrap();
+        (cell.paper_param_count(), cell.param_count())
+    };
+    assert_eq!(count(CellKind::PaperLstm, 195), (169_065, 169_065));
+    assert_eq!(count(CellKind::PaperGru, 227), (168_888, 168_888));
+    assert_eq!(count(CellKind::Tanh, 400), (168_400, 168_800));
+    // PyTorch's forms carry two bias vectors where the maths has one.
+    assert_eq!(count(CellKind::TorchGru, 227), (168_888, 168_888 + 3 * 227));
+    assert_eq!(count(CellKind::TorchLstm, 195), (168_480, 168_480 + 4 * 195));
+    // Per model, also in a population.
+    let pop = new_cell(
+        CellKind::PaperGru,
+        &CellConfig {
+            population: Some(4),
+            ..CellConfig::new(20, 227)
+        },
+    )
+    .unwrap();
+    assert_eq!(pop.param_count(), 168_888);
+}
+
+#[test]
+fn paper_init_makes_orthogonal_recurrent_blocks_and_zero_biases() {
+    let h = 16;
+    let cfg = CellConfig {
+        kind: Kind::Double,
+        init: Init::Paper { scale: 0.1 },
+        ..CellConfig::new(8, h)
+    };
+    let cell = new_cell(CellKind::PaperLstm, &cfg).unwrap();
+    let named = cell.named_parameters();
+    let get = |name: &str| named.iter().find(|(n, _)| *n == name).unwrap().1;
+    let u = get("weight_hh");
+    for g in 0..4 {
+        let block = u.narrow(0, g * h, h);
+        let gram = block.tr().mm(&block);
+        let eye = Tensor::eye(h, (Kind::Double, Device::Cpu));
+        assert!(max_abs_diff(&gram, &eye) < 1e-12, "gate block {g} is not orthogonal");
+    }
+    assert_eq!(get("bias").abs().max().double_value(&[]), 0.0);
+    let w = get("weight_ih").abs().max().double_value(&[]);
+    assert!(w <= 0.1 && w > 0.05, "input weights should be U(-0.1, 0.1), max |w| = {w}");
+}
+
+#[test]
+fn bad_inputs_are_errors_not_panics() {
+    let cfg = CellConfig::new(5, 4);
+    let lstm = CustomLayer::new(new_cell(CellKind::PaperLstm, &cfg).unwrap());
+    let wrong_width = Tensor::zeros([3, 2, 6], (Kind::Float, Device::Cpu));
+    let err = lstm.forward(&wrong_width, None).unwrap_err().to_string();
+    assert!(err.contains("[3, 2, 6]") && err.contains("expected"), "{err}");
+    let wrong_rank = Tensor::zeros([2, 5], (Kind::Float, Device::Cpu));
+    assert!(lstm.forward(&wrong_rank, None).is_err());
+    let wrong_dtype = Tensor::zeros([3, 2, 5], (Kind::Double, Device::Cpu));
+    assert!(lstm.forward(&wrong_dtype, None).unwrap_err().to_string().contains("Double"));
+    let x = Tensor::zeros([3, 2, 5], (Kind::Float, Device::Cpu));
+    let no_c = State { h: Tensor::zeros([2, 4], (Kind::Float, Device::Cpu)), c: None };
+    assert!(lstm.forward(&x, Some(&no_c)).unwrap_err().to_string().contains("initial c"));
+    let bad_h = State { h: Tensor::zeros([3, 4], (Kind::Float, Device::Cpu)), c: None };
+    let gru = CustomLayer::new(new_cell(CellKind::PaperGru, &cfg).unwrap());
+    assert!(gru.forward(&x, Some(&bad_h)).is_err());
+
+    // The paper forms have no libtorch twin.
+    assert!(BuiltinLayer::new(gru.cell(), BuiltinMode::Sequence).is_err());
+    let builtin = BuiltinLayer::new(
+        new_cell(CellKind::TorchGru, &cfg).unwrap().as_ref(),
+        BuiltinMode::Sequence,
+    )
+    .unwrap();
+    assert!(builtin.forward(&wrong_width, None).is_err());
+
+    // Loading parameters checks names and shapes.
+    let cell = new_cell(CellKind::TorchGru, &cfg).unwrap();
+    let good: Vec<(String, Tensor)> = cell
+        .named_parameters()
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.detach().zeros_like()))
+        .collect();
+    assert!(load_parameters(cell.as_ref(), &good).is_ok());
+    let mut missing = good.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect::<Vec<_>>();
+    missing.pop();
+    assert!(load_parameters(cell.as_ref(), &missing).unwrap_err().to_string().contains("no value"));
+    let mut wrong_shape = missing;
+    wrong_shape.push(("bias_hh".into(), Tensor::zeros([5], (Kind::Float, Device::Cpu))));
+    assert!(load_parameters(cell.as_ref(), &wrong_shape).unwrap_err().to_string().contains("shape"));
+    let mut unknown = good;
+    unknown.push(("peephole".into(), Tensor::zeros([12], (Kind::Float, Device::Cpu))));
+    assert!(load_parameters(cell.as_ref(), &unknown).unwrap_err().to_string().contains("no parameter"));
+
+    assert!(new_cell(CellKind::Tanh, &CellConfig::new(0, 4)).is_err());
+    assert!("gru2".parse::<CellKind>().is_err());
+    assert_eq!("paper_lstm".parse::<CellKind>().unwrap(), CellKind::PaperLstm);
+}
+
+/// Gradients flow to the shared weights through the built-in layer exactly as through the custom one.
+#[test]
+fn builtin_layers_share_the_custom_cells_weights() {
+    tch::manual_seed(5);
+    let cfg = CellConfig { kind: Kind::Double, ..CellConfig::new(3, 2) };
+    let custom = CustomLayer::new(new_cell(CellKind::TorchLstm, &cfg).unwrap());
+    let builtin = BuiltinLayer::new(custom.cell(), BuiltinMode::Sequence).unwrap();
+    let s = Shape { seq: 4, batch: 1, input: 3, hidden: 2 };
+    let probe = Probe::random(CellKind::TorchLstm, s, Kind::Double, Device::Cpu);
+    let params = custom.cell().parameters();
+    let a = forward_backward(&custom, &params, &probe).unwrap();
+    let b = forward_backward(&builtin, &params, &probe).unwrap();
+    assert_eq!(a.grads.len(), 3 + 4);
+    for (x, y) in a.grads.iter().zip(&b.grads) {
+        assert!(x.abs().sum(Kind::Double).double_value(&[]) > 0.0, "a gradient is identically zero");
+        assert!(max_abs_diff(x, y) <= 1e-12);
+    }
+}
