@@ -1,18 +1,22 @@
 //! The music data: readers against the reference checksums and statistics of ../shared/data/README.md, the pickle
-//! reader on pickles written here, clear errors on corrupted files, and batching.
+//! reader on pickles written here, clear errors on corrupted files, downloads from a loopback HTTP server, and
+//! batching.
 //!
 //! The data-dependent tests read the MAT files from `$RNNLAB_DATA/music/` (CI sets `RNNLAB_DATA=../shared/data`);
 //! without it they fail and say so.
 
+use rnnlab::data::fetch::{fetch_music, pinned_mat, sha256_file, verify_music};
 use rnnlab::data::music::{
     find_music_file, parse_mat, parse_pickle, read_music_file, MusicFormat, HIGHEST_NOTE,
     LOWEST_NOTE,
 };
 use rnnlab::data::{
-    load_music, plan_epoch, reference_checksum, BatchConfig, DeviceSplit, MusicData, MusicSet,
-    PianoRoll, Split, SplitStats, KEYS,
+    load_music, plan_epoch, reference_checksum, BatchConfig, DeviceSplit, FetchOptions,
+    FetchOutcome, FileStatus, MusicData, MusicSet, PianoRoll, Split, SplitStats, KEYS,
 };
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use tch::{Device, Kind};
@@ -511,6 +515,146 @@ fn every_truncation_of_a_small_file_is_an_error_not_a_panic() {
         }
         assert!(parse_mat(&bytes).is_ok());
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fetch and verify against a loopback server
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Serves `routes` (path → body) on 127.0.0.1 from a background thread, 404 for anything else. Returns the base URL.
+fn serve(routes: BTreeMap<String, Vec<u8>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            let (status, body) = match routes.get(&path) {
+                Some(body) => ("200 OK", body.clone()),
+                None => ("404 Not Found", b"not found".to_vec()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\
+                 Connection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
+#[test]
+fn fetch_from_loopback_server() {
+    let good = jsb_bytes();
+    let mut bad = good.clone();
+    bad[5000] ^= 1;
+    let base = serve(
+        [
+            ("/good/JSB_Chorales.mat".to_string(), good.clone()),
+            ("/bad/JSB_Chorales.mat".to_string(), bad),
+            (
+                "/long/JSB_Chorales.mat".to_string(),
+                [good.clone(), vec![0; 10]].concat(),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let opts = |path: &str| FetchOptions {
+        base_url: format!("{base}/{path}"),
+        force: false,
+        progress: false,
+    };
+
+    // A good file is written, verified, and then recognised as present.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, outcome) = fetch_music(MusicSet::Jsb, dir.path(), &opts("good")).unwrap();
+    assert_eq!(
+        outcome,
+        FetchOutcome::Downloaded {
+            bytes: good.len() as u64,
+            replaced: false
+        }
+    );
+    assert_eq!(path, dir.path().join("music/JSB_Chorales.mat"));
+    assert_eq!(
+        sha256_file(&path).unwrap(),
+        pinned_mat(MusicSet::Jsb).sha256
+    );
+    assert_eq!(entries(&dir.path().join("music")), vec!["JSB_Chorales.mat"]);
+    let (_, again) = fetch_music(MusicSet::Jsb, dir.path(), &opts("good")).unwrap();
+    assert_eq!(again, FetchOutcome::AlreadyPresent);
+    let rows = verify_music(dir.path()).unwrap();
+    assert_eq!(rows[0].status, FileStatus::Ok);
+    assert!(rows[1..].iter().all(|r| r.status == FileStatus::Missing));
+
+    // A corrupted download leaves nothing behind, and says so.
+    let empty = tempfile::tempdir().unwrap();
+    let e = error_text(fetch_music(MusicSet::Jsb, empty.path(), &opts("bad")));
+    assert!(
+        e.contains("checksum mismatch") && e.contains("nothing was written"),
+        "{e}"
+    );
+    assert_eq!(entries(&empty.path().join("music")), Vec::<String>::new());
+    // Nor does an over-long one.
+    let e = error_text(fetch_music(MusicSet::Jsb, empty.path(), &opts("long")));
+    assert!(e.contains("more than the expected"), "{e}");
+    assert_eq!(entries(&empty.path().join("music")), Vec::<String>::new());
+
+    // A forced re-download that fails keeps the good file.
+    let force_bad = FetchOptions {
+        force: true,
+        ..opts("bad")
+    };
+    assert!(fetch_music(MusicSet::Jsb, dir.path(), &force_bad).is_err());
+    assert_eq!(
+        sha256_file(&path).unwrap(),
+        pinned_mat(MusicSet::Jsb).sha256
+    );
+    assert_eq!(entries(&dir.path().join("music")), vec!["JSB_Chorales.mat"]);
+
+    // A missing file is an HTTP 404 naming the URL.
+    let e = error_text(fetch_music(MusicSet::Piano, empty.path(), &opts("good")));
+    assert!(
+        e.contains("404") && e.contains(&format!("{base}/good/Piano_midi.mat")),
+        "{e}"
+    );
+    assert_eq!(entries(&empty.path().join("music")), Vec::<String>::new());
+
+    // A file with a wrong checksum in place is reported by verify and replaced by fetch.
+    std::fs::write(&path, &good[..1000]).unwrap();
+    let rows = verify_music(dir.path()).unwrap();
+    assert!(matches!(rows[0].status, FileStatus::Mismatch { .. }));
+    let (_, outcome) = fetch_music(MusicSet::Jsb, dir.path(), &opts("good")).unwrap();
+    assert_eq!(
+        outcome,
+        FetchOutcome::Downloaded {
+            bytes: good.len() as u64,
+            replaced: true
+        }
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
