@@ -657,6 +657,68 @@ fn fetch_from_loopback_server() {
     );
 }
 
+#[test]
+fn cli_fetch_stats_and_errors() {
+    let exe = env!("CARGO_BIN_EXE_rnnlab");
+    let base = serve(
+        [("/JSB_Chorales.mat".to_string(), jsb_bytes())]
+            .into_iter()
+            .collect(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(exe)
+            .args(args)
+            .env("RNNLAB_FETCH_BASE_URL", &base)
+            .env("RNNLAB_DATA", dir.path())
+            .output()
+            .unwrap()
+    };
+
+    let out = run(&["data", "fetch", "--dataset", "jsb"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = run(&["data", "stats", "--dataset", "jsb", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["jsb"]["train"]["sequences"], 229);
+    assert_eq!(json["jsb"]["valid"]["frames"], 4602);
+    assert_eq!(json["jsb"]["test"]["predicted_frames"], 4725 - 77);
+    let out = run(&["data", "verify"]);
+    assert!(out.status.success(), "{out:?}");
+
+    // The whole table, from the shared data (default datasets: all four).
+    let out = std::process::Command::new(exe)
+        .args(["data", "stats", "--json", "--data-dir"])
+        .arg(data_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["nottingham"]["train"]["sequences"], 694);
+    assert_eq!(json["musedata"]["valid"]["frames"], 82_755);
+    assert_eq!(json["piano"]["test"]["frames"], 19_036);
+
+    // Errors: exit non-zero and name the file and what to do.
+    let mat = dir.path().join("music/JSB_Chorales.mat");
+    let bytes = std::fs::read(&mat).unwrap();
+    std::fs::write(&mat, &bytes[..bytes.len() - 10]).unwrap();
+    let out = run(&["data", "stats", "--dataset", "jsb"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("JSB_Chorales.mat")
+            && stderr.contains("truncated")
+            && stderr.contains("--force"),
+        "{stderr}"
+    );
+    let out = run(&["data", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MISMATCH"));
+    let out = run(&["data", "stats", "--dataset", "piano"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rnnlab data fetch --dataset piano"));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Batching
 // ---------------------------------------------------------------------------------------------------------------
