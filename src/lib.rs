@@ -1,10 +1,12 @@
 //! rnnlab: custom tanh-RNN, GRU and LSTM cells built from libtorch tensor ops, proven equal to PyTorch's, set beside
 //! libtorch's fused kernels, and used to reproduce Chung, Gulcehre, Cho & Bengio (2014).
 //!
-//! The modules follow the pipeline: [`cells`] (the units and libtorch's built-ins) → [`validate`] (proof that the
-//! maths matches PyTorch). [`device`] holds the CPU/CUDA and dtype choices every command shares.
+//! The modules follow the pipeline: [`data`] (the music benchmarks, read, verified and batched) → [`cells`] (the units
+//! and libtorch's built-ins) → [`validate`] (proof that the maths matches PyTorch). [`device`] holds the CPU/CUDA
+//! and dtype choices every command shares.
 
 pub mod cells;
+pub mod data;
 pub mod device;
 pub mod validate;
 

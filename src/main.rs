@@ -23,6 +23,9 @@ enum Command {
     /// Prove the custom cells equal to PyTorch: against libtorch's built-ins on random shapes, against golden
     /// PyTorch/NumPy fixtures, and against finite differences. Exits non-zero if any check fails.
     Validate(ValidateArgs),
+    /// The music datasets: `fetch` downloads them with pinned checksums, `verify` checks the files present,
+    /// `stats` reads and validates them and prints split statistics.
+    Data(rnnlab::data::DataArgs),
 }
 
 #[derive(clap::Args)]
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate_cmd(args),
+        Command::Data(args) => rnnlab::data::cli::run(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
