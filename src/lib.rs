@@ -2,12 +2,15 @@
 //! libtorch's fused kernels, and used to reproduce Chung, Gulcehre, Cho & Bengio (2014).
 //!
 //! The modules follow the pipeline: [`data`] (the music benchmarks, read, verified and batched) → [`cells`] (the units
-//! and libtorch's built-ins) → [`validate`] (proof that the maths matches PyTorch). [`device`] holds the CPU/CUDA
-//! and dtype choices every command shares.
+//! and libtorch's built-ins) → [`validate`] (proof that the maths matches PyTorch) and [`bench`] (how fast each
+//! implementation runs) → [`report`] (tables and charts). [`device`] holds the CPU/CUDA and dtype choices every
+//! command shares.
 
+pub mod bench;
 pub mod cells;
 pub mod data;
 pub mod device;
+pub mod report;
 pub mod validate;
 
 pub use cells::{

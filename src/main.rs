@@ -2,8 +2,11 @@
 
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
+use rnnlab::bench::{self, Tier};
+use rnnlab::cells::CellKind;
 use rnnlab::device::{cuda_unavailable_reason, DeviceArg, Dtype};
 use rnnlab::validate;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -26,6 +29,148 @@ enum Command {
     /// The music datasets: `fetch` downloads them with pinned checksums, `verify` checks the files present,
     /// `stats` reads and validates them and prints split statistics.
     Data(rnnlab::data::DataArgs),
+    /// Time forward and forward+backward of every implementation of each unit, in tiers from a naive Rust loop to
+    /// cuDNN (see `rnnlab::bench`): a table on screen, optionally JSON (`--json`), a chart (`--png`), and a table
+    /// against PyTorch (`--compare` a JSON from scripts/bench_pytorch.py).
+    Bench(Box<BenchArgs>),
+}
+
+/// Shape families for `--shapes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ShapeSet {
+    /// Input 88; hidden 36/46/100 (LSTM/GRU/tanh); batch 1/8/32; sequence 60/250/500.
+    Paper,
+    /// Sequence 100, batch 64, input 512, hidden 512 (PyTorch benchmarks/fastrnns).
+    Fastrnns,
+    /// Two small shapes (what --quick uses).
+    Quick,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Where to run: `auto` takes CUDA when libtorch sees a GPU.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    device: DeviceArg,
+    /// A short run for CI: two small shapes, one warm-up, five timed runs (finishes in seconds on 2 cores).
+    #[arg(long)]
+    quick: bool,
+    /// Shape families (default: paper,fastrnns; with --quick: quick).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    shapes: Vec<ShapeSet>,
+    /// Cells to time (default: all five; tiers 3–5 apply to tanh, torch_gru and torch_lstm only).
+    #[arg(long, value_delimiter = ',')]
+    cells: Vec<CellKind>,
+    /// Tiers to time (default: all; cudnn runs on CUDA only).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    tiers: Vec<Tier>,
+    /// Models per op in the population tier (times are reported per model).
+    #[arg(long, default_value_t = 8)]
+    population: i64,
+    /// Untimed runs per case (default 3; 1 with --quick).
+    #[arg(long)]
+    warmup: Option<usize>,
+    /// Timed runs per case, at least (default 10; 5 with --quick).
+    #[arg(long)]
+    reps: Option<usize>,
+    /// Keep timing each case for at least this many seconds (default 0.5; 0 with --quick).
+    #[arg(long)]
+    min_time: Option<f64>,
+    /// libtorch intra-op threads (default: libtorch's choice, one per core).
+    #[arg(long)]
+    threads: Option<i32>,
+    /// Seed for weights and inputs.
+    #[arg(long, default_value_t = 2014)]
+    seed: u64,
+    /// Write the report (meta + one row per tier × shape × direction) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Draw the chart (time per step of each tier vs shape) as a PNG here.
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    /// Do not run: read a report written earlier by --json, then print, chart or compare it.
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+    /// Also print rnnlab vs PyTorch from this JSON of scripts/bench_pytorch.py (same machine, same shapes).
+    #[arg(long, value_name = "FILE")]
+    compare: Option<PathBuf>,
+}
+
+fn bench_cmd(args: BenchArgs) -> Result<bool> {
+    let report = match &args.load {
+        Some(path) => bench::Report::read(path)?,
+        None => {
+            if let Some(n) = args.threads {
+                if n < 1 {
+                    bail!("--threads must be at least 1, got {n}");
+                }
+                tch::set_num_threads(n);
+            }
+            let base = if args.quick {
+                bench::Options::quick()
+            } else {
+                bench::Options::default()
+            };
+            let mut shapes = vec![];
+            for set in &args.shapes {
+                shapes.extend(match set {
+                    ShapeSet::Paper => bench::paper_shapes(),
+                    ShapeSet::Fastrnns => bench::fastrnns_shapes(),
+                    ShapeSet::Quick => bench::quick_shapes(),
+                });
+            }
+            let opts = bench::Options {
+                device: args.device.resolve()?,
+                cells: if args.cells.is_empty() {
+                    base.cells.clone()
+                } else {
+                    args.cells.clone()
+                },
+                tiers: if args.tiers.is_empty() {
+                    base.tiers.clone()
+                } else {
+                    args.tiers.clone()
+                },
+                shapes: if shapes.is_empty() {
+                    base.shapes.clone()
+                } else {
+                    shapes
+                },
+                population: args.population,
+                warmup: args.warmup.unwrap_or(base.warmup),
+                min_reps: args.reps.unwrap_or(base.min_reps),
+                max_reps: args.reps.map_or(base.max_reps, |r| r.max(base.max_reps)),
+                min_time_s: args.min_time.unwrap_or(base.min_time_s),
+                seed: args.seed,
+                ..base
+            };
+            bench::run(&opts, |r| {
+                eprintln!(
+                    "{:<11} {} {:<13} {:<24} {:<17} {:>10.3} ms",
+                    r.cell,
+                    r.tier,
+                    r.tier_name.name(),
+                    r.shape.label(),
+                    r.direction.name(),
+                    r.median_ms
+                )
+            })?
+        }
+    };
+    print!("{}", bench::format_table(&report));
+    if let Some(path) = &args.json {
+        report.write(path)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.png {
+        rnnlab::report::plot_bench(&report, path)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.compare {
+        let pytorch = bench::Report::read(path)?;
+        println!();
+        print!("{}", bench::format_compare(&report, &pytorch));
+    }
+    Ok(true)
 }
 
 #[derive(clap::Args)]
@@ -115,6 +260,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => validate_cmd(args),
         Command::Data(args) => rnnlab::data::cli::run(args),
+        Command::Bench(args) => bench_cmd(*args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

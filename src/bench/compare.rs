@@ -1,0 +1,132 @@
+//! rnnlab against PyTorch: one table from two benchmark reports of the same tiers and shapes.
+//!
+//! `scripts/bench_pytorch.py` writes a [`Report`] in rnnlab's schema (`framework: pytorch`, `variant: eager` or
+//! `torchscript`). Rows pair up when cell, tier, shape, direction, population size and dtype agree; each pair gives
+//! `ratio = rnnlab median / PyTorch median` (below 1: rnnlab is faster). Both reports should come from the same
+//! machine in the same session; a mismatch in device or thread count is flagged in the table's notes.
+
+use super::{geomean, Direction, Report, Row, Shape, Tier};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// One rnnlab row beside one PyTorch row of the same case.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CompareRow {
+    pub cell: String,
+    pub tier: u8,
+    pub tier_name: Tier,
+    pub shape: Shape,
+    pub direction: Direction,
+    pub population: Option<i64>,
+    pub rnnlab_ms: f64,
+    /// `eager` or `torchscript`.
+    pub pytorch_variant: String,
+    pub pytorch_ms: f64,
+    /// rnnlab / PyTorch (below 1: rnnlab is faster).
+    pub ratio: f64,
+}
+
+fn same_case(a: &Row, b: &Row) -> bool {
+    a.cell == b.cell
+        && a.tier_name == b.tier_name
+        && a.shape == b.shape
+        && a.direction == b.direction
+        && a.population == b.population
+        && a.dtype == b.dtype
+}
+
+/// Pairs every rnnlab row with each PyTorch row of the same case, in rnnlab's row order.
+pub fn compare(rnnlab: &Report, pytorch: &Report) -> Vec<CompareRow> {
+    let mut out = vec![];
+    for r in &rnnlab.rows {
+        for p in pytorch.rows.iter().filter(|p| same_case(r, p)) {
+            out.push(CompareRow {
+                cell: r.cell.clone(),
+                tier: r.tier,
+                tier_name: r.tier_name,
+                shape: r.shape,
+                direction: r.direction,
+                population: r.population,
+                rnnlab_ms: r.median_ms,
+                pytorch_variant: p.variant.clone(),
+                pytorch_ms: p.median_ms,
+                ratio: r.median_ms / p.median_ms,
+            });
+        }
+    }
+    out
+}
+
+/// The side-by-side table, a per-tier summary (geometric mean of the ratios over shapes), and notes on mismatches.
+pub fn format_compare(rnnlab: &Report, pytorch: &Report) -> String {
+    let rows = compare(rnnlab, pytorch);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<11} {:<15} {:<24} {:<8} {:>10} {:>12} {:>11} {:>8}",
+        "cell", "tier", "shape", "dir", "rnnlab ms", "pytorch", "pytorch ms", "ratio"
+    );
+    for c in &rows {
+        let _ = writeln!(
+            out,
+            "{:<11} {:<15} {:<24} {:<8} {:>10.3} {:>12} {:>11.3} {:>8.2}",
+            c.cell,
+            format!("{} {}", c.tier, c.tier_name.name()),
+            c.shape.label(),
+            c.direction.short(),
+            c.rnnlab_ms,
+            c.pytorch_variant,
+            c.pytorch_ms,
+            c.ratio
+        );
+    }
+    let mut groups: BTreeMap<(Tier, String, Direction), Vec<f64>> = BTreeMap::new();
+    for c in &rows {
+        groups
+            .entry((c.tier_name, c.pytorch_variant.clone(), c.direction))
+            .or_default()
+            .push(c.ratio);
+    }
+    let _ = writeln!(
+        out,
+        "\nrnnlab / PyTorch, geometric mean over cells and shapes (below 1: rnnlab faster):"
+    );
+    for ((tier, variant, dir), ratios) in &groups {
+        let _ = writeln!(
+            out,
+            "  {} {:<13} vs {:<12} {:<8} {:>6.2}  ({} cases)",
+            tier.number(),
+            tier.name(),
+            variant,
+            dir.short(),
+            geomean(ratios),
+            ratios.len()
+        );
+    }
+    let (a, b) = (&rnnlab.meta, &pytorch.meta);
+    let _ = writeln!(
+        out,
+        "rnnlab {} (libtorch {}) on {} with {} threads; PyTorch {} on {} with {} threads.",
+        a.version, a.libtorch, a.device, a.threads, b.version, b.device, b.threads
+    );
+    if a.device != b.device || a.threads != b.threads || a.device_name != b.device_name {
+        let _ = writeln!(
+            out,
+            "note: the two reports differ in device or threads ({} / {} vs {} / {}): ratios are not like for like",
+            a.device_name, a.threads, b.device_name, b.threads
+        );
+    }
+    let unmatched = rnnlab
+        .rows
+        .iter()
+        .filter(|r| !pytorch.rows.iter().any(|p| same_case(r, p)))
+        .count();
+    if unmatched > 0 {
+        let _ = writeln!(
+            out,
+            "note: {unmatched} rnnlab rows have no PyTorch counterpart"
+        );
+    }
+    out
+}

@@ -1,0 +1,32 @@
+//! Reports for people: charts drawn with plotters.
+//!
+//! Charts are PNGs drawn by plotters' bitmap backend with its `ab_glyph` text renderer, which draws only fonts
+//! registered in-process: [`register_fonts`] embeds DejaVu Sans (from the `dejavu` crate; Bitstream Vera-derived
+//! licence, free to embed and redistribute), so charts render the same on a machine with no system fonts (CI).
+
+pub mod plot_bench;
+
+pub use plot_bench::plot_bench;
+
+use anyhow::{anyhow, Result};
+use plotters::style::FontStyle;
+use std::sync::OnceLock;
+
+/// Registers the embedded DejaVu Sans as `sans-serif` (regular and bold) once per process.
+pub fn register_fonts() -> Result<()> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            let fonts = [
+                (FontStyle::Normal, dejavu::sans::regular()),
+                (FontStyle::Bold, dejavu::sans::bold()),
+            ];
+            for (style, bytes) in fonts {
+                plotters::style::register_font("sans-serif", style, bytes)
+                    .map_err(|_| "the embedded DejaVu Sans font did not parse".to_string())?;
+            }
+            Ok(())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
