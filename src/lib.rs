@@ -2,15 +2,21 @@
 //! libtorch's fused kernels, and used to reproduce Chung, Gulcehre, Cho & Bengio (2014).
 //!
 //! The modules follow the pipeline: [`data`] (the music benchmarks, read, verified and batched) → [`cells`] (the units
-//! and libtorch's built-ins) → [`validate`] (proof that the maths matches PyTorch) and [`bench`] (how fast each
-//! implementation runs) → [`report`] (tables and charts). [`device`] holds the CPU/CUDA and dtype choices every
-//! command shares.
+//! and libtorch's built-ins) → [`model`] (recurrent layer + Bernoulli output) → [`train`] (the paper's recipe, for a
+//! population of models at once) → [`reproduce`] (Table 2) → [`report`] (tables and charts). [`validate`] (proof
+//! that the maths matches PyTorch) and [`bench`] (how fast each implementation runs) are the cells' other
+//! consumers. [`config`] is the single source of training defaults; [`device`] holds the CPU/CUDA and dtype choices
+//! every command shares.
 
 pub mod bench;
 pub mod cells;
+pub mod config;
 pub mod data;
 pub mod device;
+pub mod model;
 pub mod report;
+pub mod reproduce;
+pub mod train;
 pub mod validate;
 
 pub use cells::{

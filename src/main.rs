@@ -4,6 +4,8 @@ use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use rnnlab::bench::{self, Tier};
 use rnnlab::cells::CellKind;
+use rnnlab::config::TrainConfig;
+use rnnlab::data::MusicSet;
 use rnnlab::device::{cuda_unavailable_reason, DeviceArg, Dtype};
 use rnnlab::validate;
 use std::path::PathBuf;
@@ -33,6 +35,11 @@ enum Command {
     /// cuDNN (see `rnnlab::bench`): a table on screen, optionally JSON (`--json`), a chart (`--png`), and a table
     /// against PyTorch (`--compare` a JSON from scripts/bench_pytorch.py).
     Bench(Box<BenchArgs>),
+    /// Train one experiment (a population of learning-rate candidates × seeds) into a run directory.
+    Train(TrainArgs),
+    /// Reproduce the music half of Table 2: every dataset × unit of experiments/, side by side, then the table
+    /// (Markdown, CSV, JSON) beside the paper's numbers.
+    Reproduce(ReproduceArgs),
 }
 
 /// Shape families for `--shapes`.
@@ -174,6 +181,217 @@ fn bench_cmd(args: BenchArgs) -> Result<bool> {
 }
 
 #[derive(clap::Args)]
+struct TrainArgs {
+    /// The experiment's TOML (see experiments/; every key is documented in src/config.rs).
+    #[arg(long, required_unless_present = "resume")]
+    config: Option<PathBuf>,
+    /// Override one config key, e.g. `--set max_epochs=5 --set cell=paper_lstm` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// The run directory to create (default: runs/<dataset>_<cell>). Never overwritten.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue a killed run from its last checkpoint, with the config stored in it.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "sets", "out"])]
+    resume: Option<PathBuf>,
+    /// Data directory (default: $RNNLAB_DATA, else ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// One line per epoch instead of progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct ReproduceArgs {
+    /// Datasets, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "jsb,nottingham,musedata,piano"
+    )]
+    datasets: Vec<MusicSet>,
+    /// Units, comma-separated: tanh, gru, lstm (the paper's forms), or any cell name (torch_gru, ...).
+    #[arg(long, value_delimiter = ',', default_value = "tanh,gru,lstm")]
+    units: Vec<String>,
+    /// Independently initialised models per learning-rate candidate (default: the experiment's `seeds`).
+    #[arg(long)]
+    seeds: Option<usize>,
+    /// Output directory: runs/ and table2.{md,csv,json}.
+    #[arg(long, default_value = "runs/reproduce")]
+    out: PathBuf,
+    /// A smoke run of the whole pipeline in a few minutes (tiny subsets, 2 epochs); not a result.
+    #[arg(long)]
+    quick: bool,
+    /// Trainings run side by side (each on one libtorch thread).
+    #[arg(long, default_value_t = default_jobs())]
+    jobs: usize,
+    /// Where the experiment configs are.
+    #[arg(long, default_value = "experiments")]
+    experiments: PathBuf,
+    /// Override a config key in every experiment (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Data directory (default: $RNNLAB_DATA, else ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Log lines instead of progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn train_cmd(args: TrainArgs) -> Result<bool> {
+    let data_dir = rnnlab::data::resolve_data_dir(args.data_dir.as_deref());
+    let (cfg, start_dir, resume) = match &args.resume {
+        Some(dir) => {
+            let (_, cfg) = rnnlab::train::run::RunDir::open(dir)?;
+            (cfg, dir.clone(), true)
+        }
+        None => {
+            let path = args
+                .config
+                .as_ref()
+                .expect("clap requires --config without --resume");
+            let cfg = TrainConfig::from_file(path)?.with_overrides(&args.sets)?;
+            let out = args.out.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("runs/{}_{}", cfg.dataset.name(), cfg.cell.name()))
+            });
+            (cfg, out, false)
+        }
+    };
+    let (file, data) = rnnlab::data::load_music(&data_dir, cfg.dataset)?;
+    let hidden = cfg.hidden_size();
+    let k = cfg.member_lrs().len();
+    eprintln!(
+        "{} on {} ({}): {} {} units, population {k}, run directory {}",
+        cfg.cell,
+        cfg.dataset.name(),
+        file.display(),
+        cfg.implementation,
+        hidden,
+        start_dir.display()
+    );
+    let bar = indicatif::ProgressBar::new(0);
+    if args.quiet {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:<14} [{bar:40}] {pos}/{len} batches, eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let quiet = args.quiet;
+    let mut progress = |p: rnnlab::train::Progress| match p {
+        rnnlab::train::Progress::EpochStart {
+            epoch,
+            max_epochs,
+            batches,
+        } => {
+            bar.set_length(batches as u64);
+            bar.set_position(0);
+            bar.set_message(format!("epoch {epoch}/{max_epochs}"));
+        }
+        rnnlab::train::Progress::Batch => bar.inc(1),
+        rnnlab::train::Progress::EpochEnd(m) => {
+            let best = m
+                .members
+                .iter()
+                .filter_map(|x| x.valid_nll)
+                .fold(f64::INFINITY, f64::min);
+            let line = format!(
+                "epoch {:>3}: best valid NLL {best:.3}, {} active, {:.1} s",
+                m.epoch,
+                m.members
+                    .iter()
+                    .filter(|x| x.status == rnnlab::train::Status::Active)
+                    .count(),
+                m.seconds
+            );
+            if quiet {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
+    };
+    let start = if resume {
+        rnnlab::train::Start::Resume(&start_dir)
+    } else {
+        rnnlab::train::Start::Fresh(&start_dir)
+    };
+    let summary = rnnlab::train::train(&cfg, &data, start, &mut progress)?;
+    bar.finish_and_clear();
+    let (pp, pt) = (summary.params_paper, summary.params_total);
+    println!(
+        "parameters per model: {pp} (paper definition: recurrent layer), {pt} (all trainable)"
+    );
+    println!("member  lr         status    best epoch  train NLL  valid NLL  test NLL");
+    for m in &summary.members {
+        println!(
+            "{:>6}  {:<9.3e}  {:<8}  {:>10}  {:>9.3}  {:>9.3}  {:>8.3}{}",
+            m.member,
+            m.lr,
+            m.status.to_string(),
+            m.best_epoch
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "-".into()),
+            m.train_nll,
+            m.valid_nll,
+            m.test_nll,
+            if Some(m.member) == summary.best_member {
+                "  <- best valid"
+            } else {
+                ""
+            }
+        );
+    }
+    println!(
+        "{} epochs, {} updates, {:.1} s ({:.2} s/epoch); results in {}",
+        summary.epochs,
+        summary.updates,
+        summary.seconds,
+        summary.seconds_per_epoch,
+        start_dir.join("summary.json").display()
+    );
+    Ok(true)
+}
+
+fn reproduce_cmd(args: ReproduceArgs) -> Result<bool> {
+    let units = args
+        .units
+        .iter()
+        .map(|u| rnnlab::reproduce::parse_unit(u))
+        .collect::<Result<Vec<_>>>()?;
+    let opts = rnnlab::reproduce::Options {
+        datasets: args.datasets,
+        units,
+        seeds: args.seeds,
+        out: args.out.clone(),
+        quick: args.quick,
+        jobs: args.jobs,
+        data_dir: rnnlab::data::resolve_data_dir(args.data_dir.as_deref()),
+        experiments: args.experiments,
+        sets: args.sets,
+        quiet: args.quiet,
+    };
+    let rows = rnnlab::reproduce::reproduce(&opts)?;
+    print!("{}", rnnlab::report::table::markdown(&rows));
+    println!(
+        "Table 2 written to {}/table2.{{md,csv,json}}",
+        args.out.display()
+    );
+    Ok(true)
+}
+
+#[derive(clap::Args)]
 struct ValidateArgs {
     /// Where to run: `auto` also runs every check on CUDA when a GPU is visible.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
@@ -261,6 +479,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd(args),
         Command::Data(args) => rnnlab::data::cli::run(args),
         Command::Bench(args) => bench_cmd(*args),
+        Command::Train(args) => train_cmd(args),
+        Command::Reproduce(args) => reproduce_cmd(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

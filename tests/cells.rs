@@ -2,13 +2,13 @@
 //! plus the population layout, parameter counts and error paths.
 
 use rnnlab::cells::{
-    load_parameters, new_cell, BuiltinLayer, BuiltinMode, CellConfig, CellKind, CustomLayer, Init, SequenceLayer,
-    State,
+    load_parameters, new_cell, BuiltinLayer, BuiltinMode, CellConfig, CellKind, CustomLayer, Init,
+    SequenceLayer, State,
 };
 use rnnlab::device::Dtype;
 use rnnlab::validate::{
-    self, check_fixture_case, compare_with_builtin, finite_difference_error, forward_backward, max_abs_diff, Fixtures,
-    Probe, Shape,
+    self, check_fixture_case, compare_with_builtin, finite_difference_error, forward_backward,
+    max_abs_diff, Fixtures, Probe, Shape,
 };
 use tch::{Device, Kind, Tensor};
 
@@ -59,13 +59,33 @@ fn torch_forms_equal_builtins_f32() {
 fn random_shapes_cover_the_required_ranges() {
     let shapes = validate::random_shapes(50, 7);
     assert_eq!(shapes.len(), 50);
-    assert_eq!(shapes[0], Shape { seq: 1, batch: 1, input: 1, hidden: 1 });
-    assert_eq!(shapes[1], Shape { seq: 50, batch: 16, input: 100, hidden: 128 });
+    assert_eq!(
+        shapes[0],
+        Shape {
+            seq: 1,
+            batch: 1,
+            input: 1,
+            hidden: 1
+        }
+    );
+    assert_eq!(
+        shapes[1],
+        Shape {
+            seq: 50,
+            batch: 16,
+            input: 100,
+            hidden: 128
+        }
+    );
     for s in &shapes {
         assert!((1..=50).contains(&s.seq) && (1..=16).contains(&s.batch));
         assert!((1..=100).contains(&s.input) && (1..=128).contains(&s.hidden));
     }
-    assert_eq!(shapes, validate::random_shapes(50, 7), "shapes must be reproducible from the seed");
+    assert_eq!(
+        shapes,
+        validate::random_shapes(50, 7),
+        "shapes must be reproducible from the seed"
+    );
 }
 
 #[test]
@@ -123,14 +143,20 @@ fn fixture_check_detects_a_perturbed_weight() {
     let (out, _) = layer.forward(&x, Some(&State { h: h0, c: None })).unwrap();
     let expected = case.output.to_tensor(Kind::Double, Device::Cpu).unwrap();
     let err = max_abs_diff(&out, &expected);
-    assert!(err > 1e-10, "a 1e-6 change in U went unnoticed (err {err:e})");
+    assert!(
+        err > 1e-10,
+        "a 1e-6 change in U went unnoticed (err {err:e})"
+    );
 }
 
 #[test]
 fn every_cell_passes_finite_differences_in_f64() {
     for kind in CellKind::ALL {
         let err = finite_difference_error(kind, Device::Cpu, 11).unwrap();
-        assert!(err <= validate::FD_TOLERANCE, "{kind}: autograd vs finite differences {err:e}");
+        assert!(
+            err <= validate::FD_TOLERANCE,
+            "{kind}: autograd vs finite differences {err:e}"
+        );
     }
 }
 
@@ -154,7 +180,14 @@ fn population_members_equal_separate_cells() {
         let (out_member, _) = pop.forward(&per_member, None).unwrap();
         assert_eq!(out_shared.size(), [k, 6, 2, 4]);
         for m in 0..k {
-            let single = new_cell(kind, &CellConfig { population: None, ..cfg }).unwrap();
+            let single = new_cell(
+                kind,
+                &CellConfig {
+                    population: None,
+                    ..cfg
+                },
+            )
+            .unwrap();
             let params: Vec<(String, Tensor)> = pop
                 .cell()
                 .named_parameters()
@@ -164,10 +197,16 @@ fn population_members_equal_separate_cells() {
             load_parameters(single.as_ref(), &params).unwrap();
             let single = CustomLayer::new(single);
             let (o, st) = single.forward(&shared, None).unwrap();
-            assert!(max_abs_diff(&o, &out_shared.get(m)) <= 1e-12, "{kind} member {m}, shared input");
+            assert!(
+                max_abs_diff(&o, &out_shared.get(m)) <= 1e-12,
+                "{kind} member {m}, shared input"
+            );
             assert!(max_abs_diff(&st.h, &st_shared.h.get(m)) <= 1e-12);
             let (o, _) = single.forward(&per_member.get(m), None).unwrap();
-            assert!(max_abs_diff(&o, &out_member.get(m)) <= 1e-12, "{kind} member {m}, own input");
+            assert!(
+                max_abs_diff(&o, &out_member.get(m)) <= 1e-12,
+                "{kind} member {m}, own input"
+            );
         }
     }
 }
@@ -184,7 +223,10 @@ fn parameter_counts_follow_table_1() {
     assert_eq!(count(CellKind::Tanh, 400), (168_400, 168_800));
     // PyTorch's forms carry two bias vectors where the maths has one.
     assert_eq!(count(CellKind::TorchGru, 227), (168_888, 168_888 + 3 * 227));
-    assert_eq!(count(CellKind::TorchLstm, 195), (168_480, 168_480 + 4 * 195));
+    assert_eq!(
+        count(CellKind::TorchLstm, 195),
+        (168_480, 168_480 + 4 * 195)
+    );
     // Per model, also in a population.
     let pop = new_cell(
         CellKind::PaperGru,
@@ -213,11 +255,17 @@ fn paper_init_makes_orthogonal_recurrent_blocks_and_zero_biases() {
         let block = u.narrow(0, g * h, h);
         let gram = block.tr().mm(&block);
         let eye = Tensor::eye(h, (Kind::Double, Device::Cpu));
-        assert!(max_abs_diff(&gram, &eye) < 1e-12, "gate block {g} is not orthogonal");
+        assert!(
+            max_abs_diff(&gram, &eye) < 1e-12,
+            "gate block {g} is not orthogonal"
+        );
     }
     assert_eq!(get("bias").abs().max().double_value(&[]), 0.0);
     let w = get("weight_ih").abs().max().double_value(&[]);
-    assert!(w <= 0.1 && w > 0.05, "input weights should be U(-0.1, 0.1), max |w| = {w}");
+    assert!(
+        w <= 0.1 && w > 0.05,
+        "input weights should be U(-0.1, 0.1), max |w| = {w}"
+    );
 }
 
 #[test]
@@ -226,15 +274,32 @@ fn bad_inputs_are_errors_not_panics() {
     let lstm = CustomLayer::new(new_cell(CellKind::PaperLstm, &cfg).unwrap());
     let wrong_width = Tensor::zeros([3, 2, 6], (Kind::Float, Device::Cpu));
     let err = lstm.forward(&wrong_width, None).unwrap_err().to_string();
-    assert!(err.contains("[3, 2, 6]") && err.contains("expected"), "{err}");
+    assert!(
+        err.contains("[3, 2, 6]") && err.contains("expected"),
+        "{err}"
+    );
     let wrong_rank = Tensor::zeros([2, 5], (Kind::Float, Device::Cpu));
     assert!(lstm.forward(&wrong_rank, None).is_err());
     let wrong_dtype = Tensor::zeros([3, 2, 5], (Kind::Double, Device::Cpu));
-    assert!(lstm.forward(&wrong_dtype, None).unwrap_err().to_string().contains("Double"));
+    assert!(lstm
+        .forward(&wrong_dtype, None)
+        .unwrap_err()
+        .to_string()
+        .contains("Double"));
     let x = Tensor::zeros([3, 2, 5], (Kind::Float, Device::Cpu));
-    let no_c = State { h: Tensor::zeros([2, 4], (Kind::Float, Device::Cpu)), c: None };
-    assert!(lstm.forward(&x, Some(&no_c)).unwrap_err().to_string().contains("initial c"));
-    let bad_h = State { h: Tensor::zeros([3, 4], (Kind::Float, Device::Cpu)), c: None };
+    let no_c = State {
+        h: Tensor::zeros([2, 4], (Kind::Float, Device::Cpu)),
+        c: None,
+    };
+    assert!(lstm
+        .forward(&x, Some(&no_c))
+        .unwrap_err()
+        .to_string()
+        .contains("initial c"));
+    let bad_h = State {
+        h: Tensor::zeros([3, 4], (Kind::Float, Device::Cpu)),
+        c: None,
+    };
     let gru = CustomLayer::new(new_cell(CellKind::PaperGru, &cfg).unwrap());
     assert!(gru.forward(&x, Some(&bad_h)).is_err());
 
@@ -255,36 +320,108 @@ fn bad_inputs_are_errors_not_panics() {
         .map(|(n, t)| (n.to_string(), t.detach().zeros_like()))
         .collect();
     assert!(load_parameters(cell.as_ref(), &good).is_ok());
-    let mut missing = good.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect::<Vec<_>>();
+    let mut missing = good
+        .iter()
+        .map(|(n, t)| (n.clone(), t.shallow_clone()))
+        .collect::<Vec<_>>();
     missing.pop();
-    assert!(load_parameters(cell.as_ref(), &missing).unwrap_err().to_string().contains("no value"));
+    assert!(load_parameters(cell.as_ref(), &missing)
+        .unwrap_err()
+        .to_string()
+        .contains("no value"));
     let mut wrong_shape = missing;
-    wrong_shape.push(("bias_hh".into(), Tensor::zeros([5], (Kind::Float, Device::Cpu))));
-    assert!(load_parameters(cell.as_ref(), &wrong_shape).unwrap_err().to_string().contains("shape"));
+    wrong_shape.push((
+        "bias_hh".into(),
+        Tensor::zeros([5], (Kind::Float, Device::Cpu)),
+    ));
+    assert!(load_parameters(cell.as_ref(), &wrong_shape)
+        .unwrap_err()
+        .to_string()
+        .contains("shape"));
     let mut unknown = good;
-    unknown.push(("peephole".into(), Tensor::zeros([12], (Kind::Float, Device::Cpu))));
-    assert!(load_parameters(cell.as_ref(), &unknown).unwrap_err().to_string().contains("no parameter"));
+    unknown.push((
+        "peephole".into(),
+        Tensor::zeros([12], (Kind::Float, Device::Cpu)),
+    ));
+    assert!(load_parameters(cell.as_ref(), &unknown)
+        .unwrap_err()
+        .to_string()
+        .contains("no parameter"));
 
     assert!(new_cell(CellKind::Tanh, &CellConfig::new(0, 4)).is_err());
     assert!("gru2".parse::<CellKind>().is_err());
-    assert_eq!("paper_lstm".parse::<CellKind>().unwrap(), CellKind::PaperLstm);
+    assert_eq!(
+        "paper_lstm".parse::<CellKind>().unwrap(),
+        CellKind::PaperLstm
+    );
 }
 
 /// Gradients flow to the shared weights through the built-in layer exactly as through the custom one.
 #[test]
 fn builtin_layers_share_the_custom_cells_weights() {
     tch::manual_seed(5);
-    let cfg = CellConfig { kind: Kind::Double, ..CellConfig::new(3, 2) };
+    let cfg = CellConfig {
+        kind: Kind::Double,
+        ..CellConfig::new(3, 2)
+    };
     let custom = CustomLayer::new(new_cell(CellKind::TorchLstm, &cfg).unwrap());
     let builtin = BuiltinLayer::new(custom.cell(), BuiltinMode::Sequence).unwrap();
-    let s = Shape { seq: 4, batch: 1, input: 3, hidden: 2 };
+    let s = Shape {
+        seq: 4,
+        batch: 1,
+        input: 3,
+        hidden: 2,
+    };
     let probe = Probe::random(CellKind::TorchLstm, s, Kind::Double, Device::Cpu);
     let params = custom.cell().parameters();
     let a = forward_backward(&custom, &params, &probe).unwrap();
     let b = forward_backward(&builtin, &params, &probe).unwrap();
     assert_eq!(a.grads.len(), 3 + 4);
     for (x, y) in a.grads.iter().zip(&b.grads) {
-        assert!(x.abs().sum(Kind::Double).double_value(&[]) > 0.0, "a gradient is identically zero");
+        assert!(
+            x.abs().sum(Kind::Double).double_value(&[]) > 0.0,
+            "a gradient is identically zero"
+        );
         assert!(max_abs_diff(x, y) <= 1e-12);
+    }
+}
+
+/// On CUDA (when a GPU is visible): the same comparisons with tensors on the GPU, against cuDNN and the per-step
+/// kernels, the fixtures and finite differences. Without a GPU this says it was skipped.
+#[test]
+fn cuda_cells_match_builtins_fixtures_and_finite_differences() {
+    if !tch::Cuda::is_available() {
+        eprintln!("SKIPPED: no CUDA device visible to libtorch; run scripts/cuda-check.sh on a GPU machine");
+        return;
+    }
+    let device = Device::Cuda(0);
+    for dtype in [Dtype::F64, Dtype::F32] {
+        let opts = validate::Options {
+            device,
+            ..options(dtype)
+        };
+        for kind in TORCH_FORMS {
+            for mode in [BuiltinMode::Sequence, BuiltinMode::Step] {
+                let row = compare_with_builtin(kind, mode, dtype, &opts).unwrap();
+                assert!(
+                    row.pass,
+                    "{kind} vs {} on CUDA {dtype:?}: {row:?}",
+                    row.reference
+                );
+            }
+        }
+    }
+    let fixtures = Fixtures::embedded().unwrap();
+    for case in &fixtures.cases {
+        let (out, grad) = check_fixture_case(case, Kind::Double, device).unwrap();
+        assert!(
+            out <= 1e-10 && grad <= 1e-10,
+            "{} on CUDA: {out:e} {grad:e}",
+            case.name
+        );
+    }
+    for kind in CellKind::ALL {
+        let err = finite_difference_error(kind, device, 11).unwrap();
+        assert!(err <= validate::FD_TOLERANCE, "{kind} on CUDA: {err:e}");
     }
 }

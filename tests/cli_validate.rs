@@ -12,13 +12,26 @@ fn rnnlab(args: &[&str]) -> std::process::Output {
 #[test]
 fn validate_json_reports_every_check_and_passes_on_cpu() {
     let out = rnnlab(&["validate", "--device", "cpu", "--cases", "3", "--json"]);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
     let rows = v["results"].as_array().expect("a results array");
     // f32 and f64: 6 built-in comparisons + 5 fixture rows each, then 5 finite-difference rows.
     assert_eq!(rows.len(), 2 * (6 + 5) + 5);
     for row in rows {
-        for key in ["cell", "reference", "dtype", "device", "max_abs_out", "max_abs_grad", "pass"] {
+        for key in [
+            "cell",
+            "reference",
+            "dtype",
+            "device",
+            "max_abs_out",
+            "max_abs_grad",
+            "pass",
+        ] {
             assert!(!row[key].is_null(), "row lacks {key}: {row}");
         }
         assert_eq!(row["device"], "cpu");
@@ -29,11 +42,18 @@ fn validate_json_reports_every_check_and_passes_on_cpu() {
 
 #[test]
 fn validate_table_and_dtype_filter() {
-    let out = rnnlab(&["validate", "--device", "cpu", "--dtype", "f64", "--cases", "2"]);
+    let out = rnnlab(&[
+        "validate", "--device", "cpu", "--dtype", "f64", "--cases", "2",
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("at::gru (whole sequence)") && text.contains("central finite differences"));
-    assert!(!text.contains(" f32 "), "--dtype f64 must not run f32 comparisons:\n{text}");
+    assert!(
+        text.contains("at::gru (whole sequence)") && text.contains("central finite differences")
+    );
+    assert!(
+        !text.contains(" f32 "),
+        "--dtype f64 must not run f32 comparisons:\n{text}"
+    );
     assert!(text.contains("all pass"));
 }
 
@@ -41,7 +61,11 @@ fn validate_table_and_dtype_filter() {
 fn cuda_without_a_gpu_is_a_clear_error() {
     let out = rnnlab(&["validate", "--device", "cuda", "--cases", "2"]);
     if tch::Cuda::is_available() {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         return;
     }
     assert_eq!(out.status.code(), Some(2));

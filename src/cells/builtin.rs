@@ -55,6 +55,22 @@ impl BuiltinLayer {
         })
     }
 
+    /// A built-in layer on explicit tensors `weight_ih, weight_hh, bias_ih, bias_hh` (PyTorch layout, one model).
+    /// The tensors may be views, e.g. one member of a population's stacked parameters.
+    pub fn from_tensors(kind: CellKind, mode: BuiltinMode, params: [Tensor; 4]) -> Result<Self> {
+        ensure!(
+            kind.has_builtin(),
+            "{kind} has no libtorch built-in: only tanh, torch_gru and torch_lstm do"
+        );
+        ensure!(
+            params[0].dim() == 2 && params[1].dim() == 2,
+            "built-in {kind} takes 2-D weights, got {:?} and {:?}",
+            params[0].size(),
+            params[1].size()
+        );
+        Ok(BuiltinLayer { kind, mode, params })
+    }
+
     pub fn mode(&self) -> BuiltinMode {
         self.mode
     }

@@ -432,7 +432,7 @@ fn check_state(cell: &dyn Cell, s: &State, k: Option<i64>, batch: i64) -> Result
 
 /// `x W^T + b` where `w` is `[G, D]` or a population's `[K, G, D]`. `x` is `[..., D]`, or `[K, ..., D]` with
 /// per-member inputs; a population with shared input broadcasts it to every member.
-fn project(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+pub(crate) fn project(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     if w.dim() == 2 {
         return x.linear(w, b);
     }

@@ -1,10 +1,11 @@
-//! Reports for people: charts drawn with plotters.
+//! Reports for people: Table 2 beside the paper's numbers (`table`), and charts drawn with plotters.
 //!
 //! Charts are PNGs drawn by plotters' bitmap backend with its `ab_glyph` text renderer, which draws only fonts
 //! registered in-process: [`register_fonts`] embeds DejaVu Sans (from the `dejavu` crate; Bitstream Vera-derived
 //! licence, free to embed and redistribute), so charts render the same on a machine with no system fonts (CI).
 
 pub mod plot_bench;
+pub mod table;
 
 pub use plot_bench::plot_bench;
 

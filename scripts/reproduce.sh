@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's main command: reproduce the music half of Table 2 of Chung et al. 2014 from a fresh clone.
+# Installs the pinned libtorch, fetches the datasets when they are missing, builds in release mode, and runs
+# `rnnlab reproduce` (arguments are passed on; the default is JSB Chorales, the 10-minute run).
+#
+#   scripts/reproduce.sh                                   # JSB Chorales: tanh, GRU, LSTM
+#   scripts/reproduce.sh --datasets jsb,nottingham,musedata,piano --out runs/full   # the whole table
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/setup-libtorch.sh
+data="${RNNLAB_DATA:-$PWD/data}"
+if [ ! -d "$data/music" ]; then
+  echo "== fetching the datasets into $data"
+  cargo run --quiet --release -- data fetch --data-dir "$data"
+fi
+args=("$@")
+case " ${args[*]-} " in
+  *" --datasets"*) ;;
+  *) args+=(--datasets jsb) ;;
+esac
+case " ${args[*]-} " in
+  *" --out"*) ;;
+  *) args+=(--out runs/reproduce) ;;
+esac
+exec cargo run --quiet --release -- reproduce --data-dir "$data" "${args[@]}"

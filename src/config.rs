@@ -1,0 +1,241 @@
+//! Training configuration: the single source of defaults. Every field is documented here; `experiments/*.toml`
+//! set only what differs, `--set key=value` overrides single fields, and each run directory stores the resolved
+//! config as `config.toml`.
+
+use crate::cells::CellKind;
+use crate::data::MusicSet;
+use crate::device::{DeviceArg, Dtype};
+use crate::model::{table1_music_hidden, Implementation};
+use anyhow::{bail, ensure, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Version of the run-directory layout; a run directory written by another version is refused on resume.
+pub const RUN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Music dataset: `jsb`, `nottingham`, `musedata` or `piano`.
+    pub dataset: MusicSet,
+    /// Recurrent unit: `tanh`, `paper_gru`, `paper_lstm` (the paper's forms), `torch_gru`, `torch_lstm`.
+    pub cell: CellKind,
+    /// `custom` (rnnlab's cells, all members batched), or libtorch's `builtin_seq` / `builtin_cell` kernels, which
+    /// exist only for tanh, torch_gru and torch_lstm and run member by member.
+    pub implementation: Implementation,
+    /// Hidden units; 0 takes Table 1's music size for the unit (tanh 100, GRU 46, LSTM 36).
+    pub hidden: i64,
+    /// Seed of initialisation, weight noise, shuffling and the learning-rate draw.
+    pub seed: u64,
+    /// Explicit learning rates; when empty, `lr_candidates` are drawn log-uniformly (below).
+    pub lrs: Vec<f64>,
+    /// Number of learning-rate candidates (the paper: 10).
+    pub lr_candidates: usize,
+    /// The exponent of each candidate ~ U(lr_exp_min, lr_exp_max), base e: lr = exp(u). The paper gives
+    /// U(−12, −6) without a base; base e gives lr in [6.1e-6, 2.5e-3].
+    pub lr_exp_min: f64,
+    pub lr_exp_max: f64,
+    /// Independently initialised models per learning rate; the population holds candidates × seeds members.
+    pub seeds: usize,
+    /// Sequences (or chunks) per update. The paper does not say; the authors' configs used 1.
+    pub batch_size: usize,
+    /// Training sequences are cut into chunks of at most this many predicted frames, each starting from a zero
+    /// state (truncated BPTT without carried state); 0 trains on whole sequences. Evaluation always uses whole
+    /// sequences.
+    pub chunk_len: usize,
+    /// Length bucketing for training batches (less padding; batches are still shuffled).
+    pub bucket: bool,
+    /// Epoch cap.
+    pub max_epochs: usize,
+    /// Early stopping: a member stops after this many epochs without a better validation NLL.
+    pub patience: usize,
+    /// Standard deviation of the Gaussian weight noise (Graves 2011): the loss and gradient are taken at the noisy
+    /// weights, the update is applied to the clean weights. 0 disables it.
+    pub weight_noise: f64,
+    /// Whether biases get weight noise too (Graves perturbs the weights; we leave biases clean by default).
+    pub noise_on_biases: bool,
+    /// At every update, a member's gradient is rescaled to this norm when its norm is larger.
+    pub clip_norm: f64,
+    /// RMSProp: decay of the mean square, floor on the RMS, and momentum (the authors' configs: 0.95, 1e-2, 0.9).
+    pub rms_decay: f64,
+    pub rms_floor: f64,
+    pub momentum: f64,
+    /// Initial weights ~ U(−init_scale, init_scale); recurrent matrices orthogonal; biases zero.
+    pub init_scale: f64,
+    /// Sequences per evaluation batch.
+    pub eval_batch_size: usize,
+    /// Use only the first N training sequences (0: all). For smoke runs.
+    pub train_subset: usize,
+    /// Use only the first N validation and test sequences (0: all). For smoke runs.
+    pub eval_subset: usize,
+    /// `cpu`, `cuda` or `auto`.
+    pub device: DeviceArg,
+    /// `f32` or `f64`.
+    pub dtype: Dtype,
+    /// libtorch intra-op threads for this run (small recurrent nets run best on 1; `reproduce` runs several
+    /// trainings side by side instead).
+    pub threads: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            dataset: MusicSet::Jsb,
+            cell: CellKind::PaperGru,
+            implementation: Implementation::Custom,
+            hidden: 0,
+            seed: 2014,
+            lrs: vec![],
+            lr_candidates: 10,
+            lr_exp_min: -12.0,
+            lr_exp_max: -6.0,
+            seeds: 1,
+            batch_size: 16,
+            chunk_len: 100,
+            bucket: true,
+            max_epochs: 100,
+            patience: 10,
+            weight_noise: 0.075,
+            noise_on_biases: false,
+            clip_norm: 1.0,
+            rms_decay: 0.95,
+            rms_floor: 1e-2,
+            momentum: 0.9,
+            init_scale: 0.1,
+            eval_batch_size: 64,
+            train_subset: 0,
+            eval_subset: 0,
+            device: DeviceArg::Cpu,
+            dtype: Dtype::F32,
+            threads: 1,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Reads a TOML config; unknown keys and bad values are errors naming the file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        let cfg: TrainConfig = toml::from_str(&text)
+            .with_context(|| format!("config {} is not valid", path.display()))?;
+        cfg.check()
+            .with_context(|| format!("config {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// Applies `key=value` overrides; the value is TOML (`lr_candidates=3`, `cell="paper_lstm"`, `lrs=[1e-3]`;
+    /// a bare word is taken as a string).
+    pub fn with_overrides(&self, sets: &[String]) -> Result<Self> {
+        let mut table = toml::Table::try_from(self).context("serialising the config")?;
+        for set in sets {
+            let (key, raw) = set
+                .split_once('=')
+                .with_context(|| format!("--set '{set}': expected key=value"))?;
+            let key = key.trim();
+            ensure!(
+                table.contains_key(key),
+                "--set {key}: no such config key (see `rnnlab train --help` or src/config.rs)"
+            );
+            let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+                Ok(mut t) => t.remove("v").expect("parsed a table with key v"),
+                Err(_) => toml::Value::String(raw.trim().to_string()),
+            };
+            table.insert(key.to_string(), value);
+        }
+        let cfg: TrainConfig = table
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("--set: {}", e.message()))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Rejects values that cannot run, naming the key.
+    pub fn check(&self) -> Result<()> {
+        ensure!(
+            self.hidden >= 0,
+            "hidden = {}: must be positive (or 0 for Table 1's size)",
+            self.hidden
+        );
+        ensure!(
+            !self.lrs.is_empty() || self.lr_candidates >= 1,
+            "lr_candidates must be at least 1 when lrs is empty"
+        );
+        for &lr in &self.lrs {
+            ensure!(
+                lr.is_finite() && lr > 0.0,
+                "lrs: {lr} is not a positive learning rate"
+            );
+        }
+        ensure!(
+            self.lr_exp_min <= self.lr_exp_max,
+            "lr_exp_min must not exceed lr_exp_max"
+        );
+        ensure!(self.seeds >= 1, "seeds must be at least 1");
+        ensure!(self.batch_size >= 1, "batch_size must be at least 1");
+        ensure!(
+            self.eval_batch_size >= 1,
+            "eval_batch_size must be at least 1"
+        );
+        ensure!(self.max_epochs >= 1, "max_epochs must be at least 1");
+        ensure!(self.patience >= 1, "patience must be at least 1");
+        ensure!(
+            self.weight_noise >= 0.0,
+            "weight_noise must not be negative"
+        );
+        ensure!(self.clip_norm > 0.0, "clip_norm must be positive");
+        ensure!(
+            (0.0..1.0).contains(&self.rms_decay),
+            "rms_decay must be in [0, 1)"
+        );
+        ensure!(self.rms_floor > 0.0, "rms_floor must be positive");
+        ensure!(
+            (0.0..1.0).contains(&self.momentum),
+            "momentum must be in [0, 1)"
+        );
+        ensure!(self.init_scale > 0.0, "init_scale must be positive");
+        ensure!(self.threads >= 1, "threads must be at least 1");
+        if self.implementation != Implementation::Custom && !self.cell.has_builtin() {
+            bail!(
+                "implementation = '{}' needs cell = tanh, torch_gru or torch_lstm (libtorch has no {})",
+                self.implementation,
+                self.cell
+            );
+        }
+        Ok(())
+    }
+
+    pub fn hidden_size(&self) -> i64 {
+        if self.hidden > 0 {
+            self.hidden
+        } else {
+            table1_music_hidden(self.cell)
+        }
+    }
+
+    /// The learning rate of each candidate, drawn from the seed (or `lrs` as given).
+    pub fn learning_rates(&self) -> Vec<f64> {
+        if !self.lrs.is_empty() {
+            return self.lrs.clone();
+        }
+        let mut state = self.seed ^ 0x5eed_1ea2_4a7e;
+        (0..self.lr_candidates)
+            .map(|_| {
+                let u = crate::train::uniform01(&mut state);
+                (self.lr_exp_min + u * (self.lr_exp_max - self.lr_exp_min)).exp()
+            })
+            .collect()
+    }
+
+    /// The learning rate of every population member (candidates × seeds, candidate-major).
+    pub fn member_lrs(&self) -> Vec<f64> {
+        self.learning_rates()
+            .into_iter()
+            .flat_map(|lr| std::iter::repeat_n(lr, self.seeds))
+            .collect()
+    }
+
+    pub fn to_toml(&self) -> Result<String> {
+        Ok(toml::to_string(self)?)
+    }
+}

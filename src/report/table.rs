@@ -1,0 +1,152 @@
+//! Table 2 of the paper beside ours, as Markdown, CSV and JSON.
+
+use crate::train::Summary;
+use serde::Serialize;
+
+/// Table 2 of Chung et al. 2014 (average NLL per frame; music rows): (dataset, unit, train, test).
+pub const PAPER_TABLE2: [(&str, &str, f64, f64); 12] = [
+    ("nottingham", "tanh", 3.22, 3.13),
+    ("nottingham", "gru", 2.79, 3.23),
+    ("nottingham", "lstm", 3.08, 3.20),
+    ("jsb", "tanh", 8.82, 9.10),
+    ("jsb", "gru", 6.94, 8.54),
+    ("jsb", "lstm", 8.15, 8.67),
+    ("musedata", "tanh", 5.64, 6.23),
+    ("musedata", "gru", 5.06, 5.99),
+    ("musedata", "lstm", 5.18, 6.23),
+    ("piano", "tanh", 5.64, 9.03),
+    ("piano", "gru", 4.93, 8.82),
+    ("piano", "lstm", 6.49, 9.03),
+];
+
+/// The paper's (train, test) NLL for a dataset and unit family (`tanh`, `gru`, `lstm`).
+pub fn paper_nll(dataset: &str, unit: &str) -> Option<(f64, f64)> {
+    PAPER_TABLE2
+        .iter()
+        .find(|(d, u, _, _)| *d == dataset && *u == unit)
+        .map(|&(_, _, tr, te)| (tr, te))
+}
+
+/// The unit family of a cell: `paper_gru`/`torch_gru` → `gru`, and so on.
+pub fn unit_family(cell: &str) -> &'static str {
+    if cell.ends_with("gru") {
+        "gru"
+    } else if cell.ends_with("lstm") {
+        "lstm"
+    } else {
+        "tanh"
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub dataset: String,
+    pub unit: String,
+    pub cell: String,
+    pub hidden: i64,
+    pub params_paper: i64,
+    pub params_total: i64,
+    pub train_nll: f64,
+    pub valid_nll: f64,
+    pub test_nll: f64,
+    pub paper_train_nll: Option<f64>,
+    pub paper_test_nll: Option<f64>,
+    /// ours − paper, test NLL (negative: better than the paper).
+    pub test_diff: Option<f64>,
+    pub lr: f64,
+    /// Epochs run, and the epoch whose weights are reported.
+    pub epochs: usize,
+    pub best_epoch: Option<usize>,
+    pub seconds: f64,
+    pub population: usize,
+}
+
+/// The Table 2 row of a finished run: its best member by validation NLL.
+pub fn row(summary: &Summary) -> Option<Row> {
+    let best = &summary.members[summary.best_member?];
+    let unit = unit_family(&summary.cell);
+    let paper = paper_nll(&summary.dataset, unit);
+    Some(Row {
+        dataset: summary.dataset.clone(),
+        unit: unit.into(),
+        cell: summary.cell.clone(),
+        hidden: summary.hidden,
+        params_paper: summary.params_paper,
+        params_total: summary.params_total,
+        train_nll: best.train_nll,
+        valid_nll: best.valid_nll,
+        test_nll: best.test_nll,
+        paper_train_nll: paper.map(|p| p.0),
+        paper_test_nll: paper.map(|p| p.1),
+        test_diff: paper.map(|p| best.test_nll - p.1),
+        lr: best.lr,
+        epochs: summary.epochs,
+        best_epoch: best.best_epoch,
+        seconds: summary.seconds,
+        population: summary.population,
+    })
+}
+
+fn opt(v: Option<f64>, prec: usize) -> String {
+    v.map(|x| format!("{x:.prec$}"))
+        .unwrap_or_else(|| "–".into())
+}
+
+pub fn markdown(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "| dataset | unit | cell | hidden | params (paper / all) | train NLL | valid NLL | test NLL | paper train | paper test | test − paper | lr | epochs (best) | seconds |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        s += &format!(
+            "| {} | {} | {} | {} | {} / {} | {:.2} | {:.2} | **{:.2}** | {} | {} | {} | {:.2e} | {} ({}) | {:.0} |\n",
+            r.dataset,
+            r.unit,
+            r.cell,
+            r.hidden,
+            r.params_paper,
+            r.params_total,
+            r.train_nll,
+            r.valid_nll,
+            r.test_nll,
+            opt(r.paper_train_nll, 2),
+            opt(r.paper_test_nll, 2),
+            r.test_diff.map(|d| format!("{d:+.2}")).unwrap_or_else(|| "–".into()),
+            r.lr,
+            r.epochs,
+            r.best_epoch.map(|e| e.to_string()).unwrap_or_else(|| "–".into()),
+            r.seconds
+        );
+    }
+    s
+}
+
+pub fn csv(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "dataset,unit,cell,hidden,params_paper,params_total,train_nll,valid_nll,test_nll,paper_train_nll,\
+         paper_test_nll,test_diff,lr,epochs,best_epoch,seconds,population\n",
+    );
+    for r in rows {
+        s += &format!(
+            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{:e},{},{},{:.1},{}\n",
+            r.dataset,
+            r.unit,
+            r.cell,
+            r.hidden,
+            r.params_paper,
+            r.params_total,
+            r.train_nll,
+            r.valid_nll,
+            r.test_nll,
+            opt(r.paper_train_nll, 2).replace('–', ""),
+            opt(r.paper_test_nll, 2).replace('–', ""),
+            r.test_diff.map(|d| format!("{d:.6}")).unwrap_or_default(),
+            r.lr,
+            r.epochs,
+            r.best_epoch.map(|e| e.to_string()).unwrap_or_default(),
+            r.seconds,
+            r.population
+        );
+    }
+    s
+}

@@ -1,0 +1,278 @@
+//! `rnnlab reproduce`: the music half of Table 2 — every (dataset, unit) experiment of `experiments/`, each a
+//! population trained with the paper's recipe, run side by side on the machine's cores, then tabulated beside the
+//! paper's numbers.
+//!
+//! Runs land in `OUT/runs/<dataset>_<unit>/`. A finished run (it has `summary.json`) is reused, an unfinished one
+//! is resumed from its last checkpoint, so an interrupted reproduction continues where it stopped.
+
+use crate::cells::CellKind;
+use crate::config::TrainConfig;
+use crate::data::MusicSet;
+use crate::report::table::{self, unit_family, Row};
+use crate::train::{self, run::write_atomic, Progress, Start, Summary};
+use anyhow::{bail, Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Overrides of `--quick`: a smoke run of the whole pipeline in minutes, not a result.
+pub const QUICK_OVERRIDES: [&str; 5] = [
+    "max_epochs=2",
+    "lr_candidates=3",
+    "train_subset=16",
+    "eval_subset=8",
+    "patience=2",
+];
+
+pub struct Options {
+    pub datasets: Vec<MusicSet>,
+    /// Cells; `tanh`, `gru`, `lstm` on the command line mean the paper's forms.
+    pub units: Vec<CellKind>,
+    pub seeds: Option<usize>,
+    pub out: PathBuf,
+    pub quick: bool,
+    pub jobs: usize,
+    pub data_dir: PathBuf,
+    pub experiments: PathBuf,
+    pub sets: Vec<String>,
+    pub quiet: bool,
+}
+
+/// Parses a `--units` entry: a family name (`tanh`, `gru`, `lstm`: the paper forms) or a cell name.
+pub fn parse_unit(s: &str) -> Result<CellKind> {
+    match s {
+        "gru" => Ok(CellKind::PaperGru),
+        "lstm" => Ok(CellKind::PaperLstm),
+        other => other.parse(),
+    }
+}
+
+struct Job {
+    name: String,
+    cfg: TrainConfig,
+    dir: PathBuf,
+}
+
+fn job_config(opts: &Options, set: MusicSet, cell: CellKind) -> Result<TrainConfig> {
+    let family = unit_family(cell.name());
+    let path = opts
+        .experiments
+        .join(format!("{}_{family}.toml", set.name()));
+    let base = TrainConfig::from_file(&path).with_context(|| {
+        format!(
+            "each reproduced experiment needs its config; expected {}",
+            path.display()
+        )
+    })?;
+    let mut sets: Vec<String> = vec![format!("cell=\"{}\"", cell.name())];
+    if let Some(n) = opts.seeds {
+        sets.push(format!("seeds={n}"));
+    }
+    if opts.quick {
+        sets.extend(QUICK_OVERRIDES.iter().map(|s| s.to_string()));
+    }
+    sets.extend(opts.sets.iter().cloned());
+    base.with_overrides(&sets)
+        .with_context(|| format!("experiment {}", path.display()))
+}
+
+/// Runs (or reuses, or resumes) every experiment and writes Table 2 into `opts.out`.
+pub fn reproduce(opts: &Options) -> Result<Vec<Row>> {
+    let started = Instant::now();
+    let mut jobs = VecDeque::new();
+    for &set in &opts.datasets {
+        for &cell in &opts.units {
+            let cfg = job_config(opts, set, cell)?;
+            let name = format!("{}_{}", set.name(), cell.name());
+            jobs.push_back(Job {
+                dir: opts.out.join("runs").join(&name),
+                name,
+                cfg,
+            });
+        }
+    }
+    std::fs::create_dir_all(opts.out.join("runs"))
+        .with_context(|| format!("creating {}", opts.out.display()))?;
+    let datasets: Vec<(MusicSet, crate::data::MusicData)> = opts
+        .datasets
+        .iter()
+        .map(|&set| {
+            let (_, data) = crate::data::load_music(&opts.data_dir, set)?;
+            Ok((set, data))
+        })
+        .collect::<Result<_>>()?;
+
+    let queue = Mutex::new(jobs);
+    let results: Mutex<Vec<(String, Result<Summary>)>> = Mutex::new(Vec::new());
+    let bars = MultiProgress::new();
+    if opts.quiet {
+        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let workers = opts.jobs.max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let Some(job) = queue.lock().expect("queue lock").pop_front() else {
+                    break;
+                };
+                let data = &datasets
+                    .iter()
+                    .find(|(s, _)| *s == job.cfg.dataset)
+                    .expect("loaded")
+                    .1;
+                let bar = bars.add(ProgressBar::new(0));
+                let result = run_job(&job, data, &bar, opts.quiet);
+                bar.finish_and_clear();
+                if opts.quiet {
+                    match &result {
+                        Ok(s) => eprintln!(
+                            "{}: done, {} epochs, {:.0} s",
+                            job.name, s.epochs, s.seconds
+                        ),
+                        Err(e) => eprintln!("{}: FAILED: {e:#}", job.name),
+                    }
+                }
+                results
+                    .lock()
+                    .expect("results lock")
+                    .push((job.name, result));
+            });
+        }
+    });
+
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    let mut results = results.into_inner().expect("results lock");
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, r) in results {
+        match r {
+            Ok(summary) => match table::row(&summary) {
+                Some(row) => rows.push(row),
+                None => failures.push(format!("{name}: every member diverged")),
+            },
+            Err(e) => failures.push(format!("{name}: {e:#}")),
+        }
+    }
+    // Paper order: datasets as asked, units tanh, GRU, LSTM.
+    rows.sort_by_key(|r| {
+        let d = opts
+            .datasets
+            .iter()
+            .position(|s| s.name() == r.dataset)
+            .unwrap_or(usize::MAX);
+        let u = ["tanh", "gru", "lstm"]
+            .iter()
+            .position(|u| *u == r.unit)
+            .unwrap_or(usize::MAX);
+        (d, u, r.cell.clone())
+    });
+    write_tables(
+        &opts.out,
+        &rows,
+        started.elapsed().as_secs_f64(),
+        opts.quick,
+    )?;
+    if !failures.is_empty() {
+        bail!(
+            "{} experiment(s) failed:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    Ok(rows)
+}
+
+fn run_job(
+    job: &Job,
+    data: &crate::data::MusicData,
+    bar: &ProgressBar,
+    quiet: bool,
+) -> Result<Summary> {
+    let summary_path = job.dir.join("summary.json");
+    if summary_path.exists() {
+        let text = std::fs::read_to_string(&summary_path)?;
+        if let Ok(s) = serde_json::from_str::<Summary>(&text) {
+            if !quiet {
+                bar.println(format!(
+                    "{}: reusing finished run {}",
+                    job.name,
+                    job.dir.display()
+                ));
+            }
+            return Ok(s);
+        }
+    }
+    let start = if job.dir.join("checkpoint").join("state.json").exists() {
+        // Resume with the run's own config: it is what the checkpoint was made with.
+        let (_, cfg) = crate::train::run::RunDir::open(&job.dir)?;
+        if cfg != job.cfg {
+            bail!(
+                "{} was started with another config than {} now gives; remove it or use another --out",
+                job.dir.display(),
+                job.name
+            );
+        }
+        Start::Resume(&job.dir)
+    } else {
+        if job.dir.exists() {
+            // A directory with no checkpoint holds nothing worth keeping (killed before its first epoch ended).
+            std::fs::remove_dir_all(&job.dir)
+                .with_context(|| format!("clearing {}", job.dir.display()))?;
+        }
+        Start::Fresh(&job.dir)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>18} {msg:<24} [{bar:30}] {pos}/{len} batches, eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(job.name.clone());
+    let name = job.name.clone();
+    let mut on_progress = |p: Progress| match p {
+        Progress::EpochStart {
+            epoch,
+            max_epochs,
+            batches,
+        } => {
+            bar.set_length(batches as u64);
+            bar.set_position(0);
+            bar.set_message(format!("epoch {epoch}/{max_epochs}"));
+        }
+        Progress::Batch => bar.inc(1),
+        Progress::EpochEnd(m) => {
+            let best = m
+                .members
+                .iter()
+                .filter_map(|x| x.valid_nll)
+                .fold(f64::INFINITY, f64::min);
+            if quiet {
+                eprintln!(
+                    "{name}: epoch {} valid {best:.3} ({:.0} s)",
+                    m.epoch, m.seconds
+                );
+            }
+        }
+    };
+    train::train(&job.cfg, data, start, &mut on_progress)
+}
+
+fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) -> Result<()> {
+    let mut md = String::new();
+    if quick {
+        md += "_Quick smoke run (--quick): tiny subsets and 2 epochs; these numbers are not results._\n\n";
+    }
+    md += &table::markdown(rows);
+    md += &format!("\nWall-clock for this invocation: {seconds:.0} s.\n");
+    write_atomic(&out.join("table2.md"), md.as_bytes())?;
+    write_atomic(&out.join("table2.csv"), table::csv(rows).as_bytes())?;
+    let json = serde_json::json!({ "quick": quick, "seconds": seconds, "rows": rows });
+    write_atomic(
+        &out.join("table2.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
+    Ok(())
+}

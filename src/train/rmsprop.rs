@@ -1,0 +1,64 @@
+//! RMSProp with momentum, written with tensor ops so that its state is a list of tensors to checkpoint.
+//!
+//! Per parameter `w` with gradient `g`, for each population member (learning rate `lr`, `active` ∈ {0, 1}):
+//! ```text
+//! ms  ← ρ·ms + (1 − ρ)·g²                 ρ = rms_decay (0.95)
+//! rms = max(√ms, floor)                   floor = rms_floor (1e-2), as in the paper authors' configs
+//! v   ← active · (μ·v − lr·g / rms)       μ = momentum (0.9)
+//! w   ← w + v
+//! ```
+//! A member that has stopped (early stopping) or diverged has `active = 0`: its weights no longer move.
+
+use tch::Tensor;
+
+pub struct RmsProp {
+    pub decay: f64,
+    pub floor: f64,
+    pub momentum: f64,
+    /// Running mean of g², one per parameter.
+    pub mean_square: Vec<Tensor>,
+    /// Velocity, one per parameter.
+    pub velocity: Vec<Tensor>,
+}
+
+/// `[K]` → `[K, 1, …, 1]` to broadcast against a parameter of `like`'s rank.
+pub fn per_member(v: &Tensor, like: &Tensor) -> Tensor {
+    let mut shape = vec![-1i64];
+    shape.extend(std::iter::repeat_n(1, like.dim() - 1));
+    v.view(shape.as_slice())
+}
+
+impl RmsProp {
+    pub fn new(params: &[&Tensor], decay: f64, floor: f64, momentum: f64) -> Self {
+        let zeros = |p: &&Tensor| p.detach().zeros_like();
+        RmsProp {
+            decay,
+            floor,
+            momentum,
+            mean_square: params.iter().map(zeros).collect(),
+            velocity: params.iter().map(zeros).collect(),
+        }
+    }
+
+    /// Applies one update. `lr`, `active`: `[K]`; every parameter and gradient has a leading `[K]`.
+    pub fn step(&mut self, params: &[&Tensor], grads: &[Tensor], lr: &Tensor, active: &Tensor) {
+        tch::no_grad(|| {
+            for (i, (p, g)) in params.iter().zip(grads).enumerate() {
+                let ms = &mut self.mean_square[i];
+                let _ = ms.g_mul_scalar_(self.decay);
+                let _ = ms.g_add_(&(g * g * (1.0 - self.decay)));
+                let rms = ms.sqrt().clamp_min(self.floor);
+                let lr = per_member(lr, p);
+                let v = &mut self.velocity[i];
+                let _ = v.g_mul_scalar_(self.momentum);
+                let _ = v.g_sub_(&(lr * g / rms));
+                let _ = v.g_mul_(&per_member(active, p));
+                let _ = p.shallow_clone().g_add_(v);
+            }
+        })
+    }
+
+    pub fn state(&self) -> Vec<&Tensor> {
+        self.mean_square.iter().chain(&self.velocity).collect()
+    }
+}

@@ -1,0 +1,362 @@
+//! The training recipe: metric normalisation, population = separate runs, divergence isolation, chunking,
+//! config handling, and exact resumption after a real process kill.
+
+use rnnlab::cells::CellKind;
+use rnnlab::config::TrainConfig;
+use rnnlab::data::PianoRoll;
+use rnnlab::device::Dtype;
+use rnnlab::model::{Implementation, MusicModel, KEYS};
+use rnnlab::train::{chunk_pieces, Population};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tch::{Device, Kind, Tensor};
+
+fn random_batch(t: i64, b: i64, kind: Kind) -> (Tensor, Tensor, Tensor, usize) {
+    let roll = Tensor::rand([t + 1, b, KEYS], (kind, Device::Cpu))
+        .lt(0.1)
+        .to_kind(kind);
+    let x = roll.narrow(0, 0, t);
+    let y = roll.narrow(0, 1, t);
+    // Ragged lengths: sequence j predicts t - j frames.
+    let steps = Tensor::arange(t, (Kind::Int64, Device::Cpu)).unsqueeze(1);
+    let lens =
+        Tensor::from_slice(&(0..b).map(|j| t - j.min(t - 1)).collect::<Vec<i64>>()).unsqueeze(0);
+    let mask = steps.lt_tensor(&lens).to_kind(kind);
+    let frames = mask.sum(Kind::Double).double_value(&[]) as usize;
+    (x, y, mask, frames)
+}
+
+/// Table 2's unit: nats per predicted frame summed over the 88 keys. A model that outputs p = 1/2 for every key
+/// must score 88·ln 2 = 60.997 per frame, whatever the batch and padding.
+#[test]
+fn nll_is_nats_per_frame_summed_over_keys() {
+    let model = MusicModel::new(
+        CellKind::PaperGru,
+        Implementation::Custom,
+        8,
+        2,
+        0.1,
+        Kind::Double,
+        Device::Cpu,
+    )
+    .unwrap();
+    tch::no_grad(|| {
+        for (name, p) in model.named_parameters() {
+            if name.starts_with("out.") {
+                let _ = p.shallow_clone().zero_();
+            }
+        }
+    });
+    let (x, y, mask, frames) = random_batch(7, 5, Kind::Double);
+    let nll = model.nll_sum(&x, &y, &mask).unwrap() / frames as f64;
+    for m in 0..2 {
+        let v = nll.double_value(&[m]);
+        assert!(
+            (v - 88.0 * std::f64::consts::LN_2).abs() < 1e-9,
+            "member {m}: {v}"
+        );
+    }
+    assert!((88.0f64 * std::f64::consts::LN_2 - 60.997).abs() < 1e-3);
+}
+
+fn small_config(cell: CellKind, lrs: Vec<f64>) -> TrainConfig {
+    TrainConfig {
+        cell,
+        hidden: 6,
+        lrs,
+        dtype: Dtype::F64,
+        ..Default::default()
+    }
+}
+
+fn copy_member(from: &Population, m: i64, to: &Population) {
+    tch::no_grad(|| {
+        for (src, dst) in from.model.parameters().iter().zip(to.model.parameters()) {
+            dst.shallow_clone().copy_(&src.get(m).unsqueeze(0));
+        }
+    });
+}
+
+/// Population training must equal K separate runs: same weights, same noise, same batches, a few updates.
+#[test]
+fn population_equals_separate_runs() {
+    tch::manual_seed(1);
+    for cell in [CellKind::PaperGru, CellKind::PaperLstm, CellKind::Tanh] {
+        let lrs = vec![3e-3, 1e-3, 2e-4];
+        let mut pop = Population::new(&small_config(cell, lrs.clone()), Device::Cpu).unwrap();
+        let mut singles: Vec<Population> = lrs
+            .iter()
+            .enumerate()
+            .map(|(m, &lr)| {
+                let p = Population::new(&small_config(cell, vec![lr]), Device::Cpu).unwrap();
+                copy_member(&pop, m as i64, &p);
+                p
+            })
+            .collect();
+        for _ in 0..4 {
+            let (x, y, mask, frames) = random_batch(9, 3, Kind::Double);
+            let noise = pop.draw_noise(0.075);
+            let _ = pop.update(&x, &y, &mask, frames, &noise).unwrap();
+            for (m, single) in singles.iter_mut().enumerate() {
+                let own: Vec<Option<Tensor>> = noise
+                    .iter()
+                    .map(|n| n.as_ref().map(|n| n.narrow(0, m as i64, 1)))
+                    .collect();
+                let _ = single.update(&x, &y, &mask, frames, &own).unwrap();
+            }
+        }
+        for (m, single) in singles.iter().enumerate() {
+            for ((name, p), q) in pop
+                .model
+                .named_parameters()
+                .iter()
+                .zip(single.model.parameters())
+            {
+                let d = (p.get(m as i64) - q.get(0)).abs().max().double_value(&[]);
+                assert!(d <= 1e-6, "{cell} member {m} {name}: {d:e}");
+                assert!(
+                    d <= 1e-12,
+                    "{cell} member {m} {name} drifts more than rounding: {d:e}"
+                );
+            }
+        }
+        // And the updates did move the weights.
+        let moved = pop.model.parameters()[0].shallow_clone();
+        assert!(moved.isfinite().all().int64_value(&[]) == 1);
+    }
+}
+
+/// A member whose loss is NaN is isolated: the others train exactly as they would without it.
+#[test]
+fn a_diverged_member_does_not_disturb_the_others() {
+    tch::manual_seed(2);
+    let cfg = small_config(CellKind::PaperGru, vec![1e-3, 1e-3]);
+    let mut pop = Population::new(&cfg, Device::Cpu).unwrap();
+    let mut alone =
+        Population::new(&small_config(CellKind::PaperGru, vec![1e-3]), Device::Cpu).unwrap();
+    copy_member(&pop, 0, &alone);
+    tch::no_grad(|| {
+        let w = pop.model.parameters()[0].shallow_clone();
+        let _ = w.get(1).fill_(f64::NAN);
+    });
+    let (x, y, mask, frames) = random_batch(6, 2, Kind::Double);
+    let noise = pop.draw_noise(0.0);
+    let (_, finite) = pop.update(&x, &y, &mask, frames, &noise).unwrap();
+    assert_eq!(finite, vec![true, false]);
+    let _ = alone
+        .update(&x, &y, &mask, frames, &alone.draw_noise(0.0))
+        .unwrap();
+    for (p, q) in pop.model.parameters().iter().zip(alone.model.parameters()) {
+        let d = (p.get(0) - q.get(0)).abs().max().double_value(&[]);
+        assert!(d <= 1e-14, "the healthy member moved differently: {d:e}");
+    }
+}
+
+#[test]
+fn chunks_predict_every_frame_once() {
+    let roll =
+        |t: usize| PianoRoll::new(t, (0..t * 88).map(|i| (i % 7 == 0) as u8).collect()).unwrap();
+    let pieces = vec![roll(2), roll(10), roll(11), roll(23)];
+    for chunk in [0, 1, 3, 10, 50] {
+        let chunks = chunk_pieces(&pieces, chunk).unwrap();
+        let predicted: usize = chunks.iter().map(|c| c.len() - 1).sum();
+        assert_eq!(predicted, 1 + 9 + 10 + 22, "chunk_len {chunk}");
+        if chunk > 0 {
+            assert!(chunks.iter().all(|c| c.len() >= 2 && c.len() <= chunk + 1));
+        }
+    }
+    // Consecutive chunks share their boundary frame.
+    let chunks = chunk_pieces(&pieces[3..], 10).unwrap();
+    assert_eq!(chunks[0].frame(10), chunks[1].frame(0));
+    assert_eq!(chunks[0].frame(10), pieces[3].frame(10));
+}
+
+#[test]
+fn config_overrides_and_errors_name_the_key() {
+    let cfg = TrainConfig::default();
+    let c = cfg
+        .with_overrides(&[
+            "max_epochs=7".into(),
+            "cell=paper_lstm".into(),
+            "lrs=[1e-3, 2e-3]".into(),
+        ])
+        .unwrap();
+    assert_eq!(
+        (c.max_epochs, c.cell, c.lrs.clone()),
+        (7, CellKind::PaperLstm, vec![1e-3, 2e-3])
+    );
+    assert_eq!(c.hidden_size(), 36);
+    assert_eq!(c.member_lrs().len(), 2);
+    let err = cfg
+        .with_overrides(&["max_epoch=7".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("max_epoch") && err.contains("no such config key"),
+        "{err}"
+    );
+    assert!(cfg
+        .with_overrides(&["batch_size=0".into()])
+        .unwrap_err()
+        .to_string()
+        .contains("batch_size"));
+    assert!(cfg.with_overrides(&["cell=gru9".into()]).is_err());
+    assert!(cfg
+        .with_overrides(&["implementation=builtin_seq".into(), "cell=paper_gru".into()])
+        .unwrap_err()
+        .to_string()
+        .contains("torch_gru"));
+    // Learning-rate candidates: log-uniform over exp(-12)..exp(-6), reproducible from the seed.
+    let lrs = cfg.learning_rates();
+    assert_eq!(lrs.len(), 10);
+    assert!(lrs
+        .iter()
+        .all(|&lr| ((-12.0f64).exp()..=(-6.0f64).exp()).contains(&lr)));
+    assert_eq!(lrs, cfg.learning_rates());
+    let other = TrainConfig {
+        seed: 7,
+        ..Default::default()
+    }
+    .learning_rates();
+    assert_ne!(lrs, other);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "dataset = \"jsb\"\nhiden = 3\n").unwrap();
+    let err = format!("{:#}", TrainConfig::from_file(&path).unwrap_err());
+    assert!(err.contains("bad.toml") && err.contains("hiden"), "{err}");
+}
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(std::env::var("RNNLAB_DATA").expect(
+        "set RNNLAB_DATA to the data directory (CI uses ../shared/data; `rnnlab data fetch` makes ./data)",
+    ))
+}
+
+fn train_args(out: &Path) -> Vec<String> {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
+    [
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--set",
+        "hidden=8",
+        "--set",
+        "lr_candidates=2",
+        "--set",
+        "train_subset=40",
+        "--set",
+        "eval_subset=10",
+        "--set",
+        "max_epochs=25",
+        "--set",
+        "patience=25",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Every column but the wall-clock seconds.
+fn metrics_without_time(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut cols: Vec<&str> = l.split(',').collect();
+            cols.remove(4);
+            cols.join(",")
+        })
+        .collect()
+}
+
+/// Kill a training process part-way (SIGKILL, no chance to clean up), resume it, and get exactly the metrics of
+/// an uninterrupted run.
+#[test]
+fn resume_after_kill_equals_an_uninterrupted_run() {
+    let data = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let (full, killed) = (dir.path().join("full"), dir.path().join("killed"));
+    let plain = |args: &[String]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rnnlab"));
+        c.args(args).arg("--data-dir").arg(&data);
+        c
+    };
+    let out = plain(&train_args(&full)).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut child = plain(&train_args(&killed))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = killed.join("checkpoint/state.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let killed_at = loop {
+        let epoch = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|v| v["epoch"].as_u64())
+            .unwrap_or(0);
+        if epoch >= 2 || Instant::now() > deadline {
+            break epoch;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        killed_at >= 2,
+        "the run wrote no second checkpoint within two minutes"
+    );
+    let after_kill: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let epoch_at_kill = after_kill["epoch"].as_u64().unwrap();
+    assert!(
+        epoch_at_kill < 25,
+        "the run finished before it could be killed (epoch {epoch_at_kill})"
+    );
+    assert!(epoch_at_kill >= killed_at);
+    assert!(!killed.join("summary.json").exists());
+
+    let out = plain(&[
+        "train".into(),
+        "--resume".into(),
+        killed.to_str().unwrap().into(),
+        "--quiet".into(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = metrics_without_time(&full);
+    let b = metrics_without_time(&killed);
+    assert!(a.len() > 2 * 3, "too few metric rows: {a:?}");
+    assert_eq!(a, b, "resumed metrics differ from the uninterrupted run");
+    let summary = |p: &Path| -> serde_json::Value {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p.join("summary.json")).unwrap())
+                .unwrap();
+        v["seconds"] = serde_json::Value::Null;
+        v["seconds_per_epoch"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(summary(&full), summary(&killed));
+
+    // Starting a new run over an existing one is refused and touches nothing.
+    let before = std::fs::read(full.join("metrics.csv")).unwrap();
+    let out = plain(&train_args(&full)).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+    assert_eq!(before, std::fs::read(full.join("metrics.csv")).unwrap());
+}
