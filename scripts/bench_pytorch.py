@@ -13,8 +13,9 @@ The custom cells compute exactly rnnlab's maths (src/cells/*.rs), torch and pape
 "forward" is timed under torch.no_grad(); "forward_backward" is the forward pass plus torch.autograd.grad of
 sum(outputs) with respect to every parameter. CUDA runs are synchronised around every timed run.
 
-Install (any machine with Python 3.10+):  python3 -m venv .venv && .venv/bin/pip install torch==2.13.0 numpy
-(the CPU wheel for a CPU comparison; on a GPU machine the default CUDA wheel). Then, on the same machine:
+Install (any machine with Python 3.10+; the same torch as rnnlab's libtorch):
+  python3 -m venv .venv && .venv/bin/pip install torch==2.13.0 numpy
+Then, on the same machine, quiet (see docs/benchmarks.md on threads):
 
   .venv/bin/python scripts/bench_pytorch.py --json pytorch.json            # full run (same shapes as rnnlab)
   cargo run --release -- bench --json rnnlab.json --compare pytorch.json   # rnnlab's run + the side-by-side table

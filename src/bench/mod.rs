@@ -59,6 +59,7 @@ pub const LIBTORCH_VERSION: &str = "2.13.0";
     clap::ValueEnum,
 )]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Tier {
     Naive,
     Fused,
@@ -876,6 +877,14 @@ pub fn format_table(report: &Report) -> String {
         n = m.peak_matmul_n
     );
     out.push_str(&format_summary(report));
+    if report.rows.iter().any(|r| r.gflops > m.peak_matmul_gflops) {
+        let _ = writeln!(
+            out,
+            "note: some rows beat the measured peak, so the machine was busy while it was measured: with several \
+             threads, libtorch's OpenMP stalls whenever another process holds a core. Rerun on a quiet machine or \
+             with --threads 1."
+        );
+    }
     for note in &m.notes {
         let _ = writeln!(out, "note: {note}");
     }
@@ -887,8 +896,8 @@ pub fn geomean(xs: &[f64]) -> f64 {
     (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp()
 }
 
-/// Per cell and direction: the fastest custom tier against the whole-sequence op (geometric mean over shapes), and
-/// the fused tier's share of the arithmetic peak.
+/// Per cell and direction, geometric means over shapes: each custom tier's ratio to the whole-sequence op, and the
+/// fused tier's achieved rate and share of the arithmetic peak.
 fn format_summary(report: &Report) -> String {
     let mut out = String::new();
     let mut keys: Vec<(String, Direction)> = report
@@ -903,7 +912,8 @@ fn format_summary(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "Summary (geometric mean over shapes): best custom tier / builtin_seq, fused tier's GFLOP/s and share of peak"
+        "Summary, geometric means over shapes: custom tiers / builtin_seq (below 1: faster than libtorch's op); \
+         the fused tier's matmul rate"
     );
     for (cell, dir) in keys {
         let rows: Vec<&Row> = report
@@ -911,29 +921,24 @@ fn format_summary(report: &Report) -> String {
             .iter()
             .filter(|r| r.cell == cell && r.direction == dir)
             .collect();
-        let mut shapes: Vec<Shape> = rows.iter().map(|r| r.shape).collect();
-        shapes.sort();
-        shapes.dedup();
-        let best: Vec<f64> = shapes
-            .iter()
-            .filter_map(|s| {
-                rows.iter()
-                    .filter(|r| r.shape == *s && r.tier_name.is_custom())
-                    .filter_map(|r| r.ratio_to_seq)
-                    .min_by(f64::total_cmp)
-            })
-            .collect();
+        let ratio = |tier: Tier| -> String {
+            let xs: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.tier_name == tier)
+                .filter_map(|r| r.ratio_to_seq)
+                .collect();
+            if xs.is_empty() {
+                "-".into()
+            } else {
+                format!("{:.2}", geomean(&xs))
+            }
+        };
         let fused: Vec<f64> = rows
             .iter()
             .filter(|r| r.tier_name == Tier::Fused)
             .map(|r| r.gflops)
             .collect();
-        let best = if best.is_empty() {
-            "-".into()
-        } else {
-            format!("{:.2}", geomean(&best))
-        };
-        let fused = if fused.is_empty() {
+        let rate = if fused.is_empty() {
             "-".into()
         } else {
             let g = geomean(&fused);
@@ -944,8 +949,11 @@ fn format_summary(report: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "  {cell:<11} {:<8} best custom ×seq {best:>6}   fused {fused}",
-            dir.short()
+            "  {cell:<11} {:<8} naive {:>5}  fused {:>5}  population {:>5}   fused {rate}",
+            dir.short(),
+            ratio(Tier::Naive),
+            ratio(Tier::Fused),
+            ratio(Tier::Population),
         );
     }
     out
