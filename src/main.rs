@@ -40,6 +40,9 @@ enum Command {
     /// Reproduce the music half of Table 2: every dataset × unit of experiments/, side by side, then the table
     /// (Markdown, CSV, JSON) beside the paper's numbers.
     Reproduce(ReproduceArgs),
+    /// Draw the paper's figures as PNG from run directories and/or `rnnlab reproduce` outputs: learning curves per
+    /// dataset, Fig. 2 (Nottingham and MuseData), Table 2 at a glance, and the learning-rate search.
+    Plot(PlotArgs),
 }
 
 /// Shape families for `--shapes`.
@@ -392,6 +395,34 @@ fn reproduce_cmd(args: ReproduceArgs) -> Result<bool> {
 }
 
 #[derive(clap::Args)]
+struct PlotArgs {
+    /// Run directories, reproduce outputs (holding runs/ and table2.json), or directories of runs.
+    #[arg(value_name = "RUN_DIR", required = true)]
+    inputs: Vec<PathBuf>,
+    /// Where to write the PNGs (default: <reproduce output>/plots when one is given, else ./plots).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn plot_cmd(args: PlotArgs) -> Result<bool> {
+    let out = args.out.unwrap_or_else(|| {
+        args.inputs
+            .iter()
+            .find(|p| p.join("runs").is_dir())
+            .map(|p| p.join("plots"))
+            .unwrap_or_else(|| PathBuf::from("plots"))
+    });
+    let report = rnnlab::report::plot_all(&args.inputs, &out)?;
+    for note in &report.notes {
+        eprintln!("note: {note}");
+    }
+    for path in &report.written {
+        println!("wrote {}", path.display());
+    }
+    Ok(true)
+}
+
+#[derive(clap::Args)]
 struct ValidateArgs {
     /// Where to run: `auto` also runs every check on CUDA when a GPU is visible.
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
@@ -481,6 +512,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench_cmd(*args),
         Command::Train(args) => train_cmd(args),
         Command::Reproduce(args) => reproduce_cmd(args),
+        Command::Plot(args) => plot_cmd(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

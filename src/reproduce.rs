@@ -2,7 +2,7 @@
 //! population trained with the paper's recipe, run side by side on the machine's cores, then tabulated beside the
 //! paper's numbers.
 //!
-//! Runs land in `OUT/runs/<dataset>_<unit>/`. A finished run (it has `summary.json`) is reused, an unfinished one
+//! Runs land in `OUT/runs/<dataset>_<unit>/`, the tables in `OUT/table2.{md,csv,json}`, the figures in `OUT/plots/`. A finished run (it has `summary.json`) is reused, an unfinished one
 //! is resumed from its last checkpoint, so an interrupted reproduction continues where it stopped.
 
 use crate::cells::CellKind;
@@ -174,6 +174,7 @@ pub fn reproduce(opts: &Options) -> Result<Vec<Row>> {
         started.elapsed().as_secs_f64(),
         opts.quick,
     )?;
+    draw_figures(&opts.out);
     if !failures.is_empty() {
         bail!(
             "{} experiment(s) failed:\n  {}",
@@ -258,6 +259,28 @@ fn run_job(
         }
     };
     train::train(&job.cfg, data, start, &mut on_progress)
+}
+
+/// The figures of `out` into `out/plots/`. Drawing is a convenience on top of the tables, so a failure is a warning
+/// (the tables are written already, and `rnnlab plot` can draw again).
+fn draw_figures(out: &Path) {
+    let plots = out.join("plots");
+    match crate::report::plot_all(&[out.to_path_buf()], &plots) {
+        Ok(report) => {
+            for note in &report.notes {
+                eprintln!("plot note: {note}");
+            }
+            eprintln!(
+                "{} figure(s) written to {}",
+                report.written.len(),
+                plots.display()
+            );
+        }
+        Err(e) => eprintln!(
+            "warning: no figures drawn ({e:#}); the tables are written; try rnnlab plot {}",
+            out.display()
+        ),
+    }
 }
 
 fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) -> Result<()> {

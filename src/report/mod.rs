@@ -4,13 +4,15 @@
 //! registered in-process: [`register_fonts`] embeds DejaVu Sans (from the `dejavu` crate; Bitstream Vera-derived
 //! licence, free to embed and redistribute), so charts render the same on a machine with no system fonts (CI).
 
+pub mod plot;
 pub mod plot_bench;
 pub mod table;
 
+pub use plot::plot_all;
 pub use plot_bench::plot_bench;
 
 use anyhow::{anyhow, Result};
-use plotters::style::FontStyle;
+use plotters::style::{FontStyle, RGBColor};
 use std::sync::OnceLock;
 
 /// Registers the embedded DejaVu Sans as `sans-serif` (regular and bold) once per process.
@@ -30,4 +32,18 @@ pub fn register_fonts() -> Result<()> {
         })
         .clone()
         .map_err(|e| anyhow!(e))
+}
+
+/// The unit families, in the paper's order.
+pub const UNITS: [&str; 3] = ["tanh", "gru", "lstm"];
+
+/// One colour per unit family in every figure (Okabe–Ito colours, distinguishable with colour-blindness):
+/// tanh vermillion, GRU blue, LSTM bluish green; anything else grey.
+pub fn unit_color(unit: &str) -> RGBColor {
+    match unit {
+        "tanh" => RGBColor(213, 94, 0),
+        "gru" => RGBColor(0, 114, 178),
+        "lstm" => RGBColor(0, 158, 115),
+        _ => RGBColor(110, 110, 110),
+    }
 }

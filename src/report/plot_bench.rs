@@ -1,6 +1,6 @@
 //! The benchmark chart: time per step of each tier against shape, one panel per unit and direction.
 //!
-//! Rows: forward, then forward+backward; columns: the units present (tanh, gru, lstm). In each panel the x axis
+//! Written atomically (temp file, then rename). Rows: forward, then forward+backward; columns: the units present (tanh, gru, lstm). In each panel the x axis
 //! lists the shapes in run order, the y axis is the median time per time step in µs (log scale), and each tier of
 //! the torch form is one line (the paper forms are in the table and the JSON, not here, to keep one line per tier).
 
@@ -34,7 +34,6 @@ fn tier_label(t: Tier, rows: &[&Row]) -> String {
 
 /// Draws `report` as a PNG at `path`.
 pub fn plot_bench(report: &Report, path: &Path) -> Result<()> {
-    super::register_fonts()?;
     let rows: Vec<&Row> = report.rows.iter().filter(|r| r.form == "torch").collect();
     anyhow::ensure!(!rows.is_empty(), "no torch-form rows to plot");
     let mut units: Vec<&str> = vec![];
@@ -45,51 +44,50 @@ pub fn plot_bench(report: &Report, path: &Path) -> Result<()> {
     }
     let width = PANEL_W * units.len() as u32;
     let height = TITLE_H + PANEL_H * 2;
-    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
-    let err = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
-    root.fill(&WHITE).map_err(|e| err(&e))?;
     let m = &report.meta;
     let title = format!(
         "{} bench on {} ({}, {} threads): median time per step, f32",
         m.framework, m.device, m.device_name, m.threads
     );
-    let (top, body) = root.split_vertically(TITLE_H);
-    top.draw(&Text::new(title, (20, 12), ("sans-serif", 22).into_font()))
-        .map_err(|e| err(&e))?;
-    // One legend for every panel, in a row under the title, so no panel's lines are hidden behind it.
-    let mut x = 20;
-    for tier in Tier::ALL {
-        if !rows.iter().any(|r| r.tier_name == tier) {
-            continue;
+    super::plot::draw_png(path, (width, height), |root| {
+        let err = |e: &dyn std::fmt::Display| anyhow!("{e}");
+        let (top, body) = root.split_vertically(TITLE_H);
+        top.draw(&Text::new(title, (20, 12), ("sans-serif", 22).into_font()))
+            .map_err(|e| err(&e))?;
+        // One legend for every panel, in a row under the title, so no panel's lines are hidden behind it.
+        let mut x = 20;
+        for tier in Tier::ALL {
+            if !rows.iter().any(|r| r.tier_name == tier) {
+                continue;
+            }
+            let color = tier_color(tier);
+            let label = tier_label(tier, &rows);
+            top.draw(&PathElement::new(
+                vec![(x, 58), (x + 28, 58)],
+                color.stroke_width(3),
+            ))
+            .map_err(|e| err(&e))?;
+            top.draw(&Circle::new((x + 14, 58), 4, color.filled()))
+                .map_err(|e| err(&e))?;
+            let font = TextStyle::from(("sans-serif", 15).into_font());
+            let (w, _) = top.estimate_text_size(&label, &font).map_err(|e| err(&e))?;
+            top.draw(&Text::new(label, (x + 36, 50), font))
+                .map_err(|e| err(&e))?;
+            x += 36 + w as i32 + 30;
         }
-        let color = tier_color(tier);
-        let label = tier_label(tier, &rows);
-        top.draw(&PathElement::new(
-            vec![(x, 58), (x + 28, 58)],
-            color.stroke_width(3),
-        ))
-        .map_err(|e| err(&e))?;
-        top.draw(&Circle::new((x + 14, 58), 4, color.filled()))
-            .map_err(|e| err(&e))?;
-        let font = TextStyle::from(("sans-serif", 15).into_font());
-        let (w, _) = top.estimate_text_size(&label, &font).map_err(|e| err(&e))?;
-        top.draw(&Text::new(label, (x + 36, 50), font))
-            .map_err(|e| err(&e))?;
-        x += 36 + w as i32 + 30;
-    }
-    let panels = body.split_evenly((2, units.len()));
-    for (i, panel) in panels.iter().enumerate() {
-        let direction = Direction::ALL[i / units.len()];
-        let unit = units[i % units.len()];
-        let sel: Vec<&Row> = rows
-            .iter()
-            .copied()
-            .filter(|r| r.unit == unit && r.direction == direction)
-            .collect();
-        draw_panel(panel, unit, direction, &sel).map_err(|e| err(&e))?;
-    }
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
+        let panels = body.split_evenly((2, units.len()));
+        for (i, panel) in panels.iter().enumerate() {
+            let direction = Direction::ALL[i / units.len()];
+            let unit = units[i % units.len()];
+            let sel: Vec<&Row> = rows
+                .iter()
+                .copied()
+                .filter(|r| r.unit == unit && r.direction == direction)
+                .collect();
+            draw_panel(panel, unit, direction, &sel)?;
+        }
+        Ok(())
+    })
 }
 
 fn draw_panel(
@@ -121,7 +119,13 @@ fn draw_panel(
         }
     );
     let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 18).into_font())
+        // The unit's colour of every other figure (tiers take the line colours here).
+        .caption(
+            caption,
+            ("sans-serif", 18)
+                .into_font()
+                .color(&super::unit_color(unit)),
+        )
         .margin(8)
         .x_label_area_size(36)
         .y_label_area_size(60)

@@ -1,7 +1,7 @@
 //! Table 2 of the paper beside ours, as Markdown, CSV and JSON.
 
 use crate::train::Summary;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Table 2 of Chung et al. 2014 (average NLL per frame; music rows): (dataset, unit, train, test).
 pub const PAPER_TABLE2: [(&str, &str, f64, f64); 12] = [
@@ -38,7 +38,7 @@ pub fn unit_family(cell: &str) -> &'static str {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
     pub dataset: String,
     pub unit: String,
