@@ -1054,7 +1054,8 @@ fn table2_panel(
         });
     let (lo, hi) = if lo.is_finite() {
         let pad = ((hi - lo) * 0.15).max(0.25);
-        (lo - pad, hi + pad)
+        // An NLL is never negative: the axis stops at 0.
+        ((lo - pad).max(lo.min(0.0)), hi + pad)
     } else {
         (0.0, 1.0)
     };

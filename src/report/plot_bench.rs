@@ -128,7 +128,7 @@ fn draw_panel(
         )
         .margin(8)
         .x_label_area_size(36)
-        .y_label_area_size(60)
+        .y_label_area_size(70)
         .build_cartesian_2d((0..n.max(1) - 1).into_segmented(), (lo..hi).log_scale())
         .context("building the chart")?;
     let label_of = |v: &SegmentValue<i32>| match v {
@@ -148,7 +148,9 @@ fn draw_panel(
         .configure_mesh()
         .x_labels(shapes.len().max(1))
         .x_label_formatter(&label_of)
-        .x_label_style(("sans-serif", 12).into_font())
+        .x_label_style(("sans-serif", 14).into_font())
+        .y_label_style(("sans-serif", 14).into_font())
+        .axis_desc_style(("sans-serif", 16).into_font())
         .y_labels(8)
         .y_desc("µs per step")
         .y_label_formatter(&|v| format!("{v:.0}"))
