@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use rnnlab::bench::{self, Tier};
 use rnnlab::cells::CellKind;
 use rnnlab::config::TrainConfig;
-use rnnlab::data::MusicSet;
+use rnnlab::data::Dataset;
 use rnnlab::device::{cuda_unavailable_reason, DeviceArg, Dtype};
 use rnnlab::validate;
 use std::path::PathBuf;
@@ -37,8 +37,8 @@ enum Command {
     Bench(Box<BenchArgs>),
     /// Train one experiment (a population of learning-rate candidates × seeds) into a run directory.
     Train(TrainArgs),
-    /// Reproduce the music half of Table 2: every dataset × unit of experiments/, side by side, then the table
-    /// (Markdown, CSV, JSON) beside the paper's numbers.
+    /// Reproduce Table 2: every dataset × unit of experiments/ for a task (music, or speech on FSDD), side by side,
+    /// then the table (Markdown, CSV, JSON) beside the paper's numbers.
     Reproduce(ReproduceArgs),
 }
 
@@ -204,13 +204,13 @@ struct TrainArgs {
 
 #[derive(clap::Args)]
 struct ReproduceArgs {
-    /// Datasets, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "jsb,nottingham,musedata,piano"
-    )]
-    datasets: Vec<MusicSet>,
+    /// Which half of Table 2: `music` (jsb, nottingham, musedata, piano) or `speech` (fsdd, the public stand-in for
+    /// Ubisoft A: its rows are not comparable with the paper's in absolute terms).
+    #[arg(long, value_enum, default_value_t = TaskArg::Music)]
+    task: TaskArg,
+    /// Datasets, comma-separated (default: the task's).
+    #[arg(long, value_delimiter = ',')]
+    datasets: Vec<Dataset>,
     /// Units, comma-separated: tanh, gru, lstm (the paper's forms), or any cell name (torch_gru, ...).
     #[arg(long, value_delimiter = ',', default_value = "tanh,gru,lstm")]
     units: Vec<String>,
@@ -240,6 +240,12 @@ struct ReproduceArgs {
     quiet: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum TaskArg {
+    Music,
+    Speech,
+}
+
 fn default_jobs() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
@@ -265,7 +271,7 @@ fn train_cmd(args: TrainArgs) -> Result<bool> {
             (cfg, out, false)
         }
     };
-    let (file, data) = rnnlab::data::load_music(&data_dir, cfg.dataset)?;
+    let (file, data) = rnnlab::data::AnyData::load(&data_dir, cfg.dataset)?;
     let hidden = cfg.hidden_size();
     let k = cfg.member_lrs().len();
     eprintln!(
@@ -370,8 +376,17 @@ fn reproduce_cmd(args: ReproduceArgs) -> Result<bool> {
         .iter()
         .map(|u| rnnlab::reproduce::parse_unit(u))
         .collect::<Result<Vec<_>>>()?;
+    let task = match args.task {
+        TaskArg::Music => rnnlab::data::Task::Music,
+        TaskArg::Speech => rnnlab::data::Task::Speech,
+    };
+    let datasets = if args.datasets.is_empty() {
+        rnnlab::reproduce::task_datasets(task)
+    } else {
+        args.datasets
+    };
     let opts = rnnlab::reproduce::Options {
-        datasets: args.datasets,
+        datasets,
         units,
         seeds: args.seeds,
         out: args.out.clone(),

@@ -11,6 +11,14 @@ use rnnlab::model::{mog_nll, mog_sample};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
+/// libtorch's generator is global to the process: tests that seed it and draw from it take this lock, so parallel
+/// test threads cannot interleave their draws.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn data_dir() -> PathBuf {
     PathBuf::from(std::env::var("RNNLAB_DATA").expect(
         "set RNNLAB_DATA to the data directory (CI uses ../shared/data; `rnnlab data fetch` makes ./data)",
@@ -300,6 +308,7 @@ fn direct_nll(out: &[f64], y: &[f64], c: usize, d: usize, floor: f64) -> f64 {
 
 #[test]
 fn mog_nll_matches_a_direct_computation() {
+    let _rng = rng_lock();
     for (c, d) in [(1i64, 1i64), (3, 2), (20, 10)] {
         let (out, y) = random_mog(c, d, 7 + c);
         let floor = 1e-3;
@@ -323,6 +332,7 @@ fn mog_nll_matches_a_direct_computation() {
 /// With one component the mixture is a diagonal Gaussian: NLL = Σ_d [½ ((y−μ)/σ)² + ln σ + ½ ln 2π].
 #[test]
 fn one_component_equals_the_gaussian_nll() {
+    let _rng = rng_lock();
     let d = 10;
     let (out, y) = random_mog(1, d, 3);
     let floor = 1e-3;
@@ -359,6 +369,7 @@ fn mog_nll_is_stable_at_extremes() {
 /// Gradient with respect to every output against central differences, in f64.
 #[test]
 fn mog_gradient_matches_finite_differences() {
+    let _rng = rng_lock();
     let (c, d) = (3i64, 2i64);
     let (out, y) = random_mog(c, d, 11);
     let out = out.set_requires_grad(true);
@@ -388,6 +399,7 @@ fn mog_gradient_matches_finite_differences() {
 /// Samples from a one-component mixture have its mean and scale.
 #[test]
 fn mog_samples_follow_the_mixture() {
+    let _rng = rng_lock();
     tch::manual_seed(5);
     let (c, d) = (2i64, 2i64);
     // Component 0: weight ~1, mean (3, −2), σ = floor + e^{ln 0.5} ≈ 0.5.
@@ -416,4 +428,103 @@ fn mog_samples_follow_the_mixture() {
         (std[0] - (-0.5f64).exp()).abs() < 0.02 && (std[1] - 0.5).abs() < 0.02,
         "{std:?}"
     );
+}
+
+fn tiny_speech() -> rnnlab::data::SpeechData {
+    let wave = |n: usize, f: f32| Waveform {
+        samples: (0..n).map(|i| (i as f32 * f).sin() * 0.8).collect(),
+    };
+    rnnlab::data::SpeechData {
+        train: (0..6)
+            .map(|i| wave(150 + 40 * i, 0.05 + 0.01 * i as f32))
+            .collect(),
+        valid: (0..2).map(|i| wave(170 + 30 * i, 0.07)).collect(),
+        test: (0..2).map(|i| wave(160 + 20 * i, 0.06)).collect(),
+        files: Default::default(),
+        norm: Normalisation {
+            mean: -31.7,
+            std: 2002.0,
+        },
+    }
+}
+
+fn tiny_config() -> rnnlab::config::TrainConfig {
+    rnnlab::config::TrainConfig {
+        dataset: rnnlab::data::Dataset::Fsdd,
+        cell: rnnlab::cells::CellKind::PaperGru,
+        hidden: 5,
+        lrs: vec![1e-3, 3e-4],
+        batch_size: 2,
+        chunk_len: 6,
+        max_epochs: 3,
+        patience: 3,
+        dtype: rnnlab::device::Dtype::F64,
+        ..Default::default()
+    }
+}
+
+/// Table 1's speech sizes are the default for fsdd, and the paper's parameter counts follow (input 20).
+#[test]
+fn speech_defaults_to_table1_sizes() {
+    let _rng = rng_lock();
+    use rnnlab::cells::CellKind;
+    for (cell, hidden, paper) in [
+        (CellKind::Tanh, 400, 168_400),
+        (CellKind::PaperGru, 227, 168_888),
+        (CellKind::PaperLstm, 195, 169_065),
+    ] {
+        let cfg = rnnlab::config::TrainConfig {
+            dataset: rnnlab::data::Dataset::Fsdd,
+            cell,
+            lrs: vec![1e-3],
+            ..Default::default()
+        };
+        assert_eq!(cfg.hidden_size(), hidden);
+        let pop = rnnlab::train::Population::new(&cfg, Device::Cpu).unwrap();
+        let (p, all) = pop.model.param_counts();
+        assert_eq!(p, paper, "{cell}");
+        // PyTorch's tanh layout has two bias vectors (b_ih, b_hh); the paper counts one.
+        let extra_bias = if cell == CellKind::Tanh { hidden } else { 0 };
+        assert_eq!(all, paper + extra_bias + 420 * (hidden + 1), "{cell}");
+    }
+}
+
+/// A speech run trains with the same recipe, writes its normalisation, and resumes exactly.
+#[test]
+fn speech_training_runs_and_resumes_exactly() {
+    let _rng = rng_lock();
+    use rnnlab::train::{train, Start};
+    let data = tiny_speech();
+    let dir = tempfile::tempdir().unwrap();
+    let (full, part) = (dir.path().join("full"), dir.path().join("part"));
+    let cfg = tiny_config();
+    let summary = train(&cfg, &data, Start::Fresh(&full), &mut |_| {}).unwrap();
+    assert_eq!(summary.dataset, "fsdd");
+    assert_eq!(summary.epochs, 3);
+    assert!(summary.members.iter().all(|m| m.test_nll.is_finite()));
+    let norm: Normalisation =
+        serde_json::from_str(&std::fs::read_to_string(full.join("normalisation.json")).unwrap())
+            .unwrap();
+    assert_eq!(norm, data.norm);
+
+    let first = rnnlab::config::TrainConfig {
+        max_epochs: 1,
+        ..cfg.clone()
+    };
+    train(&first, &data, Start::Fresh(&part), &mut |_| {}).unwrap();
+    std::fs::remove_file(part.join("summary.json")).unwrap();
+    train(&cfg, &data, Start::Resume(&part), &mut |_| {}).unwrap();
+    let metrics = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut c: Vec<&str> = l.split(',').collect();
+                c.remove(4);
+                c.join(",")
+            })
+            .collect()
+    };
+    assert_eq!(metrics(&full), metrics(&part));
+    assert_eq!(metrics(&full).len(), 1 + 3 * 2);
 }
