@@ -40,6 +40,44 @@ enum Command {
     /// Reproduce Table 2: every dataset × unit of experiments/ for a task (music, or speech on FSDD), side by side,
     /// then the table (Markdown, CSV, JSON) beside the paper's numbers.
     Reproduce(ReproduceArgs),
+    /// Generate audio from a trained speech run (its best member's best weights), seeded, as an 8 kHz 16-bit WAV.
+    Sample(SampleArgs),
+}
+
+#[derive(clap::Args)]
+struct SampleArgs {
+    /// A speech run directory (from `rnnlab train` or `rnnlab reproduce --task speech`).
+    run_dir: PathBuf,
+    /// The WAV file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Length of the audio in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 2014)]
+    seed: u64,
+    /// Population member to sample (default: the best by validation NLL).
+    #[arg(long)]
+    member: Option<usize>,
+}
+
+fn sample_cmd(args: SampleArgs) -> Result<bool> {
+    let g = rnnlab::generate::sample_to_wav(
+        &args.run_dir,
+        &args.out,
+        args.seconds,
+        args.seed,
+        args.member,
+    )?;
+    println!(
+        "wrote {} ({} samples at 8 kHz from member {} of {})",
+        args.out.display(),
+        g.samples.len(),
+        g.member,
+        args.run_dir.display()
+    );
+    Ok(true)
 }
 
 /// Shape families for `--shapes`.
@@ -496,6 +534,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench_cmd(*args),
         Command::Train(args) => train_cmd(args),
         Command::Reproduce(args) => reproduce_cmd(args),
+        Command::Sample(args) => sample_cmd(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
