@@ -3,9 +3,9 @@
 //! config as `config.toml`.
 
 use crate::cells::CellKind;
-use crate::data::MusicSet;
+use crate::data::Dataset;
 use crate::device::{DeviceArg, Dtype};
-use crate::model::{table1_music_hidden, Implementation};
+use crate::model::{table1_hidden, Implementation};
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -16,14 +16,17 @@ pub const RUN_FORMAT_VERSION: u32 = 1;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Music dataset: `jsb`, `nottingham`, `musedata` or `piano`.
-    pub dataset: MusicSet,
+    /// Dataset: the music sets `jsb`, `nottingham`, `musedata`, `piano` (Bernoulli-88 head, input 88), or `fsdd`
+    /// (raw speech: input 20 samples, a 20-component mixture of Gaussians over the next 10; see
+    /// `rnnlab::data::speech` and `rnnlab::model`).
+    pub dataset: Dataset,
     /// Recurrent unit: `tanh`, `paper_gru`, `paper_lstm` (the paper's forms), `torch_gru`, `torch_lstm`.
     pub cell: CellKind,
     /// `custom` (rnnlab's cells, all members batched), or libtorch's `builtin_seq` / `builtin_cell` kernels, which
     /// exist only for tanh, torch_gru and torch_lstm and run member by member.
     pub implementation: Implementation,
-    /// Hidden units; 0 takes Table 1's music size for the unit (tanh 100, GRU 46, LSTM 36).
+    /// Hidden units; 0 takes Table 1's size for the task and unit (music: tanh 100, GRU 46, LSTM 36; speech:
+    /// tanh 400, GRU 227, LSTM 195).
     pub hidden: i64,
     /// Seed of initialisation, weight noise, shuffling and the learning-rate draw.
     pub seed: u64,
@@ -64,9 +67,10 @@ pub struct TrainConfig {
     pub init_scale: f64,
     /// Sequences per evaluation batch.
     pub eval_batch_size: usize,
-    /// Use only the first N training sequences (0: all). For smoke runs.
+    /// Use only N training sequences (0: all): music takes the first N; speech takes N spread evenly over the
+    /// split (every ⌊2400/N⌋-th file, so every speaker and digit stays in), since FSDD's files are sorted by digit.
     pub train_subset: usize,
-    /// Use only the first N validation and test sequences (0: all). For smoke runs.
+    /// Use only N validation and test sequences (0: all), chosen like `train_subset`.
     pub eval_subset: usize,
     /// `cpu`, `cuda` or `auto`.
     pub device: DeviceArg,
@@ -80,7 +84,7 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            dataset: MusicSet::Jsb,
+            dataset: Dataset::Jsb,
             cell: CellKind::PaperGru,
             implementation: Implementation::Custom,
             hidden: 0,
@@ -209,7 +213,7 @@ impl TrainConfig {
         if self.hidden > 0 {
             self.hidden
         } else {
-            table1_music_hidden(self.cell)
+            table1_hidden(self.dataset.task(), self.cell)
         }
     }
 

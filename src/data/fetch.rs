@@ -309,3 +309,132 @@ pub fn verify_music(data_dir: &Path) -> Result<Vec<VerifyRow>> {
     }
     Ok(rows)
 }
+
+/// Where the FSDD recordings are published, at the pinned commit (../shared/PAPER.md §8); files are fetched from
+/// `<base>/recordings/<name>.wav`.
+pub const FSDD_BASE_URL: &str = "https://raw.githubusercontent.com/Jakobovski/free-spoken-digit-dataset/26eb9aaf76e81b692f806f9140c2d2777410d7a1";
+
+/// Environment variable that replaces [`FSDD_BASE_URL`] (a mirror, or a loopback server in tests).
+pub const FSDD_BASE_URL_ENV: &str = "RNNLAB_FSDD_BASE_URL";
+
+/// `$RNNLAB_FSDD_BASE_URL` if set and non-empty, else [`FSDD_BASE_URL`].
+pub fn fsdd_base_url_from_env() -> String {
+    match std::env::var(FSDD_BASE_URL_ENV) {
+        Ok(url) if !url.is_empty() => url,
+        _ => FSDD_BASE_URL.to_string(),
+    }
+}
+
+/// What [`fetch_fsdd`] did, in files.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FsddFetchReport {
+    /// Present with the manifest's SHA-256: kept.
+    pub present: usize,
+    /// Downloaded and verified (including `replaced`).
+    pub downloaded: usize,
+    /// Of those, files that were there with another checksum.
+    pub replaced: usize,
+}
+
+/// Makes `<data_dir>/speech/fsdd` hold every file of `rows` with its manifest SHA-256 (and the manifest itself, if
+/// absent): files present with the right sum are kept, others are downloaded from `<base_url>/<file>` into a temp
+/// file, verified (a WAV is `44 + 2·n_samples` bytes) and renamed into place. A failed or mismatching download
+/// leaves nothing behind and the error names the file.
+pub fn fetch_fsdd(
+    data_dir: &Path,
+    rows: &[super::speech::ManifestRow],
+    base_url: &str,
+    force: bool,
+    progress: bool,
+) -> Result<FsddFetchReport> {
+    let dir = super::speech::fsdd_dir(data_dir);
+    std::fs::create_dir_all(dir.join("recordings"))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let manifest = dir.join("manifest.tsv");
+    if !manifest.exists() {
+        std::fs::write(&manifest, super::speech::BUNDLED_MANIFEST)
+            .with_context(|| format!("cannot write {}", manifest.display()))?;
+    }
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(30))
+        .timeout_read(Duration::from_secs(60))
+        .build();
+    let bar = if progress {
+        let bar = indicatif::ProgressBar::new(rows.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} files")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message("fsdd");
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut report = FsddFetchReport::default();
+    for row in rows {
+        let dest = dir.join(&row.file);
+        let mut replaced = false;
+        if dest.exists() {
+            let actual = sha256_file(&dest)?;
+            if actual == row.sha256 && !force {
+                report.present += 1;
+                bar.inc(1);
+                continue;
+            }
+            replaced = actual != row.sha256;
+        }
+        let url = format!("{}/{}", base_url.trim_end_matches('/'), row.file);
+        let expected = 44 + 2 * row.n_samples as u64;
+        let body = match agent.get(&url).call() {
+            Ok(r) => {
+                let mut buf = Vec::new();
+                r.into_reader()
+                    .take(expected + 1)
+                    .read_to_end(&mut buf)
+                    .with_context(|| format!("downloading {url} failed; nothing was written"))?;
+                buf
+            }
+            Err(ureq::Error::Status(code, r)) => bail!(
+                "downloading {} failed: HTTP {code} {} from {url}; nothing was written",
+                row.file,
+                r.status_text()
+            ),
+            Err(e) => bail!(
+                "downloading {} failed: {e}; nothing was written (check the network, or set {FSDD_BASE_URL_ENV} \
+                 to a mirror)",
+                row.file
+            ),
+        };
+        let actual = hex(&Sha256::digest(&body));
+        if actual != row.sha256 || body.len() as u64 != expected {
+            bail!(
+                "checksum mismatch for {} downloaded from {url}: expected sha256 {} ({expected} bytes), got {actual} \
+                 ({} bytes); the download was discarded and nothing was written",
+                row.file,
+                row.sha256,
+                body.len()
+            );
+        }
+        let parent = dest.parent().unwrap_or(&dir);
+        let mut part = tempfile::Builder::new()
+            .prefix(".fsdd.")
+            .suffix(".part")
+            .tempfile_in(parent)
+            .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
+        part.write_all(&body)
+            .with_context(|| format!("cannot write {}", part.path().display()))?;
+        part.persist(&dest).map_err(|e| {
+            anyhow!(
+                "cannot move the download into {}: {}",
+                dest.display(),
+                e.error
+            )
+        })?;
+        report.downloaded += 1;
+        report.replaced += replaced as usize;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(report)
+}

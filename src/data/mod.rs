@@ -1,17 +1,19 @@
-//! Data: the polyphonic music benchmarks, read, verified, fetched and batched.
+//! Data: the polyphonic music benchmarks and the speech stand-in, read, verified, fetched and batched.
 //!
 //! - [`music`]: MAT v5 and Boulanger pickle readers → validated binary piano rolls; split statistics.
+//! - [`speech`]: FSDD WAV reader, training-split normalisation, 20-in / 10-out framing, device batches.
 //! - [`batch`]: next-step batches (`x = seq[:-1]`, `y = seq[1:]`), padded with a mask, gathered on the device.
 //! - [`fetch`]: downloads with pinned SHA-256 sums, atomic writes, and `verify`.
 //! - [`cli`]: the `rnnlab data` subcommands.
 //!
 //! Files live under a data directory: `--data-dir`, else `$RNNLAB_DATA`, else `./data` ([`resolve_data_dir`]), with
-//! the music files in `<dir>/music/<stem>.mat` (or `.pickle`).
+//! the music files in `<dir>/music/<stem>.mat` (or `.pickle`) and the speech set in `<dir>/speech/fsdd/`.
 
 pub mod batch;
 pub mod cli;
 pub mod fetch;
 pub mod music;
+pub mod speech;
 
 pub use batch::{plan_epoch, Batch, BatchConfig, DeviceSplit, EpochPlan};
 pub use cli::DataArgs;
@@ -20,8 +22,124 @@ pub use music::{
     load_music, read_mat, read_pickle, reference_checksum, MusicData, MusicSet, PianoRoll, Split,
     SplitStats, KEYS,
 };
+pub use speech::{load_speech, SpeechData, SpeechSplit, Waveform};
 
+use anyhow::{anyhow, Result};
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// What a dataset's model predicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// Binary piano rolls, 88 keys in and out, a Bernoulli per key.
+    Music,
+    /// Raw audio: 20 samples in, 10 out through a mixture of Gaussians.
+    Speech,
+}
+
+/// Every dataset a training config can name: the four music benchmarks and FSDD.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Dataset {
+    Jsb,
+    Nottingham,
+    Musedata,
+    Piano,
+    /// Free Spoken Digit Dataset (raw 8 kHz speech), the public stand-in for the paper's Ubisoft sets.
+    Fsdd,
+}
+
+impl Dataset {
+    pub const MUSIC: [Dataset; 4] = [
+        Dataset::Jsb,
+        Dataset::Nottingham,
+        Dataset::Musedata,
+        Dataset::Piano,
+    ];
+
+    /// The music set, if this is one.
+    pub fn music(self) -> Option<MusicSet> {
+        match self {
+            Dataset::Jsb => Some(MusicSet::Jsb),
+            Dataset::Nottingham => Some(MusicSet::Nottingham),
+            Dataset::Musedata => Some(MusicSet::Musedata),
+            Dataset::Piano => Some(MusicSet::Piano),
+            Dataset::Fsdd => None,
+        }
+    }
+
+    pub fn task(self) -> Task {
+        match self {
+            Dataset::Fsdd => Task::Speech,
+            _ => Task::Music,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self.music() {
+            Some(m) => m.name(),
+            None => "fsdd",
+        }
+    }
+}
+
+impl From<MusicSet> for Dataset {
+    fn from(m: MusicSet) -> Self {
+        match m {
+            MusicSet::Jsb => Dataset::Jsb,
+            MusicSet::Nottingham => Dataset::Nottingham,
+            MusicSet::Musedata => Dataset::Musedata,
+            MusicSet::Piano => Dataset::Piano,
+        }
+    }
+}
+
+impl fmt::Display for Dataset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Dataset {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s == "fsdd" {
+            return Ok(Dataset::Fsdd);
+        }
+        s.parse::<MusicSet>().map(Dataset::from).map_err(|_| {
+            anyhow!("unknown dataset `{s}` (expected jsb, nottingham, musedata, piano or fsdd)")
+        })
+    }
+}
+
+/// A loaded dataset of either task.
+pub enum AnyData {
+    Music(MusicData),
+    Speech(SpeechData),
+}
+
+impl AnyData {
+    /// Reads `dataset` from `data_dir`; returns the file (or folder) it came from.
+    pub fn load(data_dir: &Path, dataset: Dataset) -> Result<(PathBuf, AnyData)> {
+        match dataset.music() {
+            Some(m) => load_music(data_dir, m).map(|(p, d)| (p, AnyData::Music(d))),
+            None => load_speech(data_dir).map(|(p, d)| (p, AnyData::Speech(d))),
+        }
+    }
+}
 
 /// Environment variable naming the data directory.
 pub const DATA_DIR_ENV: &str = "RNNLAB_DATA";

@@ -19,6 +19,10 @@ pub const PAPER_TABLE2: [(&str, &str, f64, f64); 12] = [
     ("piano", "lstm", 6.49, 9.03),
 ];
 
+/// Table 2's speech rows: Ubisoft A test NLL per unit (the paper gives no train NLL for speech). The data are
+/// private; rnnlab's speech rows are on FSDD, so these numbers are shown for reference, never subtracted.
+pub const PAPER_UBISOFT_A_TEST: [(&str, f64); 3] = [("tanh", 6.44), ("gru", 3.59), ("lstm", 2.70)];
+
 /// The paper's (train, test) NLL for a dataset and unit family (`tanh`, `gru`, `lstm`).
 pub fn paper_nll(dataset: &str, unit: &str) -> Option<(f64, f64)> {
     PAPER_TABLE2
@@ -26,6 +30,20 @@ pub fn paper_nll(dataset: &str, unit: &str) -> Option<(f64, f64)> {
         .find(|(d, u, _, _)| *d == dataset && *u == unit)
         .map(|&(_, _, tr, te)| (tr, te))
 }
+
+/// The paper's Ubisoft A test NLL shown beside a speech row (FSDD), for a unit family.
+pub fn paper_speech_reference(unit: &str) -> Option<f64> {
+    PAPER_UBISOFT_A_TEST
+        .iter()
+        .find(|(u, _)| *u == unit)
+        .map(|&(_, v)| v)
+}
+
+/// The note printed under a table with speech rows.
+pub const SPEECH_NOTE: &str = "fsdd rows: ours are on the Free Spoken Digit Dataset, a public stand-in for the paper's \
+private Ubisoft A set; their \"paper\" columns show Ubisoft A (test only) for reference. Different recordings and our own \
+normalisation (training-split mean/std) make the densities incomparable in absolute terms: compare the units' order \
+and gaps, not the numbers.";
 
 /// The unit family of a cell: `paper_gru`/`torch_gru` → `gru`, and so on.
 pub fn unit_family(cell: &str) -> &'static str {
@@ -66,6 +84,27 @@ pub fn row(summary: &Summary) -> Option<Row> {
     let best = &summary.members[summary.best_member?];
     let unit = unit_family(&summary.cell);
     let paper = paper_nll(&summary.dataset, unit);
+    if summary.dataset == "fsdd" {
+        return Some(Row {
+            dataset: summary.dataset.clone(),
+            unit: unit.into(),
+            cell: summary.cell.clone(),
+            hidden: summary.hidden,
+            params_paper: summary.params_paper,
+            params_total: summary.params_total,
+            train_nll: best.train_nll,
+            valid_nll: best.valid_nll,
+            test_nll: best.test_nll,
+            paper_train_nll: None,
+            paper_test_nll: paper_speech_reference(unit),
+            test_diff: None,
+            lr: best.lr,
+            epochs: summary.epochs,
+            best_epoch: best.best_epoch,
+            seconds: summary.seconds,
+            population: summary.population,
+        });
+    }
     Some(Row {
         dataset: summary.dataset.clone(),
         unit: unit.into(),
@@ -98,9 +137,14 @@ pub fn markdown(rows: &[Row]) -> String {
          |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
+        let dataset = if r.dataset == "fsdd" {
+            "fsdd (paper: Ubisoft A)†".to_string()
+        } else {
+            r.dataset.clone()
+        };
         s += &format!(
             "| {} | {} | {} | {} | {} / {} | {:.2} | {:.2} | **{:.2}** | {} | {} | {} | {:.2e} | {} ({}) | {:.0} |\n",
-            r.dataset,
+            dataset,
             r.unit,
             r.cell,
             r.hidden,
@@ -117,6 +161,9 @@ pub fn markdown(rows: &[Row]) -> String {
             r.best_epoch.map(|e| e.to_string()).unwrap_or_else(|| "–".into()),
             r.seconds
         );
+    }
+    if rows.iter().any(|r| r.dataset == "fsdd") {
+        s += &format!("\n† {SPEECH_NOTE}\n");
     }
     s
 }

@@ -5,19 +5,24 @@
 //! One update on a batch, for every active member m:
 //! ```text
 //! w̃_m   = w_m + ε_m,  ε_m ~ N(0, σ²)             weight noise (weights only, unless noise_on_biases)
-//! L_m   = NLL(batch; w̃_m) / predicted frames      nats per frame, summed over the 88 keys
+//! L_m   = NLL(batch; w̃_m) / predicted frames      nats per frame, summed over the 88 keys (speech: per step,
+//!                                                  summed over the 10 predicted samples)
 //! g_m   = ∂L_m/∂w̃_m, rescaled to norm ≤ clip_norm
 //! w_m  ← RMSProp(w_m, g_m, lr_m)                   the update is applied to the clean weights
 //! ```
 //! Members are independent: the population's loss is Σ_m L_m, whose gradient splits into the members' own.
+//!
+//! The recipe is the same for both tasks; what differs is behind [`TrainData`] (how a dataset becomes device
+//! batches) and the model's head, chosen from `cfg.dataset`'s task.
 
 pub mod rmsprop;
 pub mod run;
 
 use crate::config::{TrainConfig, RUN_FORMAT_VERSION};
 use crate::data::batch::{BatchConfig, DeviceSplit};
-use crate::data::{MusicData, PianoRoll};
-use crate::model::MusicModel;
+use crate::data::speech::{chunk_sequences, SpeechSplit, Waveform};
+use crate::data::{AnyData, MusicData, PianoRoll, SpeechData};
+use crate::model::Model;
 use anyhow::{bail, ensure, Context, Result};
 use rmsprop::{per_member, RmsProp};
 use run::RunDir;
@@ -170,9 +175,82 @@ pub fn chunk_pieces(pieces: &[PianoRoll], chunk_len: usize) -> Result<Vec<PianoR
     Ok(out)
 }
 
+/// A dataset the trainer can run on.
+pub trait TrainData {
+    /// The splits on the device, batched as `cfg` says.
+    fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData>;
+    /// Files a new run directory gets besides the trainer's own (speech: the normalisation, for `rnnlab sample`).
+    fn write_run_files(&self, _dir: &Path) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl TrainData for MusicData {
+    fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
+        PreparedData::new(cfg, self, device)
+    }
+}
+
+impl TrainData for SpeechData {
+    fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
+        PreparedData::speech(cfg, self, device)
+    }
+    fn write_run_files(&self, dir: &Path) -> Result<()> {
+        run::write_atomic(
+            &dir.join("normalisation.json"),
+            serde_json::to_string_pretty(&self.norm)?.as_bytes(),
+        )
+    }
+}
+
+impl TrainData for AnyData {
+    fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
+        match self {
+            AnyData::Music(d) => d.prepare(cfg, device),
+            AnyData::Speech(d) => d.prepare(cfg, device),
+        }
+    }
+    fn write_run_files(&self, dir: &Path) -> Result<()> {
+        match self {
+            AnyData::Music(d) => d.write_run_files(dir),
+            AnyData::Speech(d) => d.write_run_files(dir),
+        }
+    }
+}
+
+/// `n` items spread evenly over `v` (every ⌊len/n⌋-th, from the first); all of them when `n` is 0 or too large.
+pub fn spread_subset<T: Clone>(v: &[T], n: usize) -> Vec<T> {
+    if n == 0 || n >= v.len() {
+        return v.to_vec();
+    }
+    let stride = v.len() / n;
+    v.iter().step_by(stride).take(n).cloned().collect()
+}
+
+/// The training split of either task on the device.
+enum TrainSplit {
+    Music(DeviceSplit),
+    Speech(SpeechSplit),
+}
+
+impl TrainSplit {
+    fn plan(&self, config: &BatchConfig, epoch: u64) -> Result<crate::data::EpochPlan> {
+        match self {
+            TrainSplit::Music(s) => s.plan(config, epoch),
+            TrainSplit::Speech(s) => s.plan(config, epoch),
+        }
+    }
+    fn batch(&self, members: &[usize], kind: Kind) -> Result<crate::data::batch::Batch> {
+        match self {
+            TrainSplit::Music(s) => s.batch(members, kind),
+            TrainSplit::Speech(s) => s.batch(members, kind),
+        }
+    }
+}
+
 /// Data on the device, batched: training chunks re-planned every epoch, evaluation batches built once.
 pub struct PreparedData {
-    train: DeviceSplit,
+    train: TrainSplit,
     train_batching: BatchConfig,
     eval_train: Vec<crate::data::batch::Batch>,
     eval_valid: Vec<crate::data::batch::Batch>,
@@ -218,7 +296,49 @@ impl PreparedData {
         let (eval_test, f_test) = eval(&test_pieces)?;
         let train_padding = train.plan(&train_batching, 0)?.padding_fraction();
         Ok(PreparedData {
-            train,
+            train: TrainSplit::Music(train),
+            train_batching,
+            eval_train,
+            eval_valid,
+            eval_test,
+            frames: [f_train, f_valid, f_test],
+            train_padding,
+        })
+    }
+}
+
+impl PreparedData {
+    /// The speech splits: training sequences (a spread subset when `train_subset > 0`) cut into chunks of
+    /// `chunk_len` steps; evaluation on whole sequences.
+    pub fn speech(cfg: &TrainConfig, data: &SpeechData, device: Device) -> Result<Self> {
+        let kind = cfg.dtype.kind();
+        let train_seqs = spread_subset(&data.train, cfg.train_subset);
+        let valid_seqs = spread_subset(&data.valid, cfg.eval_subset);
+        let test_seqs = spread_subset(&data.test, cfg.eval_subset);
+        let train = SpeechSplit::new(&chunk_sequences(&train_seqs, cfg.chunk_len), device)?;
+        let train_batching = BatchConfig {
+            batch_size: cfg.batch_size,
+            shuffle: true,
+            bucket: cfg.bucket,
+            seed: cfg.seed,
+        };
+        let eval_cfg = BatchConfig {
+            batch_size: cfg.eval_batch_size,
+            shuffle: false,
+            bucket: true,
+            seed: 0,
+        };
+        let eval = |seqs: &[Waveform]| -> Result<(Vec<_>, usize)> {
+            let split = SpeechSplit::new(seqs, device)?;
+            let (_, batches) = split.batches(&eval_cfg, 0, kind)?;
+            Ok((batches, split.predicted_steps()))
+        };
+        let (eval_train, f_train) = eval(&train_seqs)?;
+        let (eval_valid, f_valid) = eval(&valid_seqs)?;
+        let (eval_test, f_test) = eval(&test_seqs)?;
+        let train_padding = train.plan(&train_batching, 0)?.padding_fraction();
+        Ok(PreparedData {
+            train: TrainSplit::Speech(train),
             train_batching,
             eval_train,
             eval_valid,
@@ -231,7 +351,7 @@ impl PreparedData {
 
 /// A population of models with its optimizer and per-member hyper-parameters.
 pub struct Population {
-    pub model: MusicModel,
+    pub model: Model,
     pub opt: RmsProp,
     /// `[K]` learning rates.
     pub lr: Tensor,
@@ -247,7 +367,8 @@ impl Population {
         let lrs = cfg.member_lrs();
         let k = lrs.len() as i64;
         let kind = cfg.dtype.kind();
-        let model = MusicModel::new(
+        let model = Model::for_task(
+            cfg.dataset.task(),
             cfg.cell,
             cfg.implementation,
             cfg.hidden_size(),
@@ -471,16 +592,16 @@ pub enum Start<'a> {
 }
 
 /// Trains (or resumes) a run; returns its summary, also written to RUN_DIR/summary.json.
-pub fn train(
+pub fn train<D: TrainData + ?Sized>(
     cfg: &TrainConfig,
-    data: &MusicData,
+    data: &D,
     start: Start,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Summary> {
     let device = cfg.device.resolve()?;
     tch::set_num_threads(cfg.threads as i32);
     tch::manual_seed(cfg.seed as i64);
-    let prepared = PreparedData::new(cfg, data, device)?;
+    let prepared = data.prepare(cfg, device)?;
     let mut pop = Population::new(cfg, device)?;
     let k = pop.model.population() as usize;
     let mut best: Vec<Tensor> = pop
@@ -494,6 +615,7 @@ pub fn train(
     let (run, mut state) = match start {
         Start::Fresh(dir) => {
             let run = RunDir::create(dir, cfg)?;
+            data.write_run_files(&run.path)?;
             let state = TrainState {
                 format_version: RUN_FORMAT_VERSION,
                 epoch: 0,
