@@ -112,8 +112,18 @@ pub fn reproduce(opts: &Options) -> Result<Vec<Row>> {
             Ok((set, data))
         })
         .collect::<Result<_>>()?;
-
-    let queue = Mutex::new(jobs);
+    // Longest jobs first, so that the last ones to start are short and the cores finish together.
+    let cost = |job: &Job| {
+        let data = &datasets
+            .iter()
+            .find(|(s, _)| *s == job.cfg.dataset)
+            .expect("loaded")
+            .1;
+        job.cfg.max_epochs * data.train_steps()
+    };
+    let mut jobs: Vec<Job> = jobs.into_iter().collect();
+    jobs.sort_by_key(|j| std::cmp::Reverse(cost(j)));
+    let queue = Mutex::new(VecDeque::from(jobs));
     let results: Mutex<Vec<(String, Result<Summary>)>> = Mutex::new(Vec::new());
     let bars = MultiProgress::new();
     if opts.quiet {

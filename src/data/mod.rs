@@ -139,6 +139,14 @@ impl AnyData {
             None => load_speech(data_dir).map(|(p, d)| (p, AnyData::Speech(d))),
         }
     }
+
+    /// Time steps in the training split: a rough measure of the cost of one epoch.
+    pub fn train_steps(&self) -> usize {
+        match self {
+            AnyData::Music(d) => d.train.iter().map(|r| r.len()).sum(),
+            AnyData::Speech(d) => d.train.iter().map(Waveform::steps).sum(),
+        }
+    }
 }
 
 /// Environment variable naming the data directory.

@@ -111,6 +111,22 @@ pub struct EpochMetrics {
     pub members: Vec<MemberMetrics>,
 }
 
+/// JSON has no NaN: a non-finite NLL (a diverged member) is written as `null` and read back as NaN, so a summary
+/// always round-trips.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
 /// Per-member results at the member's best (validation) weights, evaluated without noise.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MemberResult {
@@ -118,8 +134,11 @@ pub struct MemberResult {
     pub lr: f64,
     pub status: Status,
     pub best_epoch: Option<usize>,
+    #[serde(with = "nan_as_null")]
     pub train_nll: f64,
+    #[serde(with = "nan_as_null")]
     pub valid_nll: f64,
+    #[serde(with = "nan_as_null")]
     pub test_nll: f64,
 }
 
