@@ -8,6 +8,20 @@ fn main() {
         return;
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+
+    // The precision switches tch does not wrap (src/ffi/precision.cpp), compiled against the same libtorch.
+    println!("cargo:rerun-if-changed=src/ffi/precision.cpp");
+    let include = Path::new(&lib).join("..").join("include");
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        .file("src/ffi/precision.cpp")
+        .compile("rnnlab_ffi");
     // rustc links with --as-needed: nothing in rnnlab calls into libtorch_cuda.so directly, so the linker would
     // drop it and CUDA would never register its kernels. Force it in when this libtorch has it.
     if Path::new(&lib).join("libtorch_cuda.so").exists() {

@@ -89,3 +89,24 @@ pub fn device_name(device: Device) -> String {
         other => format!("{other:?}").to_lowercase(),
     }
 }
+
+mod ffi {
+    extern "C" {
+        pub fn rnnlab_set_allow_tf32_cudnn(allow: i32);
+        pub fn rnnlab_allow_tf32_cudnn() -> i32;
+    }
+}
+
+/// Whether cuDNN may use TF32 for float32 work (libtorch's `allowTF32CuDNN`, PyTorch's
+/// `torch.backends.cudnn.allow_tf32`; on by default).
+pub fn allow_tf32_cudnn() -> bool {
+    // SAFETY: reads a flag of libtorch's global context; no arguments, no preconditions.
+    unsafe { ffi::rnnlab_allow_tf32_cudnn() != 0 }
+}
+
+/// Lets cuDNN use TF32 for float32 RNNs and convolutions, or forbids it. With TF32 on, cuDNN's float32 RNNs are
+/// about 1e-3 away from a strict float32 computation, so exact comparisons turn it off.
+pub fn set_allow_tf32_cudnn(allow: bool) {
+    // SAFETY: sets a flag of libtorch's global context; takes effect for kernels launched afterwards.
+    unsafe { ffi::rnnlab_set_allow_tf32_cudnn(i32::from(allow)) }
+}

@@ -12,6 +12,9 @@ use rnnlab::validate::{
 };
 use tch::{Device, Kind, Tensor};
 
+/// Tests that touch libtorch's global TF32 flag hold this lock.
+static TF32: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const TORCH_FORMS: [CellKind; 3] = [CellKind::Tanh, CellKind::TorchGru, CellKind::TorchLstm];
 
 fn options(dtype: Dtype) -> validate::Options {
@@ -395,6 +398,9 @@ fn cuda_cells_match_builtins_fixtures_and_finite_differences() {
         return;
     }
     let device = Device::Cuda(0);
+    // cuDNN's default TF32 mode puts float32 RNNs ~1e-3 from strict float32; validate::run turns it off, do so here.
+    let _tf32 = TF32.lock().unwrap_or_else(|e| e.into_inner());
+    rnnlab::device::set_allow_tf32_cudnn(false);
     for dtype in [Dtype::F64, Dtype::F32] {
         let opts = validate::Options {
             device,
@@ -424,4 +430,16 @@ fn cuda_cells_match_builtins_fixtures_and_finite_differences() {
         let err = finite_difference_error(kind, device, 11).unwrap();
         assert!(err <= validate::FD_TOLERANCE, "{kind} on CUDA: {err:e}");
     }
+}
+
+/// The TF32 switch that tch does not wrap (src/ffi/precision.cpp) reaches libtorch's global context.
+#[test]
+fn tf32_switch_round_trips() {
+    let _tf32 = TF32.lock().unwrap_or_else(|e| e.into_inner());
+    let before = rnnlab::device::allow_tf32_cudnn();
+    rnnlab::device::set_allow_tf32_cudnn(false);
+    assert!(!rnnlab::device::allow_tf32_cudnn());
+    rnnlab::device::set_allow_tf32_cudnn(true);
+    assert!(rnnlab::device::allow_tf32_cudnn());
+    rnnlab::device::set_allow_tf32_cudnn(before);
 }

@@ -1,0 +1,9 @@
+// libtorch's float32 precision switches that tch does not expose. cuDNN may run float32 RNNs in TF32 (PyTorch's
+// torch.backends.cudnn.allow_tf32 defaults to True), which rounds inputs to 10 mantissa bits and puts cuDNN about
+// 1e-3 away from a strict float32 computation; comparisons at 1e-5 need it off.
+#include <ATen/Context.h>
+
+extern "C" {
+void rnnlab_set_allow_tf32_cudnn(int allow) { at::globalContext().setAllowTF32CuDNN(allow != 0); }
+int rnnlab_allow_tf32_cudnn() { return at::globalContext().allowTF32CuDNN() ? 1 : 0; }
+}
