@@ -278,7 +278,9 @@ fn builtin_reference(kind: CellKind, mode: BuiltinMode, device: Device) -> Strin
         _ => "lstm",
     };
     match mode {
-        BuiltinMode::Sequence if device.is_cuda() => format!("at::{op} (whole sequence, cuDNN, TF32 off)"),
+        BuiltinMode::Sequence if device.is_cuda() => {
+            format!("at::{op} (whole sequence, cuDNN, TF32 off)")
+        }
         BuiltinMode::Sequence => format!("at::{op} (whole sequence)"),
         BuiltinMode::Step => format!("at::{op}_cell (per step)"),
     }

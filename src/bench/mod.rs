@@ -180,11 +180,7 @@ impl ShapeSpec {
 
 /// The unit a cell implements, whatever its form: `tanh`, `gru` or `lstm`.
 pub fn unit_name(kind: CellKind) -> &'static str {
-    match kind {
-        CellKind::Tanh => "tanh",
-        CellKind::TorchGru | CellKind::PaperGru => "gru",
-        CellKind::TorchLstm | CellKind::PaperLstm => "lstm",
-    }
+    kind.family()
 }
 
 /// `torch` or `paper` (the tanh cell's two forms are the same maths; it counts as `torch`).
@@ -195,14 +191,9 @@ pub fn form_name(kind: CellKind) -> &'static str {
     }
 }
 
-/// Hidden sizes of the paper's music models, chosen there for about equal parameter counts (Table 1):
-/// LSTM 36, GRU 46, tanh 100.
+/// Hidden sizes of the paper's music models (Table 1): LSTM 36, GRU 46, tanh 100.
 pub fn paper_hidden(kind: CellKind) -> i64 {
-    match unit_name(kind) {
-        "lstm" => 36,
-        "gru" => 46,
-        _ => 100,
-    }
+    crate::model::table1_music_hidden(kind)
 }
 
 /// The paper's shapes: input 88, batch 1/8/32, sequence 60/250/500, each unit's paper hidden size.

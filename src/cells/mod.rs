@@ -64,6 +64,15 @@ impl CellKind {
         }
     }
 
+    /// The unit this cell implements, whatever its form: `tanh`, `gru` or `lstm` (Table 2's columns).
+    pub fn family(self) -> &'static str {
+        match self {
+            CellKind::Tanh => "tanh",
+            CellKind::TorchGru | CellKind::PaperGru => "gru",
+            CellKind::TorchLstm | CellKind::PaperLstm => "lstm",
+        }
+    }
+
     /// Whether the state carries a memory cell `c` beside `h`.
     pub fn has_cell_state(self) -> bool {
         matches!(self, CellKind::TorchLstm | CellKind::PaperLstm)

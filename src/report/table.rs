@@ -1,5 +1,6 @@
 //! Table 2 of the paper beside ours, as Markdown, CSV and JSON.
 
+use crate::cells::CellKind;
 use crate::train::Summary;
 use serde::{Deserialize, Serialize};
 
@@ -45,15 +46,11 @@ private Ubisoft A set; their \"paper\" columns show Ubisoft A (test only) for re
 normalisation (training-split mean/std) make the densities incomparable in absolute terms: compare the units' order \
 and gaps, not the numbers.";
 
-/// The unit family of a cell: `paper_gru`/`torch_gru` → `gru`, and so on.
+/// The unit family of a cell name: `paper_gru`/`torch_gru` → `gru`, and so on (see [`CellKind::family`]).
 pub fn unit_family(cell: &str) -> &'static str {
-    if cell.ends_with("gru") {
-        "gru"
-    } else if cell.ends_with("lstm") {
-        "lstm"
-    } else {
-        "tanh"
-    }
+    cell.parse::<CellKind>()
+        .map(CellKind::family)
+        .unwrap_or("tanh")
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

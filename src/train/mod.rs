@@ -278,6 +278,23 @@ pub struct PreparedData {
     pub train_padding: f64,
 }
 
+/// Batching of training (shuffled every epoch, bucketed if asked) and of evaluation (fixed, bucketed).
+fn batching(cfg: &TrainConfig) -> (BatchConfig, BatchConfig) {
+    let train = BatchConfig {
+        batch_size: cfg.batch_size,
+        shuffle: true,
+        bucket: cfg.bucket,
+        seed: cfg.seed,
+    };
+    let eval = BatchConfig {
+        batch_size: cfg.eval_batch_size,
+        shuffle: false,
+        bucket: true,
+        seed: 0,
+    };
+    (train, eval)
+}
+
 impl PreparedData {
     pub fn new(cfg: &TrainConfig, data: &MusicData, device: Device) -> Result<Self> {
         let kind = cfg.dtype.kind();
@@ -292,18 +309,7 @@ impl PreparedData {
         let valid_pieces = subset(&data.valid, cfg.eval_subset);
         let test_pieces = subset(&data.test, cfg.eval_subset);
         let train = DeviceSplit::new(&chunk_pieces(&train_pieces, cfg.chunk_len)?, device)?;
-        let train_batching = BatchConfig {
-            batch_size: cfg.batch_size,
-            shuffle: true,
-            bucket: cfg.bucket,
-            seed: cfg.seed,
-        };
-        let eval_cfg = BatchConfig {
-            batch_size: cfg.eval_batch_size,
-            shuffle: false,
-            bucket: true,
-            seed: 0,
-        };
+        let (train_batching, eval_cfg) = batching(cfg);
         let eval = |pieces: &[PianoRoll]| -> Result<(Vec<_>, usize)> {
             let split = DeviceSplit::new(pieces, device)?;
             let frames = split.predicted_frames();
@@ -335,18 +341,7 @@ impl PreparedData {
         let valid_seqs = spread_subset(&data.valid, cfg.eval_subset);
         let test_seqs = spread_subset(&data.test, cfg.eval_subset);
         let train = SpeechSplit::new(&chunk_sequences(&train_seqs, cfg.chunk_len), device)?;
-        let train_batching = BatchConfig {
-            batch_size: cfg.batch_size,
-            shuffle: true,
-            bucket: cfg.bucket,
-            seed: cfg.seed,
-        };
-        let eval_cfg = BatchConfig {
-            batch_size: cfg.eval_batch_size,
-            shuffle: false,
-            bucket: true,
-            seed: 0,
-        };
+        let (train_batching, eval_cfg) = batching(cfg);
         let eval = |seqs: &[Waveform]| -> Result<(Vec<_>, usize)> {
             let split = SpeechSplit::new(seqs, device)?;
             let (_, batches) = split.batches(&eval_cfg, 0, kind)?;
