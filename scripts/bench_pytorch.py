@@ -114,8 +114,8 @@ def fused_tanh(x: Tensor, p: List[Tensor]) -> Tensor:
     td = _time_dim(w_ih)
     h = torch.zeros_like(xp.select(td, 0))
     outs: List[Tensor] = []
-    for t in range(xp.size(td)):
-        h = torch.tanh(xp.select(td, t) + _recurrent(h, w_hh, None))
+    for xt in xp.unbind(td):
+        h = torch.tanh(xt + _recurrent(h, w_hh, None))
         outs.append(h)
     return torch.stack(outs, td)
 
@@ -127,8 +127,8 @@ def fused_torch_gru(x: Tensor, p: List[Tensor]) -> Tensor:
     td = _time_dim(w_ih)
     h = torch.zeros_like(xp.select(td, 0).narrow(-1, 0, hidden))
     outs: List[Tensor] = []
-    for t in range(xp.size(td)):
-        xi = xp.select(td, t).chunk(3, -1)
+    for xt in xp.unbind(td):
+        xi = xt.chunk(3, -1)
         hh = _recurrent(h, w_hh, b_hh).chunk(3, -1)
         r = torch.sigmoid(xi[0] + hh[0])
         z = torch.sigmoid(xi[1] + hh[1])
@@ -147,8 +147,7 @@ def fused_paper_gru(x: Tensor, p: List[Tensor]) -> Tensor:
     td = _time_dim(w_ih)
     h = torch.zeros_like(xp.select(td, 0).narrow(-1, 0, hidden))
     outs: List[Tensor] = []
-    for t in range(xp.size(td)):
-        xt = xp.select(td, t)
+    for xt in xp.unbind(td):
         rz = torch.sigmoid(xt.narrow(-1, 0, 2 * hidden) + _recurrent(h, u_rz, None)).chunk(2, -1)
         r, z = rz[0], rz[1]
         cand = torch.tanh(xt.narrow(-1, 2 * hidden, hidden) + _recurrent(r * h, u_n, None))
@@ -165,8 +164,8 @@ def fused_torch_lstm(x: Tensor, p: List[Tensor]) -> Tensor:
     h = torch.zeros_like(xp.select(td, 0).narrow(-1, 0, hidden))
     c = torch.zeros_like(h)
     outs: List[Tensor] = []
-    for t in range(xp.size(td)):
-        g = (xp.select(td, t) + _recurrent(h, w_hh, None)).chunk(4, -1)
+    for xt in xp.unbind(td):
+        g = (xt + _recurrent(h, w_hh, None)).chunk(4, -1)
         c = torch.sigmoid(g[1]) * c + torch.sigmoid(g[0]) * torch.tanh(g[2])
         h = torch.sigmoid(g[3]) * torch.tanh(c)
         outs.append(h)
@@ -183,8 +182,8 @@ def fused_paper_lstm(x: Tensor, p: List[Tensor]) -> Tensor:
     h = torch.zeros_like(xp.select(td, 0).narrow(-1, 0, hidden))
     c = torch.zeros_like(h)
     outs: List[Tensor] = []
-    for t in range(xp.size(td)):
-        g = (xp.select(td, t) + _recurrent(h, w_hh, None)).chunk(4, -1)
+    for xt in xp.unbind(td):
+        g = (xt + _recurrent(h, w_hh, None)).chunk(4, -1)
         i = torch.sigmoid(g[0] + v_i * c)
         f = torch.sigmoid(g[1] + v_f * c)
         c = f * c + i * torch.tanh(g[2])

@@ -196,8 +196,8 @@ impl SequenceLayer for NaiveLayer {
             },
         };
         let mut outputs = Vec::with_capacity(t as usize);
-        for step in 0..t {
-            state = self.step(&x.select(0, step), &state);
+        for x_t in x.unbind(0) {
+            state = self.step(&x_t, &state);
             outputs.push(state.h.shallow_clone());
         }
         Ok((Tensor::stack(&outputs, 0), state))

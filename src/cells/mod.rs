@@ -361,8 +361,10 @@ impl SequenceLayer for CustomLayer {
         // [K, T, B, G] for a population, [T, B, G] otherwise.
         let time_dim = if k.is_some() { 1 } else { 0 };
         let mut outputs = Vec::with_capacity(t as usize);
-        for step in 0..t {
-            state = cell.step(&xp.select(time_dim, step), &state);
+        // unbind, not select(t) per step: the backward of T selects writes T zero-filled copies of the whole
+        // projection (O(T²·B·G) memory traffic), the backward of one unbind is a single stack.
+        for xp_t in xp.unbind(time_dim) {
+            state = cell.step(&xp_t, &state);
             outputs.push(state.h.shallow_clone());
         }
         Ok((Tensor::stack(&outputs, time_dim), state))
