@@ -1,12 +1,13 @@
 //! rnnlab: custom tanh-RNN, GRU and LSTM cells built from libtorch tensor ops, proven equal to PyTorch's, set beside
 //! libtorch's fused kernels, and used to reproduce Chung, Gulcehre, Cho & Bengio (2014).
 //!
-//! The modules follow the pipeline: [`data`] (the music benchmarks, read, verified and batched) → [`cells`] (the units
-//! and libtorch's built-ins) → [`model`] (recurrent layer + Bernoulli output) → [`train`] (the paper's recipe, for a
-//! population of models at once) → [`reproduce`] (Table 2) → [`report`] (tables and charts). [`validate`] (proof
-//! that the maths matches PyTorch) and [`bench`] (how fast each implementation runs) are the cells' other
-//! consumers. [`generate`] samples audio from a trained speech model. [`config`] is the single source of training defaults; [`device`] holds the CPU/CUDA and dtype choices
-//! every command shares.
+//! The modules follow the pipeline: [`data`] (the music benchmarks and the FSDD speech stand-in, read, verified and
+//! batched) → [`cells`] (the units and libtorch's built-ins) → [`model`] (recurrent layer + Bernoulli output for
+//! music, mixture of Gaussians for speech) → [`train`] (the paper's recipe, for a population of models at once) →
+//! [`reproduce`] (Table 2) → [`report`] (tables and charts). [`validate`] (proof that the maths matches PyTorch) and
+//! [`bench`] (how fast each implementation runs) are the cells' other consumers; [`generate`] samples audio from a
+//! trained speech model. [`config`] is the single source of training defaults; [`device`] holds the CPU/CUDA and
+//! dtype choices every command shares.
 
 pub mod bench;
 pub mod cells;

@@ -62,6 +62,7 @@ fn write_run(dir: &Path, dataset: &str, cell: &str, epochs: usize, finished: boo
                 member: m,
                 lr: LRS[m],
                 status: if d { Status::Diverged } else { Status::Stopped },
+                status_epoch: Some(if d { 2 } else { epochs }),
                 best_epoch: Some(if d { 1 } else { epochs }),
                 train_nll: nll(m, epochs, -0.2),
                 // The diverged member's best weights are from epoch 1: far off the others' scale.

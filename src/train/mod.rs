@@ -133,6 +133,9 @@ pub struct MemberResult {
     pub member: usize,
     pub lr: f64,
     pub status: Status,
+    /// The epoch at which the member stopped early or diverged.
+    #[serde(default)]
+    pub status_epoch: Option<usize>,
     pub best_epoch: Option<usize>,
     #[serde(with = "nan_as_null")]
     pub train_nll: f64,
@@ -779,6 +782,7 @@ pub fn train<D: TrainData + ?Sized>(
             member: m,
             lr: lrs[m],
             status: state.members[m].status,
+            status_epoch: state.members[m].status_epoch,
             best_epoch: state.members[m].best_epoch,
             train_nll: train_nll[m],
             valid_nll: valid_nll[m],
