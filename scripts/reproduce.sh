@@ -3,21 +3,32 @@
 # Installs the pinned libtorch, fetches the datasets when they are missing, builds in release mode, and runs
 # `rnnlab reproduce` (arguments are passed on; the default is JSB Chorales, the 10-minute run).
 #
-#   scripts/reproduce.sh                                   # JSB Chorales: tanh, GRU, LSTM
-#   scripts/reproduce.sh --datasets jsb,nottingham,musedata,piano --out runs/full   # the whole table
+#   scripts/reproduce.sh                                   # JSB Chorales: tanh, GRU, LSTM (about 10 minutes)
+#   scripts/reproduce.sh --datasets jsb,nottingham,musedata,piano --out runs/full   # the music table (~45 min)
+#   scripts/reproduce.sh --task speech --out runs/speech   # the speech rows, on FSDD
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/setup-libtorch.sh
 data="${RNNLAB_DATA:-$PWD/data}"
-if [ ! -d "$data/music" ]; then
-  echo "== fetching the datasets into $data"
-  cargo run --quiet --release -- data fetch --data-dir "$data"
-fi
 args=("$@")
 case " ${args[*]-} " in
-  *" --datasets"*) ;;
-  *) args+=(--datasets jsb) ;;
+  *" --task speech"* | *" --task=speech"*)
+    if [ ! -d "$data/speech/fsdd/recordings" ]; then
+      echo "== fetching FSDD into $data"
+      cargo run --quiet --release -- data fetch --dataset fsdd --data-dir "$data"
+    fi
+    ;;
+  *)
+    if [ ! -d "$data/music" ]; then
+      echo "== fetching the music datasets into $data"
+      cargo run --quiet --release -- data fetch --data-dir "$data"
+    fi
+    case " ${args[*]-} " in
+      *" --datasets"*) ;;
+      *) args+=(--datasets jsb) ;;
+    esac
+    ;;
 esac
 case " ${args[*]-} " in
   *" --out"*) ;;

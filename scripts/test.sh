@@ -10,9 +10,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup-libtorch.sh "$@"
 if [ -z "${RNNLAB_DATA:-}" ]; then
   export RNNLAB_DATA="$PWD/data"
-  if [ ! -d "$RNNLAB_DATA/music" ]; then
+  if [ ! -d "$RNNLAB_DATA/music" ] || [ ! -d "$RNNLAB_DATA/speech/fsdd/recordings" ]; then
     echo "== fetching the datasets into $RNNLAB_DATA (set RNNLAB_DATA to use a copy you have)"
-    cargo run --quiet --release -- data fetch --data-dir "$RNNLAB_DATA"
+    cargo run --quiet -- data fetch --dataset jsb,nottingham,musedata,piano,fsdd --data-dir "$RNNLAB_DATA"
   fi
 fi
 echo "== data: $RNNLAB_DATA"
