@@ -233,8 +233,11 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue a killed run from its last checkpoint, with the config stored in it.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "sets", "out"])]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "sets", "out", "device"])]
     resume: Option<PathBuf>,
+    /// Where to train (the config's `device` key; its default is cpu, which makes runs resumable bit for bit).
+    #[arg(long, value_enum)]
+    device: Option<DeviceArg>,
     /// Data directory (default: $RNNLAB_DATA, else ./data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -245,6 +248,9 @@ struct TrainArgs {
 
 #[derive(clap::Args)]
 struct ReproduceArgs {
+    /// Where to train every experiment (the configs' `device` key; default: as the configs say, cpu).
+    #[arg(long, value_enum)]
+    device: Option<DeviceArg>,
     /// Which half of Table 2: `music` (jsb, nottingham, musedata, piano) or `speech` (fsdd, the public stand-in for
     /// Ubisoft A: its rows are not comparable with the paper's in absolute terms).
     #[arg(long, value_enum, default_value_t = TaskArg::Music)]
@@ -287,6 +293,15 @@ enum TaskArg {
     Speech,
 }
 
+/// The config value of a `--device` choice.
+fn device_key(d: DeviceArg) -> &'static str {
+    match d {
+        DeviceArg::Cpu => "cpu",
+        DeviceArg::Cuda => "cuda",
+        DeviceArg::Auto => "auto",
+    }
+}
+
 fn default_jobs() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
@@ -305,7 +320,11 @@ fn train_cmd(args: TrainArgs) -> Result<bool> {
                 .config
                 .as_ref()
                 .expect("clap requires --config without --resume");
-            let cfg = TrainConfig::from_file(path)?.with_overrides(&args.sets)?;
+            let mut sets = args.sets.clone();
+            if let Some(d) = args.device {
+                sets.push(format!("device={}", device_key(d)));
+            }
+            let cfg = TrainConfig::from_file(path)?.with_overrides(&sets)?;
             let out = args.out.clone().unwrap_or_else(|| {
                 PathBuf::from(format!("runs/{}_{}", cfg.dataset.name(), cfg.cell.name()))
             });
@@ -435,7 +454,12 @@ fn reproduce_cmd(args: ReproduceArgs) -> Result<bool> {
         jobs: args.jobs,
         data_dir: rnnlab::data::resolve_data_dir(args.data_dir.as_deref()),
         experiments: args.experiments,
-        sets: args.sets,
+        sets: args
+            .sets
+            .iter()
+            .cloned()
+            .chain(args.device.map(|d| format!("device={}", device_key(d))))
+            .collect(),
         quiet: args.quiet,
     };
     let rows = rnnlab::reproduce::reproduce(&opts)?;
