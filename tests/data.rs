@@ -5,6 +5,9 @@
 //! The data-dependent tests read the MAT files from `$RNNLAB_DATA/music/` (CI sets `RNNLAB_DATA=../shared/data`);
 //! without it they fail and say so.
 
+mod common;
+
+use common::serve;
 use rnnlab::data::fetch::{fetch_music, pinned_mat, sha256_file, verify_music};
 use rnnlab::data::music::{
     find_music_file, parse_mat, parse_pickle, read_music_file, MusicFormat, HIGHEST_NOTE,
@@ -15,8 +18,6 @@ use rnnlab::data::{
     FetchOutcome, FileStatus, MusicData, MusicSet, PianoRoll, Split, SplitStats, KEYS,
 };
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use tch::{Device, Kind};
@@ -520,41 +521,6 @@ fn every_truncation_of_a_small_file_is_an_error_not_a_panic() {
 // ---------------------------------------------------------------------------------------------------------------
 // Fetch and verify against a loopback server
 // ---------------------------------------------------------------------------------------------------------------
-
-/// Serves `routes` (path → body) on 127.0.0.1 from a background thread, 404 for anything else. Returns the base URL.
-fn serve(routes: BTreeMap<String, Vec<u8>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-            let (status, body) = match routes.get(&path) {
-                Some(body) => ("200 OK", body.clone()),
-                None => ("404 Not Found", b"not found".to_vec()),
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\
-                 Connection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    format!("http://{addr}")
-}
 
 fn entries(dir: &Path) -> Vec<String> {
     match std::fs::read_dir(dir) {

@@ -2,6 +2,9 @@
 //! batches, chunking, and the mixture-of-Gaussians head (against a direct computation, the one-component Gaussian,
 //! and finite differences in f64).
 
+mod common;
+
+use common::serve;
 use rnnlab::data::speech::{
     chunk_sequences, load_rows, load_speech, parse_manifest, read_wav, ManifestRow, Normalisation,
     SpeechSplit, Waveform, BUNDLED_MANIFEST, FRAME,
@@ -539,41 +542,6 @@ fn speech_training_runs_and_resumes_exactly() {
     assert_eq!(again.samples, g.samples);
     let other = rnnlab::generate::sample_run(&full, 0.05, 10, None).unwrap();
     assert_ne!(other.samples, g.samples);
-}
-
-/// Serves `routes` (path → body) on 127.0.0.1, 404 otherwise; returns the base URL.
-fn serve(routes: std::collections::BTreeMap<String, Vec<u8>>) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-            let (status, body) = match routes.get(&path) {
-                Some(body) => ("200 OK", body.clone()),
-                None => ("404 Not Found", b"not found".to_vec()),
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    format!("http://{addr}")
 }
 
 /// `fetch_fsdd` against a loopback server: downloads verify against the manifest's SHA-256, files present are kept,
