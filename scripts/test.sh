@@ -22,4 +22,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 echo "== cargo test"
-cargo test
+# --all-targets: lib, binary and integration tests (there are no doc tests, whose empty run would close the log).
+log=$(mktemp)
+cargo test --all-targets 2>&1 | tee "$log"
+read -r passed failed < <(awk '/^test result:/ { for (i = 2; i <= NF; i++) {
+  if ($i == "passed;") p += $(i - 1); if ($i == "failed;") f += $(i - 1) } } END { print p + 0, f + 0 }' "$log")
+rm -f "$log"
+echo "test summary: $passed passed, $failed failed"
