@@ -9,8 +9,10 @@ fn main() {
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
 
-    // The precision switches tch does not wrap (src/ffi/precision.cpp), compiled against the same libtorch.
+    // What tch does not wrap, compiled against the same libtorch: precision and oneDNN switches
+    // (src/ffi/precision.cpp) and a random generator per training run (src/ffi/rng.cpp).
     println!("cargo:rerun-if-changed=src/ffi/precision.cpp");
+    println!("cargo:rerun-if-changed=src/ffi/rng.cpp");
     let include = Path::new(&lib).join("..").join("include");
     cc::Build::new()
         .cpp(true)
@@ -21,6 +23,7 @@ fn main() {
         .flag("-std=c++17")
         .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
         .file("src/ffi/precision.cpp")
+        .file("src/ffi/rng.cpp")
         .compile("rnnlab_ffi");
     // rustc links with --as-needed: nothing in rnnlab calls into libtorch_cuda.so directly, so the linker would
     // drop it and CUDA would never register its kernels. Force it in when this libtorch has it.

@@ -6,6 +6,7 @@ use rnnlab::config::TrainConfig;
 use rnnlab::data::PianoRoll;
 use rnnlab::device::Dtype;
 use rnnlab::model::{Implementation, MusicModel, KEYS};
+use rnnlab::train::rng::Rng;
 use rnnlab::train::{chunk_pieces, Population};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -82,6 +83,7 @@ fn copy_member(from: &Population, m: i64, to: &Population) {
 #[test]
 fn population_equals_separate_runs() {
     tch::manual_seed(1);
+    let mut rng = Rng::new(1).unwrap();
     for cell in [CellKind::PaperGru, CellKind::PaperLstm, CellKind::Tanh] {
         let lrs = vec![3e-3, 1e-3, 2e-4];
         let mut pop = Population::new(&small_config(cell, lrs.clone()), Device::Cpu).unwrap();
@@ -96,7 +98,7 @@ fn population_equals_separate_runs() {
             .collect();
         for _ in 0..4 {
             let (x, y, mask, frames) = random_batch(9, 3, Kind::Double);
-            let noise = pop.draw_noise(0.075);
+            let noise = pop.draw_noise(0.075, &mut rng).unwrap();
             let _ = pop.update(&x, &y, &mask, frames, &noise).unwrap();
             for (m, single) in singles.iter_mut().enumerate() {
                 let own: Vec<Option<Tensor>> = noise
@@ -131,6 +133,7 @@ fn population_equals_separate_runs() {
 #[test]
 fn a_diverged_member_does_not_disturb_the_others() {
     tch::manual_seed(2);
+    let mut rng = Rng::new(2).unwrap();
     let cfg = small_config(CellKind::PaperGru, vec![1e-3, 1e-3]);
     let mut pop = Population::new(&cfg, Device::Cpu).unwrap();
     let mut alone =
@@ -141,11 +144,17 @@ fn a_diverged_member_does_not_disturb_the_others() {
         let _ = w.get(1).fill_(f64::NAN);
     });
     let (x, y, mask, frames) = random_batch(6, 2, Kind::Double);
-    let noise = pop.draw_noise(0.0);
+    let noise = pop.draw_noise(0.0, &mut rng).unwrap();
     let (_, finite) = pop.update(&x, &y, &mask, frames, &noise).unwrap();
     assert_eq!(finite, vec![true, false]);
     let _ = alone
-        .update(&x, &y, &mask, frames, &alone.draw_noise(0.0))
+        .update(
+            &x,
+            &y,
+            &mask,
+            frames,
+            &alone.draw_noise(0.0, &mut rng).unwrap(),
+        )
         .unwrap();
     for (p, q) in pop.model.parameters().iter().zip(alone.model.parameters()) {
         let d = (p.get(0) - q.get(0)).abs().max().double_value(&[]);
@@ -359,4 +368,58 @@ fn resume_after_kill_equals_an_uninterrupted_run() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
     assert_eq!(before, std::fs::read(full.join("metrics.csv")).unwrap());
+}
+
+/// `reproduce` trains its runs on threads of one process, side by side. Each must come out exactly as the same
+/// config trained alone: runs once shared libtorch's process-wide generator, and their weight noise depended on how
+/// the threads interleaved.
+#[test]
+fn runs_side_by_side_equal_the_same_runs_alone() {
+    let data = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let experiments = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let rnnlab = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--quiet")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rnnlab {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let side_by_side = dir.path().join("reproduce");
+    rnnlab(&[
+        "reproduce",
+        "--quick",
+        "--datasets",
+        "jsb",
+        "--jobs",
+        "3",
+        "--experiments",
+        experiments.to_str().unwrap(),
+        "--out",
+        side_by_side.to_str().unwrap(),
+    ]);
+    let mut compared = 0;
+    for entry in std::fs::read_dir(side_by_side.join("runs")).unwrap() {
+        let run = entry.unwrap().path();
+        let alone = dir.path().join("alone").join(run.file_name().unwrap());
+        rnnlab(&[
+            "train",
+            "--config",
+            run.join("config.toml").to_str().unwrap(),
+            "--out",
+            alone.to_str().unwrap(),
+        ]);
+        let (a, b) = (metrics_without_time(&run), metrics_without_time(&alone));
+        assert!(a.len() > 3, "too few metric rows: {a:?}");
+        assert_eq!(a, b, "{} differs from the same run alone", run.display());
+        compared += 1;
+    }
+    assert_eq!(compared, 3);
 }

@@ -16,6 +16,7 @@
 //! batches) and the model's head, chosen from `cfg.dataset`'s task.
 
 pub mod rmsprop;
+pub mod rng;
 pub mod run;
 
 use crate::config::{TrainConfig, RUN_FORMAT_VERSION};
@@ -25,6 +26,7 @@ use crate::data::{AnyData, MusicData, PianoRoll, SpeechData};
 use crate::model::Model;
 use anyhow::{bail, ensure, Context, Result};
 use rmsprop::{per_member, RmsProp};
+use rng::Rng;
 use run::RunDir;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -42,8 +44,11 @@ pub fn uniform01(state: &mut u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// libtorch's generator is re-seeded at every epoch from (seed, epoch), so a resumed run draws the same noise as an
-/// uninterrupted one without saving the generator's state.
+/// Serialises the use of libtorch's process-wide generator (initialisation) between runs on different threads.
+static GLOBAL_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The run's noise generator is re-seeded at every epoch from (seed, epoch), so a resumed run draws the same noise as
+/// an uninterrupted one without saving the generator's state.
 fn epoch_seed(seed: u64, epoch: usize) -> i64 {
     let mut s = seed ^ (epoch as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
     (uniform01(&mut s) * i64::MAX as f64) as i64
@@ -415,13 +420,17 @@ impl Population {
         })
     }
 
-    /// Fresh weight noise for one update: N(0, σ²) for each noisy parameter.
-    pub fn draw_noise(&self, sigma: f64) -> Vec<Option<Tensor>> {
+    /// Fresh weight noise for one update: N(0, σ²) for each noisy parameter, drawn from the run's own generator.
+    pub fn draw_noise(&self, sigma: f64, rng: &mut Rng) -> Result<Vec<Option<Tensor>>> {
         self.model
             .parameters()
             .iter()
             .zip(&self.noisy)
-            .map(|(p, &noisy)| (noisy && sigma > 0.0).then(|| p.detach().randn_like() * sigma))
+            .map(|(p, &noisy)| {
+                (noisy && sigma > 0.0)
+                    .then(|| Ok(rng.randn_like(p)? * sigma))
+                    .transpose()
+            })
             .collect()
     }
 
@@ -617,9 +626,16 @@ pub fn train<D: TrainData + ?Sized>(
 ) -> Result<Summary> {
     let device = cfg.device.resolve()?;
     tch::set_num_threads(cfg.threads as i32);
-    tch::manual_seed(cfg.seed as i64);
-    let prepared = data.prepare(cfg, device)?;
-    let mut pop = Population::new(cfg, device)?;
+    // Initialisation draws from libtorch's process-wide generator: runs starting on other threads (reproduce) wait,
+    // so that each gets the stream of its own seed. Weight noise comes from the run's own generator (rng.rs).
+    let (prepared, mut pop) = {
+        let _global_rng = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        tch::manual_seed(cfg.seed as i64);
+        let prepared = data.prepare(cfg, device)?;
+        let pop = Population::new(cfg, device)?;
+        (prepared, pop)
+    };
+    let mut rng = Rng::new(epoch_seed(cfg.seed, 1) as u64)?;
     let k = pop.model.population() as usize;
     let mut best: Vec<Tensor> = pop
         .model
@@ -671,7 +687,7 @@ pub fn train<D: TrainData + ?Sized>(
     while state.epoch < cfg.max_epochs && state.members.iter().any(|m| m.status == Status::Active) {
         let epoch = state.epoch + 1;
         let t0 = Instant::now();
-        tch::manual_seed(epoch_seed(cfg.seed, epoch));
+        rng.reseed(epoch_seed(cfg.seed, epoch) as u64);
         let plan = prepared
             .train
             .plan(&prepared.train_batching, epoch as u64)?;
@@ -684,7 +700,7 @@ pub fn train<D: TrainData + ?Sized>(
         let mut train_frames = 0usize;
         for members in &plan.batches {
             let b = prepared.train.batch(members, cfg.dtype.kind())?;
-            let noise = pop.draw_noise(cfg.weight_noise);
+            let noise = pop.draw_noise(cfg.weight_noise, &mut rng)?;
             let (nll, finite) = pop.update(&b.x, &b.y, &b.mask, b.predicted_frames, &noise)?;
             let nll: Vec<f64> =
                 Vec::<f64>::try_from(&nll.to_kind(Kind::Double).to_device(Device::Cpu))?;

@@ -1,0 +1,51 @@
+// A random generator owned by one training run. libtorch's default CPU generator is one per process: `rnnlab
+// reproduce` trains several populations on threads of one process, and with a shared generator each run's weight
+// noise depended on how the threads interleaved. A CPU generator per run makes every run the same as it would be
+// alone; seeded with the same value, it yields the same stream as the default generator after torch::manual_seed.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <mutex>
+
+namespace {
+void copy_error(const std::exception& e, char* err, size_t len) {
+  if (err != nullptr && len > 0) {
+    std::strncpy(err, e.what(), len - 1);
+    err[len - 1] = '\0';
+  }
+}
+}  // namespace
+
+extern "C" {
+void* rnnlab_generator_new(uint64_t seed) {
+  try {
+    return new at::Generator(at::make_generator<at::CPUGeneratorImpl>(seed));
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void rnnlab_generator_free(void* gen) { delete static_cast<at::Generator*>(gen); }
+
+void rnnlab_generator_seed(void* gen, uint64_t seed) {
+  auto* g = static_cast<at::Generator*>(gen);
+  std::lock_guard<std::mutex> lock(g->mutex());
+  g->set_current_seed(seed);
+}
+
+// Fills `tensor` (an at::Tensor*, as tch's C_tensor is; on the CPU) with N(0, 1) draws from `gen`, in place.
+// Returns 0, or -1 with the exception's message in `err`.
+int rnnlab_normal_(void* gen, void* tensor, char* err, size_t len) {
+  try {
+    auto* g = static_cast<at::Generator*>(gen);
+    static_cast<at::Tensor*>(tensor)->normal_(0.0, 1.0, *g);
+    return 0;
+  } catch (const std::exception& e) {
+    copy_error(e, err, len);
+    return -1;
+  }
+}
+}
