@@ -13,12 +13,25 @@ const LRS: [f64; 4] = [1e-5, 1e-4, 1e-3, 1e-2];
 /// A synthetic run: `epochs` epochs of a population over [`LRS`], where the largest learning rate diverges at
 /// epoch 2. With `finished`, also summary.json.
 fn write_run(dir: &Path, dataset: &str, cell: &str, epochs: usize, finished: bool) -> Summary {
+    write_run_shifted(dir, dataset, cell, epochs, finished, 0.0)
+}
+
+/// [`write_run`] with every NLL moved by `shift` (a negative shift gives the negative NLLs of a density model).
+fn write_run_shifted(
+    dir: &Path,
+    dataset: &str,
+    cell: &str,
+    epochs: usize,
+    finished: bool,
+    shift: f64,
+) -> Summary {
     std::fs::create_dir_all(dir).unwrap();
-    let base = match cell {
-        "tanh" => 4.0,
-        c if c.ends_with("gru") => 3.4,
-        _ => 3.6,
-    };
+    let base = shift
+        + match cell {
+            "tanh" => 4.0,
+            c if c.ends_with("gru") => 3.4,
+            _ => 3.6,
+        };
     // Loss of member m at epoch e: decays faster with the learning rate, towards a floor lowest for member 2.
     let nll = |m: usize, e: usize, offset: f64| {
         base + offset
@@ -31,7 +44,7 @@ fn write_run(dir: &Path, dataset: &str, cell: &str, epochs: usize, finished: boo
         let m = EpochMetrics {
             epoch: e,
             updates: 10 * e as u64,
-            seconds: e as f64 * (1.5 + base / 4.0),
+            seconds: e as f64 * (1.5 + (base - shift) / 4.0),
             members: (0..LRS.len())
                 .map(|m| MemberMetrics {
                     lr: LRS[m],
@@ -257,6 +270,52 @@ fn fig2_with_one_dataset_and_table2_from_run_dirs() {
     );
     // Rows from the runs' summaries, two of them GRUs.
     check_png(&plots.join("table2.png"), (1200, 800), &["tanh", "gru"]);
+}
+
+/// Pixels of a unit's colour in a figure's plotting area (below the 96-pixel header that holds the legend).
+fn plotted_pixels(path: &Path, unit: &str) -> usize {
+    let c = unit_color(unit);
+    let (w, _, pixels) = decode(path);
+    pixels
+        .iter()
+        .skip(96 * w as usize)
+        .filter(|p| **p == [c.0, c.1, c.2])
+        .count()
+}
+
+/// Gaussian-mixture NLLs (speech) go below zero: those curves and points are drawn on a linear axis instead of being
+/// dropped from a log one. The LSTM's curve, all below zero, must take about as many pixels as the same curve
+/// shifted above zero (dropped from a log axis, it would leave none in the plotting area).
+#[test]
+fn negative_nlls_are_drawn_on_a_linear_axis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let mut pixels = vec![];
+    for shift in [0.0, -60.0] {
+        let root = tmp.join(format!("shift{shift}"));
+        let runs = vec![
+            {
+                write_run(&root.join("fsdd_tanh"), "fsdd", "tanh", 8, true);
+                load_run(&root.join("fsdd_tanh")).unwrap()
+            },
+            {
+                let d = root.join("fsdd_paper_lstm");
+                write_run_shifted(&d, "fsdd", "paper_lstm", 8, true, shift);
+                load_run(&d).unwrap()
+            },
+        ];
+        let curves = root.join("curves.png");
+        plot::learning_curves(&runs, "fsdd", &curves).unwrap();
+        let lr = root.join("lr.png");
+        plot::lr_search(&runs, "fsdd", &lr).unwrap();
+        pixels.push((plotted_pixels(&curves, "lstm"), plotted_pixels(&lr, "lstm")));
+    }
+    let (positive, negative) = (pixels[0], pixels[1]);
+    // A linear axis spanning both units' ranges draws the same curve shorter than a log axis does: about a third.
+    assert!(
+        negative.0 * 4 >= positive.0 && negative.1 * 4 >= positive.1,
+        "LSTM pixels (curves, lr search): {positive:?} with positive NLLs, {negative:?} with negative ones"
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! learning-rate search.
 //!
 //! ```text
-//! curves_<dataset>.png            train (solid) and valid (dashed) NLL of each unit's best member, log y;
+//! curves_<dataset>.png            train (solid) and valid (dashed) NLL of each unit's best member, log y (linear if any NLL ≤ 0);
 //!                                 left against epochs, right against wall-clock seconds
 //! fig2_nottingham_musedata.png    the paper's Fig. 2: one column per dataset, epochs on top, wall-clock below
 //! table2.png                      test NLL per dataset and unit: ours (filled) beside the paper's (hollow diamond)
@@ -21,6 +21,8 @@ use super::table::{self, unit_family, Row, PAPER_TABLE2};
 use super::UNITS;
 use crate::train::{EpochMetrics, MemberMetrics, Status, Summary};
 use anyhow::{anyhow, bail, ensure, Context, Result};
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
@@ -133,8 +135,8 @@ impl RunData {
                 Some(CurvePoint {
                     epoch: e.epoch as f64,
                     seconds: e.seconds,
-                    train: m.train_nll.and_then(positive),
-                    valid: m.valid_nll.and_then(positive),
+                    train: m.train_nll.and_then(finite),
+                    valid: m.valid_nll.and_then(finite),
                 })
             })
             .collect()
@@ -150,7 +152,7 @@ impl RunData {
     }
 }
 
-/// One epoch of a member's learning curve; NLLs only where drawable on a log axis.
+/// One epoch of a member's learning curve; NLLs only where finite.
 struct CurvePoint {
     epoch: f64,
     seconds: f64,
@@ -160,11 +162,6 @@ struct CurvePoint {
 
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
-}
-
-/// Values drawable on a log axis.
-fn positive(v: f64) -> Option<f64> {
-    (v.is_finite() && v > 0.0).then_some(v)
 }
 
 /// Whether `dir` looks like one run directory.
@@ -811,7 +808,7 @@ pub fn learning_curves(runs: &[RunData], dataset: &str, path: &Path) -> Result<(
         header(
             &top,
             &format!("Learning curves on {dataset}: best member of each unit"),
-            "NLL per frame, log scale; wall-clock is of the whole population, which trains all members together",
+            "NLL per frame (log axis when every value is positive); wall-clock is of the whole population, which trains all members together",
             &curves_legend(&chosen),
         )?;
         let panels = body.split_evenly((1, 2));
@@ -889,8 +886,7 @@ fn curve_panel(
     x_axis: XAxis,
     caption: &str,
 ) -> Result<()> {
-    type Series = (RGBColor, Vec<(f64, f64)>, Vec<(f64, f64)>);
-    let series: Vec<Series> = chosen
+    let series: Vec<CurveSeries> = chosen
         .iter()
         .map(|r| {
             let curve = r.curve(r.best_member().unwrap_or(0));
@@ -920,7 +916,7 @@ fn curve_panel(
         XAxis::Epochs => ("epoch", caption.to_string()),
         XAxis::Seconds => ("wall-clock (s)", caption.to_string()),
     };
-    let Some((ylo, yhi)) = log_range(all().map(|p| p.1)) else {
+    let Some(y) = YRange::of(all().map(|p| p.1)) else {
         // Nothing measured yet: an empty panel that says so.
         area.draw(&Text::new(
             format!("{caption}: no epochs with finite NLL"),
@@ -933,32 +929,127 @@ fn curve_panel(
     let xmax = all().map(|p| p.0).fold(0.0f64, f64::max);
     let xlo = 0.0;
     let xhi = if xmax > xlo { xmax * 1.03 } else { xlo + 1.0 };
-    let ticks = log_ticks(ylo, yhi);
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 22).into_font())
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(&caption, ("sans-serif", 22).into_font())
         .margin(14)
         .x_label_area_size(56)
-        .y_label_area_size(80)
-        .build_cartesian_2d(xlo..xhi, (ylo..yhi).log_scale().with_key_points(ticks))
-        .context("building the chart")?;
+        .y_label_area_size(80);
+    let x_labels = move |v: &f64| match x_axis {
+        XAxis::Epochs if (v - v.round()).abs() < 1e-9 => format!("{v:.0}"),
+        XAxis::Epochs => String::new(),
+        XAxis::Seconds => tick_label(*v),
+    };
+    let y_desc = y.describe("NLL (nats per frame)");
+    if y.log {
+        let chart = builder
+            .build_cartesian_2d(
+                xlo..xhi,
+                (y.lo..y.hi)
+                    .log_scale()
+                    .with_key_points(log_ticks(y.lo, y.hi)),
+            )
+            .context("building the chart")?;
+        draw_curves(chart, x_desc, &x_labels, &y_desc, &series)
+    } else {
+        let chart = builder
+            .build_cartesian_2d(xlo..xhi, y.lo..y.hi)
+            .context("building the chart")?;
+        draw_curves(chart, x_desc, &x_labels, &y_desc, &series)
+    }
+}
+
+/// A panel's NLL axis: log when every value is positive (the music NLLs), linear otherwise (the speech task's
+/// Gaussian-mixture NLLs per sample can go below zero, and a log axis would drop those points).
+struct YRange {
+    log: bool,
+    lo: f64,
+    hi: f64,
+}
+
+impl YRange {
+    /// The axis for these values (non-finite ones ignored); `None` when none is finite.
+    fn of(values: impl Iterator<Item = f64>) -> Option<Self> {
+        let finite: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+        if finite.iter().all(|v| *v > 0.0) {
+            let (lo, hi) = log_range(finite.into_iter())?;
+            return Some(Self { log: true, lo, hi });
+        }
+        let (lo, hi) = linear_range(finite.into_iter())?;
+        Some(Self { log: false, lo, hi })
+    }
+
+    /// Room for one more line above the top (where off-scale members are drawn): that line's value, and the
+    /// widened axis.
+    fn with_line_above(self) -> (f64, Self) {
+        if self.log {
+            let step = (self.hi / self.lo).powf(0.06).max(1.02);
+            (
+                self.hi * step,
+                Self {
+                    hi: self.hi * step * step,
+                    ..self
+                },
+            )
+        } else {
+            let step = (self.hi - self.lo) * 0.06;
+            (
+                self.hi + step,
+                Self {
+                    hi: self.hi + 2.0 * step,
+                    ..self
+                },
+            )
+        }
+    }
+
+    /// The axis label, saying which scale it is.
+    fn describe(&self, what: &str) -> String {
+        format!("{what}, {} scale", if self.log { "log" } else { "linear" })
+    }
+}
+
+/// `[lo, hi]` of finite values, widened by 5 % of the span on each side (and never empty).
+fn linear_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return None;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3 * lo.abs().max(hi.abs()).max(1.0));
+    Some((lo - pad, hi + pad))
+}
+
+type CurveSeries = (RGBColor, Vec<(f64, f64)>, Vec<(f64, f64)>);
+
+/// Axes, then train (solid) and validation (dashed) curves, on a chart of either y scale.
+fn draw_curves<Y>(
+    mut chart: ChartContext<'_, BitMapBackend<'_>, Cartesian2d<RangedCoordf64, Y>>,
+    x_desc: &str,
+    x_labels: &dyn Fn(&f64) -> String,
+    y_desc: &str,
+    series: &[CurveSeries],
+) -> Result<()>
+where
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
         .x_desc(x_desc)
-        .y_desc("NLL (nats per frame)")
+        .y_desc(y_desc)
         .axis_desc_style(("sans-serif", 20).into_font())
         .label_style(("sans-serif", 17).into_font())
         .x_labels(8)
-        .x_label_formatter(&|v| match x_axis {
-            XAxis::Epochs if (v - v.round()).abs() < 1e-9 => format!("{v:.0}"),
-            XAxis::Epochs => String::new(),
-            XAxis::Seconds => tick_label(*v),
-        })
+        .x_label_formatter(x_labels)
         .y_label_formatter(&|v| tick_label(*v))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(RGBColor(220, 220, 220))
         .draw()
         .context("drawing the axes")?;
-    for (color, train, valid) in &series {
+    for (color, train, valid) in series {
         chart
             .draw_series(LineSeries::new(train.clone(), color.stroke_width(3)))
             .context("drawing a curve")?;
@@ -1184,18 +1275,22 @@ pub fn lr_search(runs: &[RunData], dataset: &str, path: &Path) -> Result<()> {
                 .filter_map(|m| m.valid_nll)
         })
     };
-    let (ylo, yhi) = log_range(trained())
-        .or_else(|| log_range(all()))
-        .unwrap_or((1.0, 100.0));
-    let ylo = log_range(all()).map_or(ylo, |r| r.0.min(ylo));
+    // The axis spans every member that trained, and those that diverged below the worst of them.
+    let worst_trained = trained().filter(|v| v.is_finite()).fold(f64::NAN, f64::max);
+    let y = YRange::of(all().filter(|v| worst_trained.is_nan() || *v <= worst_trained)).unwrap_or(
+        YRange {
+            log: true,
+            lo: 1.0,
+            hi: 100.0,
+        },
+    );
     let any_off_scale = points
         .iter()
-        .any(|(_, ms)| ms.iter().any(|m| m.valid_nll.is_none_or(|v| v > yhi)));
-    let (edge, yhi) = if any_off_scale {
-        let step = (yhi / ylo).powf(0.06).max(1.02);
-        (yhi * step, yhi * step * step)
+        .any(|(_, ms)| ms.iter().any(|m| m.valid_nll.is_none_or(|v| v > y.hi)));
+    let (edge, y) = if any_off_scale {
+        y.with_line_above()
     } else {
-        (yhi, yhi)
+        (y.hi, y)
     };
     let mut legend: Vec<(String, RGBColor, Swatch)> = points
         .iter()
@@ -1216,7 +1311,6 @@ pub fn lr_search(runs: &[RunData], dataset: &str, path: &Path) -> Result<()> {
         ));
     }
     let xticks = log_ticks(xlo, xhi);
-    let yticks = log_ticks(ylo, yhi);
     draw_png(path, (FIG_W, FIG_H), |root| {
         let (top, body) = root.split_vertically(HEADER_H);
         header(
@@ -1226,80 +1320,109 @@ pub fn lr_search(runs: &[RunData], dataset: &str, path: &Path) -> Result<()> {
              seeds of the members that did not diverge",
             &legend,
         )?;
-        let mut chart = ChartBuilder::on(&body)
+        let mut builder = ChartBuilder::on(&body);
+        builder
             .margin(18)
             .x_label_area_size(60)
-            .y_label_area_size(84)
-            .build_cartesian_2d(
-                (xlo..xhi).log_scale().with_key_points(xticks),
-                (ylo..yhi).log_scale().with_key_points(yticks),
-            )
-            .context("building the chart")?;
+            .y_label_area_size(84);
+        let x = (xlo..xhi).log_scale().with_key_points(xticks.clone());
+        let y_desc = y.describe("validation NLL (nats per frame)");
+        if y.log {
+            let chart = builder
+                .build_cartesian_2d(
+                    x,
+                    (y.lo..y.hi)
+                        .log_scale()
+                        .with_key_points(log_ticks(y.lo, y.hi)),
+                )
+                .context("building the chart")?;
+            draw_lr_points(chart, &y_desc, &points, (y.lo, y.hi), edge)
+        } else {
+            let chart = builder
+                .build_cartesian_2d(x, y.lo..y.hi)
+                .context("building the chart")?;
+            draw_lr_points(chart, &y_desc, &points, (y.lo, y.hi), edge)
+        }
+    })
+}
+
+/// Axes, then each unit's mean line and its members' points, on a chart of either y scale; members above `edge`
+/// (or without a finite NLL) are drawn on the `edge` line.
+fn draw_lr_points<X, Y>(
+    mut chart: ChartContext<'_, BitMapBackend<'_>, Cartesian2d<X, Y>>,
+    y_desc: &str,
+    points: &[(&RunData, Vec<MemberPoint>)],
+    (ylo, yhi): (f64, f64),
+    edge: f64,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc("learning rate (log scale)")
+        .y_desc(y_desc)
+        .axis_desc_style(("sans-serif", 20).into_font())
+        .label_style(("sans-serif", 17).into_font())
+        .x_label_formatter(&|v| format!("{v:.0e}"))
+        .y_label_formatter(&|v| tick_label(*v))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .draw()
+        .context("drawing the axes")?;
+    for (r, ms) in points {
+        let color = super::unit_color(r.unit);
+        // Mean over the seeds of each learning rate, of the members that trained.
+        let mut lrs: Vec<f64> = ms.iter().map(|m| m.lr).collect();
+        lrs.sort_by(f64::total_cmp);
+        lrs.dedup();
+        let line: Vec<(f64, f64)> = lrs
+            .iter()
+            .filter_map(|lr| {
+                let v: Vec<f64> = ms
+                    .iter()
+                    .filter(|m| m.lr == *lr && !m.diverged)
+                    .filter_map(|m| m.valid_nll)
+                    .collect();
+                (!v.is_empty()).then(|| (*lr, v.iter().sum::<f64>() / v.len() as f64))
+            })
+            .filter(|p| p.1 >= ylo && p.1 <= yhi)
+            .collect();
         chart
-            .configure_mesh()
-            .x_desc("learning rate (log scale)")
-            .y_desc("validation NLL (nats per frame)")
-            .axis_desc_style(("sans-serif", 20).into_font())
-            .label_style(("sans-serif", 17).into_font())
-            .x_label_formatter(&|v| format!("{v:.0e}"))
-            .y_label_formatter(&|v| tick_label(*v))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .context("drawing the axes")?;
-        for (r, ms) in &points {
-            let color = super::unit_color(r.unit);
-            // Mean over the seeds of each learning rate, of the members that trained.
-            let mut lrs: Vec<f64> = ms.iter().map(|m| m.lr).collect();
-            lrs.sort_by(f64::total_cmp);
-            lrs.dedup();
-            let line: Vec<(f64, f64)> = lrs
-                .iter()
-                .filter_map(|lr| {
-                    let v: Vec<f64> = ms
-                        .iter()
-                        .filter(|m| m.lr == *lr && !m.diverged)
-                        .filter_map(|m| m.valid_nll)
-                        .collect();
-                    (!v.is_empty()).then(|| (*lr, v.iter().sum::<f64>() / v.len() as f64))
-                })
-                .filter(|p| p.1 >= ylo && p.1 <= yhi)
-                .collect();
-            chart
-                .draw_series(LineSeries::new(line, color.stroke_width(2)))
-                .context("drawing a line")?;
-            let best = r.best_member();
-            for m in ms {
-                let off_scale = m.valid_nll.is_none_or(|v| v > edge);
-                let y = if off_scale {
-                    edge
-                } else {
-                    m.valid_nll.unwrap_or(edge)
-                };
-                if m.diverged || m.valid_nll.is_none() {
-                    chart
-                        .draw_series(std::iter::once(Cross::new(
-                            (m.lr, y),
-                            8,
-                            color.stroke_width(3),
-                        )))
-                        .context("drawing a point")?;
-                } else if !off_scale {
-                    chart
-                        .draw_series(std::iter::once(Circle::new((m.lr, y), 6, color.filled())))
-                        .context("drawing a point")?;
-                }
-                if best == Some(m.member) && !off_scale {
-                    chart
-                        .draw_series(std::iter::once(Circle::new(
-                            (m.lr, y),
-                            12,
-                            RGBColor(40, 40, 40).stroke_width(2),
-                        )))
-                        .context("drawing a point")?;
-                }
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))
+            .context("drawing a line")?;
+        let best = r.best_member();
+        for m in ms {
+            let off_scale = m.valid_nll.is_none_or(|v| v > edge);
+            let y = if off_scale {
+                edge
+            } else {
+                m.valid_nll.unwrap_or(edge)
+            };
+            if m.diverged || m.valid_nll.is_none() {
+                chart
+                    .draw_series(std::iter::once(Cross::new(
+                        (m.lr, y),
+                        8,
+                        color.stroke_width(3),
+                    )))
+                    .context("drawing a point")?;
+            } else if !off_scale {
+                chart
+                    .draw_series(std::iter::once(Circle::new((m.lr, y), 6, color.filled())))
+                    .context("drawing a point")?;
+            }
+            if best == Some(m.member) && !off_scale {
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (m.lr, y),
+                        12,
+                        RGBColor(40, 40, 40).stroke_width(2),
+                    )))
+                    .context("drawing a point")?;
             }
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
