@@ -394,6 +394,9 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=2014)
     ap.add_argument("--no-torchscript", action="store_true")
+    ap.add_argument("--no-onednn", action="store_true",
+                    help="torch.backends.mkldnn.enabled = False: on CPU nn.LSTM then runs per-step ops, not oneDNN's "
+                         "fused LSTM layer (as rnnlab bench --no-onednn)")
     ap.add_argument("--json", default=None, help="write the report here (rnnlab's bench schema)")
     args = ap.parse_args(argv)
 
@@ -405,6 +408,8 @@ def main(argv=None):
         sys.exit("--device cuda: PyTorch sees no GPU")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.no_onednn:
+        torch.backends.mkldnn.enabled = False
     torch.manual_seed(args.seed)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
     min_reps = args.reps if args.reps is not None else (5 if args.quick else 10)
@@ -570,6 +575,7 @@ def main(argv=None):
         "peak_matmul_gflops": peak,
         "peak_matmul_n": n,
         "op_overhead_us": overhead,
+        "onednn": torch.backends.mkldnn.enabled,
         "notes": notes,
     }
     print(f"{'cell':<11} {'tier':<15} {'variant':<12} {'shape':<24} {'dir':<17} {'median ms':>10} {'×seq':>7}")

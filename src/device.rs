@@ -94,6 +94,8 @@ mod ffi {
     extern "C" {
         pub fn rnnlab_set_allow_tf32_cudnn(allow: i32);
         pub fn rnnlab_allow_tf32_cudnn() -> i32;
+        pub fn rnnlab_set_user_enabled_mkldnn(enabled: i32);
+        pub fn rnnlab_user_enabled_mkldnn() -> i32;
     }
 }
 
@@ -109,4 +111,18 @@ pub fn allow_tf32_cudnn() -> bool {
 pub fn set_allow_tf32_cudnn(allow: bool) {
     // SAFETY: sets a flag of libtorch's global context; takes effect for kernels launched afterwards.
     unsafe { ffi::rnnlab_set_allow_tf32_cudnn(i32::from(allow)) }
+}
+
+/// Whether libtorch may take its oneDNN (MKL-DNN) paths (`userEnabledMkldnn`, PyTorch's
+/// `torch.backends.mkldnn.enabled`; on by default).
+pub fn onednn_enabled() -> bool {
+    // SAFETY: reads a flag of libtorch's global context; no arguments, no preconditions.
+    unsafe { ffi::rnnlab_user_enabled_mkldnn() != 0 }
+}
+
+/// Allows or forbids libtorch's oneDNN paths. On CPU this decides whether `at::lstm` runs oneDNN's fused LSTM layer
+/// (on) or the same per-step matmul and pointwise ops as `at::gru` and the custom cells (off).
+pub fn set_onednn_enabled(enabled: bool) {
+    // SAFETY: sets a flag of libtorch's global context; takes effect for ops dispatched afterwards.
+    unsafe { ffi::rnnlab_set_user_enabled_mkldnn(i32::from(enabled)) }
 }

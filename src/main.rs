@@ -1,6 +1,6 @@
 //! The `rnnlab` command line: parses arguments and calls the library.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use rnnlab::bench::{self, Tier};
 use rnnlab::cells::CellKind;
@@ -126,6 +126,10 @@ struct BenchArgs {
     /// libtorch intra-op threads (default: libtorch's choice, one per core).
     #[arg(long)]
     threads: Option<i32>,
+    /// Turn off libtorch's oneDNN paths for the run. On CPU, at::lstm (tier 4 of the LSTMs) then runs the same
+    /// per-step matmul and pointwise ops as at::gru and at::rnn_tanh instead of oneDNN's fused LSTM layer.
+    #[arg(long)]
+    no_onednn: bool,
     /// Seed for weights and inputs.
     #[arg(long, default_value_t = 2014)]
     seed: u64,
@@ -135,6 +139,10 @@ struct BenchArgs {
     /// Draw the chart (time per step of each tier vs shape) as a PNG here.
     #[arg(long, value_name = "FILE")]
     png: Option<PathBuf>,
+    /// Write the report's tables as Markdown here (per shape set: summary of ratios, then every tier per shape;
+    /// with --compare, rnnlab ÷ PyTorch per tier): the tables the README quotes.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
     /// Do not run: read a report written earlier by --json, then print, chart or compare it.
     #[arg(long, value_name = "FILE")]
     load: Option<PathBuf>,
@@ -189,6 +197,7 @@ fn bench_cmd(args: BenchArgs) -> Result<bool> {
                 max_reps: args.reps.map_or(base.max_reps, |r| r.max(base.max_reps)),
                 min_time_s: args.min_time.unwrap_or(base.min_time_s),
                 seed: args.seed,
+                onednn: !args.no_onednn,
                 ..base
             };
             bench::run(&opts, |r| {
@@ -213,10 +222,20 @@ fn bench_cmd(args: BenchArgs) -> Result<bool> {
         rnnlab::report::plot_bench(&report, path)?;
         println!("wrote {}", path.display());
     }
-    if let Some(path) = &args.compare {
-        let pytorch = bench::Report::read(path)?;
+    let pytorch = args
+        .compare
+        .as_ref()
+        .map(|path| bench::Report::read(path))
+        .transpose()?;
+    if let Some(pytorch) = &pytorch {
         println!();
-        print!("{}", bench::format_compare(&report, &pytorch));
+        print!("{}", bench::format_compare(&report, pytorch));
+    }
+    if let Some(path) = &args.markdown {
+        let text = bench::markdown(&report, pytorch.as_ref());
+        rnnlab::train::run::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
     }
     Ok(true)
 }

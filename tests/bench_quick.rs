@@ -157,5 +157,57 @@ fn quick_bench_rows_are_well_formed() {
     let pairs = bench::compare(&report, &other);
     assert_eq!(pairs.len(), report.rows.len());
     assert!(pairs.iter().all(|p| (p.ratio - 1.0).abs() < 1e-12));
+
+    // The Markdown tables carry the report's own numbers: every cell's medians per shape, the paper forms' nearest
+    // built-in in parentheses, the summary's geometric mean, and ratio 1 against an identical "PyTorch" report.
+    let md = bench::markdown(&report, Some(&other));
+    assert!(md.contains("### Shapes: tiny"), "{md}");
+    let row_of = |cell: &str, tier: Tier, seq: i64| {
+        rows.iter()
+            .find(|r| {
+                r.cell == cell
+                    && r.tier_name == tier
+                    && r.shape.seq == seq
+                    && r.direction == Direction::ForwardBackward
+            })
+            .unwrap()
+    };
+    for kind in CellKind::ALL {
+        let fused = row_of(kind.name(), Tier::Fused, 3);
+        let line = md
+            .lines()
+            .filter(|l| l.starts_with(&format!("| {} | {} |", kind.name(), fused.shape.label())))
+            .nth(1) // forward first, then forward_backward
+            .unwrap_or_else(|| panic!("no forward_backward line for {kind}:\n{md}"));
+        assert!(
+            line.contains(&format!(" {:.2} |", fused.median_ms)),
+            "{kind}: {line}"
+        );
+    }
+    let gru_seq = row_of("torch_gru", Tier::BuiltinSeq, 3);
+    assert!(
+        md.contains(&format!("({:.2})", gru_seq.median_ms)),
+        "the paper GRU's line lacks torch_gru's builtin_seq in parentheses:\n{md}"
+    );
+    let fused_ratios: Vec<f64> = [3, 2]
+        .iter()
+        .map(|&t| row_of("tanh", Tier::Fused, t).ratio_to_seq.unwrap())
+        .collect();
+    let summary_line = md
+        .lines()
+        .find(|l| l.starts_with("| tanh | ") && l.matches('/').count() == 3)
+        .unwrap();
+    let fused_column = summary_line.split('|').nth(3).unwrap().trim();
+    assert!(
+        fused_column.ends_with(&format!("/ {:.2}", bench::geomean(&fused_ratios))),
+        "{summary_line}"
+    );
+    assert!(md.contains("| 2 fused | eager | 1.00 / 1.00 |"), "{md}");
+
+    // A report written before the oneDNN switch existed reads as oneDNN on (libtorch's default then and now).
+    let mut old = serde_json::to_value(&report).unwrap();
+    old["meta"].as_object_mut().unwrap().remove("onednn");
+    let old: Report = serde_json::from_value(old).unwrap();
+    assert!(old.meta.onednn);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -14,6 +14,8 @@ use tch::{Device, Kind, Tensor};
 
 /// Tests that touch libtorch's global TF32 flag hold this lock.
 static TF32: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Tests that touch libtorch's global oneDNN flag hold this lock.
+static ONEDNN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 const TORCH_FORMS: [CellKind; 3] = [CellKind::Tanh, CellKind::TorchGru, CellKind::TorchLstm];
 
@@ -442,4 +444,30 @@ fn tf32_switch_round_trips() {
     rnnlab::device::set_allow_tf32_cudnn(true);
     assert!(rnnlab::device::allow_tf32_cudnn());
     rnnlab::device::set_allow_tf32_cudnn(before);
+}
+
+/// The oneDNN switch (src/ffi/precision.cpp) reaches libtorch, and on CPU at::lstm matches the custom LSTM in f32
+/// on both of its paths: oneDNN's fused LSTM layer (on, the default) and the per-step ops (off).
+#[test]
+fn builtin_lstm_matches_with_onednn_on_and_off() {
+    let _onednn = ONEDNN.lock().unwrap_or_else(|e| e.into_inner());
+    let before = rnnlab::device::onednn_enabled();
+    for enabled in [true, false] {
+        rnnlab::device::set_onednn_enabled(enabled);
+        assert_eq!(rnnlab::device::onednn_enabled(), enabled);
+        let row = compare_with_builtin(
+            CellKind::TorchLstm,
+            BuiltinMode::Sequence,
+            Dtype::F32,
+            &options(Dtype::F32),
+        )
+        .unwrap();
+        assert!(
+            row.max_abs_out <= 1e-5 && row.max_abs_grad <= 1e-5,
+            "oneDNN {enabled}: out {:e}, grad {:e}",
+            row.max_abs_out,
+            row.max_abs_grad
+        );
+    }
+    rnnlab::device::set_onednn_enabled(before);
 }

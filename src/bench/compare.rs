@@ -117,6 +117,14 @@ pub fn format_compare(rnnlab: &Report, pytorch: &Report) -> String {
             a.device_name, a.threads, b.device_name, b.threads
         );
     }
+    if a.onednn != b.onednn {
+        let _ = writeln!(
+            out,
+            "note: oneDNN was {} for rnnlab and {} for PyTorch: their CPU LSTM ops ran different kernels",
+            if a.onednn { "on" } else { "off" },
+            if b.onednn { "on" } else { "off" }
+        );
+    }
     let unmatched = rnnlab
         .rows
         .iter()

@@ -25,9 +25,11 @@
 //! cost of one tiny op (the per-op dispatch floor), which together tell arithmetic from dispatch overhead.
 
 mod compare;
+mod markdown;
 mod naive;
 
 pub use compare::{compare, format_compare, CompareRow};
+pub use markdown::markdown;
 pub use naive::NaiveLayer;
 
 use crate::cells::{
@@ -263,6 +265,9 @@ pub struct Options {
     /// Whether this is the `--quick` run (recorded in the report).
     pub quick: bool,
     pub seed: u64,
+    /// Whether libtorch may use oneDNN (see [`crate::device::set_onednn_enabled`]): on CPU, on makes `at::lstm` run
+    /// oneDNN's fused LSTM layer; off, the per-step ops that `at::gru` and `at::rnn_tanh` use.
+    pub onednn: bool,
 }
 
 impl Default for Options {
@@ -280,6 +285,7 @@ impl Default for Options {
             max_reps: 1000,
             quick: false,
             seed: 2014,
+            onednn: true,
         }
     }
 }
@@ -368,9 +374,16 @@ pub struct Meta {
     pub peak_matmul_n: i64,
     /// The median cost of one tiny elementwise op (`a + b` on 1-element tensors), µs: the dispatch floor.
     pub op_overhead_us: f64,
+    /// Whether libtorch's oneDNN paths were allowed (reports written before this field: yes).
+    #[serde(default = "yes")]
+    pub onednn: bool,
     /// Anything worth knowing about the run (skipped tiers, cuDNN weight layout, …).
     #[serde(default)]
     pub notes: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A whole benchmark run: what `--json` writes and `--load`/`--compare` read.
@@ -390,7 +403,7 @@ impl Report {
 
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, text + "\n")
+        crate::train::run::write_atomic(path, (text + "\n").as_bytes())
             .with_context(|| format!("writing benchmark JSON {}", path.display()))
     }
 }
@@ -642,6 +655,7 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&Row)) -> Result<Report> {
         );
     }
     tch::manual_seed(opts.seed as i64);
+    let _onednn = OnednnGuard::set(opts.onednn);
     let mut notes = vec![];
     let cases = plan(opts, &mut notes);
     let device = device_name(opts.device);
@@ -763,10 +777,28 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&Row)) -> Result<Report> {
             peak_matmul_gflops: peak,
             peak_matmul_n: peak_n,
             op_overhead_us: overhead,
+            onednn: opts.onednn,
             notes,
         },
         rows,
     })
+}
+
+/// Sets libtorch's oneDNN switch for a run and puts the previous value back afterwards.
+struct OnednnGuard(bool);
+
+impl OnednnGuard {
+    fn set(enabled: bool) -> OnednnGuard {
+        let before = crate::device::onednn_enabled();
+        crate::device::set_onednn_enabled(enabled);
+        OnednnGuard(before)
+    }
+}
+
+impl Drop for OnednnGuard {
+    fn drop(&mut self) {
+        crate::device::set_onednn_enabled(self.0);
+    }
 }
 
 /// Sets each row's ratios to the whole-sequence op and to cuDNN of the same unit, shape, direction and device.
@@ -856,9 +888,15 @@ pub fn format_table(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} on {} ({}, {} threads), {} f32; libtorch {}. Times per model; ×seq = median / libtorch's \
+        "\n{} on {} ({}, {} threads{}), {} f32; libtorch {}. Times per model; ×seq = median / libtorch's \
          whole-sequence op (cuDNN off) of the same unit.",
-        m.framework, m.device, m.device_name, m.threads, m.version, m.libtorch
+        m.framework,
+        m.device,
+        m.device_name,
+        m.threads,
+        if m.onednn { "" } else { ", oneDNN off" },
+        m.version,
+        m.libtorch
     );
     let _ = writeln!(
         out,
@@ -868,18 +906,41 @@ pub fn format_table(report: &Report) -> String {
         n = m.peak_matmul_n
     );
     out.push_str(&format_summary(report));
-    if report.rows.iter().any(|r| r.gflops > m.peak_matmul_gflops) {
+    let over_peak: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| r.gflops > m.peak_matmul_gflops)
+        .collect();
+    if over_peak
+        .iter()
+        .any(|r| !(is_onednn_lstm(m, r) && r.gflops <= 1.3 * m.peak_matmul_gflops))
+    {
         let _ = writeln!(
             out,
-            "note: some rows beat the measured peak, so the machine was busy while it was measured: with several \
-             threads, libtorch's OpenMP stalls whenever another process holds a core. Rerun on a quiet machine or \
-             with --threads 1."
+            "note: some rows beat the measured peak by more than a fused kernel explains, so the machine was \
+             probably busy while the peak was measured: with several threads, libtorch's OpenMP stalls whenever \
+             another process holds a core. Rerun on a quiet machine or with --threads 1."
+        );
+    } else if !over_peak.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: on CPU, libtorch's LSTM op runs oneDNN's fused LSTM layer, whose own GEMMs beat the peak measured \
+             with a plain libtorch matmul (by up to {:.0} %); --no-onednn makes it run per-step ops instead.",
+            over_peak
+                .iter()
+                .map(|r| (r.gflops / m.peak_matmul_gflops - 1.0) * 100.0)
+                .fold(0.0, f64::max)
         );
     }
     for note in &m.notes {
         let _ = writeln!(out, "note: {note}");
     }
     out
+}
+
+/// Whether this row is `at::lstm` on CPU with oneDNN allowed (aten::mkldnn_rnn_layer: one fused kernel).
+fn is_onednn_lstm(m: &Meta, r: &Row) -> bool {
+    m.onednn && r.device == "cpu" && r.unit == "lstm" && r.tier_name == Tier::BuiltinSeq
 }
 
 /// Geometric mean of positive numbers.

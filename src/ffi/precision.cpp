@@ -7,3 +7,11 @@ extern "C" {
 void rnnlab_set_allow_tf32_cudnn(int allow) { at::globalContext().setAllowTF32CuDNN(allow != 0); }
 int rnnlab_allow_tf32_cudnn() { return at::globalContext().allowTF32CuDNN() ? 1 : 0; }
 }
+
+// oneDNN (formerly MKL-DNN) paths, PyTorch's torch.backends.mkldnn.enabled (on by default). On CPU, at::lstm in
+// float32 runs oneDNN's fused LSTM layer (aten::mkldnn_rnn_layer) rather than the per-step ops of at::gru and
+// at::rnn_tanh; the benchmark turns this off to set the custom LSTMs against the same per-step ops.
+extern "C" {
+void rnnlab_set_user_enabled_mkldnn(int enabled) { at::globalContext().setUserEnabledMkldnn(enabled != 0); }
+int rnnlab_user_enabled_mkldnn() { return at::globalContext().userEnabledMkldnn() ? 1 : 0; }
+}
