@@ -14,8 +14,9 @@ use rnnlab::data::music::{
     LOWEST_NOTE,
 };
 use rnnlab::data::{
-    load_music, plan_epoch, reference_checksum, BatchConfig, DeviceSplit, FetchOptions,
-    FetchOutcome, FileStatus, MusicData, MusicSet, PianoRoll, Split, SplitStats, KEYS,
+    load_music, plan_epoch, reference_checksum, BatchConfig, BatchSource, DeviceSplit,
+    FetchOptions, FetchOutcome, FileStatus, MusicData, MusicSet, PianoRoll, Split, SplitStats,
+    KEYS,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use rnnlab::data::speech::{
     chunk_sequences, load_rows, load_speech, parse_manifest, read_wav, ManifestRow, Normalisation,
     SpeechSplit, Waveform, BUNDLED_MANIFEST, FRAME,
 };
-use rnnlab::data::BatchConfig;
+use rnnlab::data::{BatchConfig, BatchSource};
 use rnnlab::model::{mog_nll, mog_sample};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};

@@ -177,14 +177,42 @@ impl DeviceSplit {
     pub fn predicted_frames(&self) -> usize {
         self.lengths.iter().map(|&t| t.saturating_sub(1)).sum()
     }
+}
 
+/// A split that is planned into batches each epoch and gathered batch by batch on its device: music pieces
+/// ([`DeviceSplit`]) or speech sequences ([`crate::data::speech::SpeechSplit`]).
+pub trait BatchSource {
     /// The batches of epoch `epoch` under `config` (see [`plan_epoch`]).
-    pub fn plan(&self, config: &BatchConfig, epoch: u64) -> Result<EpochPlan> {
+    fn plan(&self, config: &BatchConfig, epoch: u64) -> Result<EpochPlan>;
+
+    /// Gathers the entries `members` into one padded batch of float `kind`, on the split's device.
+    fn batch(&self, members: &[usize], kind: Kind) -> Result<Batch>;
+
+    /// Every batch of epoch `epoch`, built now (e.g. once for evaluation, with `shuffle: false`, and kept).
+    fn batches(
+        &self,
+        config: &BatchConfig,
+        epoch: u64,
+        kind: Kind,
+    ) -> Result<(EpochPlan, Vec<Batch>)> {
+        let plan = self.plan(config, epoch)?;
+        let batches = plan
+            .batches
+            .iter()
+            .map(|m| self.batch(m, kind))
+            .collect::<Result<_>>()?;
+        Ok((plan, batches))
+    }
+}
+
+impl BatchSource for DeviceSplit {
+    /// The batches of epoch `epoch` under `config` (see [`plan_epoch`]).
+    fn plan(&self, config: &BatchConfig, epoch: u64) -> Result<EpochPlan> {
         plan_epoch(&self.lengths, config, epoch)
     }
 
     /// Gathers the pieces `members` into one padded batch of float `kind`, on the split's device.
-    pub fn batch(&self, members: &[usize], kind: Kind) -> Result<Batch> {
+    fn batch(&self, members: &[usize], kind: Kind) -> Result<Batch> {
         ensure!(!members.is_empty(), "a batch needs at least one piece");
         for &i in members {
             ensure!(
@@ -231,21 +259,5 @@ impl DeviceSplit {
             members: members.to_vec(),
             predicted_frames: steps.iter().sum::<i64>() as usize,
         })
-    }
-
-    /// Every batch of epoch `epoch`, built now (e.g. once for evaluation, with `shuffle: false`, and kept).
-    pub fn batches(
-        &self,
-        config: &BatchConfig,
-        epoch: u64,
-        kind: Kind,
-    ) -> Result<(EpochPlan, Vec<Batch>)> {
-        let plan = self.plan(config, epoch)?;
-        let batches = plan
-            .batches
-            .iter()
-            .map(|m| self.batch(m, kind))
-            .collect::<Result<_>>()?;
-        Ok((plan, batches))
     }
 }

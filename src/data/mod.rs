@@ -15,7 +15,7 @@ pub mod fetch;
 pub mod music;
 pub mod speech;
 
-pub use batch::{plan_epoch, Batch, BatchConfig, DeviceSplit, EpochPlan};
+pub use batch::{plan_epoch, Batch, BatchConfig, BatchSource, DeviceSplit, EpochPlan};
 pub use cli::DataArgs;
 pub use fetch::{fetch_music, verify_music, FetchOptions, FetchOutcome, FileStatus};
 pub use music::{

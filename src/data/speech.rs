@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
-use super::batch::{plan_epoch, Batch, BatchConfig, EpochPlan};
+use super::batch::{plan_epoch, Batch, BatchConfig, BatchSource, EpochPlan};
 
 /// Samples per frame, and the width of the target vector.
 pub const FRAME: usize = 10;
@@ -421,13 +421,15 @@ impl SpeechSplit {
     pub fn plan_lengths(&self) -> Vec<usize> {
         self.steps.iter().map(|&s| s + 1).collect()
     }
+}
 
-    pub fn plan(&self, config: &BatchConfig, epoch: u64) -> Result<EpochPlan> {
+impl BatchSource for SpeechSplit {
+    fn plan(&self, config: &BatchConfig, epoch: u64) -> Result<EpochPlan> {
         plan_epoch(&self.plan_lengths(), config, epoch)
     }
 
     /// Gathers the sequences `members` into one padded batch of float `kind`.
-    pub fn batch(&self, members: &[usize], kind: Kind) -> Result<Batch> {
+    fn batch(&self, members: &[usize], kind: Kind) -> Result<Batch> {
         ensure!(!members.is_empty(), "a batch needs at least one sequence");
         for &i in members {
             ensure!(
@@ -465,20 +467,5 @@ impl SpeechSplit {
             members: members.to_vec(),
             predicted_frames: steps.iter().sum::<i64>() as usize,
         })
-    }
-
-    pub fn batches(
-        &self,
-        config: &BatchConfig,
-        epoch: u64,
-        kind: Kind,
-    ) -> Result<(EpochPlan, Vec<Batch>)> {
-        let plan = self.plan(config, epoch)?;
-        let batches = plan
-            .batches
-            .iter()
-            .map(|m| self.batch(m, kind))
-            .collect::<Result<_>>()?;
-        Ok((plan, batches))
     }
 }

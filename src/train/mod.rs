@@ -20,7 +20,7 @@ pub mod rng;
 pub mod run;
 
 use crate::config::{TrainConfig, RUN_FORMAT_VERSION};
-use crate::data::batch::{BatchConfig, DeviceSplit};
+use crate::data::batch::{BatchConfig, BatchSource, DeviceSplit};
 use crate::data::speech::{chunk_sequences, SpeechSplit, Waveform};
 use crate::data::{AnyData, MusicData, PianoRoll, SpeechData};
 use crate::model::Model;
@@ -260,7 +260,7 @@ enum TrainSplit {
     Speech(SpeechSplit),
 }
 
-impl TrainSplit {
+impl BatchSource for TrainSplit {
     fn plan(&self, config: &BatchConfig, epoch: u64) -> Result<crate::data::EpochPlan> {
         match self {
             TrainSplit::Music(s) => s.plan(config, epoch),
