@@ -38,8 +38,12 @@ pub fn markdown(report: &Report, pytorch: Option<&Report>) -> String {
     sets.dedup();
     for set in sets {
         let rows: Vec<&Row> = report.rows.iter().filter(|r| r.shape_set == set).collect();
+        // Shapes per cell (the hidden size differs between units, so count sequence × batch × input).
         let shapes = {
-            let mut v: Vec<String> = rows.iter().map(|r| r.shape.label()).collect();
+            let mut v: Vec<(i64, i64, i64)> = rows
+                .iter()
+                .map(|r| (r.shape.seq, r.shape.batch, r.shape.input))
+                .collect();
             v.sort();
             v.dedup();
             v.len()
