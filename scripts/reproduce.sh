@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The README's main command: reproduce the music half of Table 2 of Chung et al. 2014 from a fresh clone.
 # Installs the pinned libtorch, fetches the datasets when they are missing, builds in release mode, and runs
-# `rnnlab reproduce` (arguments are passed on; the default is JSB Chorales, the 10-minute run).
+# `rnnlab reproduce` (arguments are passed on; the default is JSB Chorales, the 5-minute run).
 #
-#   scripts/reproduce.sh                                   # JSB Chorales: tanh, GRU, LSTM (about 10 minutes)
-#   scripts/reproduce.sh --datasets jsb,nottingham,musedata,piano --out runs/full   # the music table (~45 min)
+#   scripts/reproduce.sh                                   # JSB Chorales: tanh, GRU, LSTM (about 5 minutes)
+#   scripts/reproduce.sh --datasets jsb,nottingham,musedata,piano --out runs/full   # the music table (~65 min)
 #   scripts/reproduce.sh --task speech --out runs/speech   # the speech rows, on FSDD
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
