@@ -722,6 +722,15 @@ fn tick_label(v: f64) -> String {
     }
 }
 
+/// What one NLL value averages over: a frame of a piano roll (music), a step of 10 samples (speech, FSDD).
+fn nll_per(dataset: &str) -> &'static str {
+    if dataset == crate::data::Dataset::Fsdd.name() {
+        "step"
+    } else {
+        "frame"
+    }
+}
+
 /// `[lo, hi]` of positive values, widened by a margin on a log axis (and never empty).
 fn log_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (lo, hi) = values
@@ -808,7 +817,11 @@ pub fn learning_curves(runs: &[RunData], dataset: &str, path: &Path) -> Result<(
         header(
             &top,
             &format!("Learning curves on {dataset}: best member of each unit"),
-            "NLL per frame (log axis when every value is positive); wall-clock is of the whole population, which trains all members together",
+            &format!(
+                "NLL per {} (log axis when every value is positive); wall-clock is of the whole population, which \
+                 trains all members together",
+                nll_per(dataset)
+            ),
             &curves_legend(&chosen),
         )?;
         let panels = body.split_evenly((1, 2));
@@ -940,7 +953,8 @@ fn curve_panel(
         XAxis::Epochs => String::new(),
         XAxis::Seconds => tick_label(*v),
     };
-    let y_desc = y.describe("NLL (nats per frame)");
+    let dataset = chosen.first().map_or("", |r| r.dataset.as_str());
+    let y_desc = y.describe(&format!("NLL (nats per {})", nll_per(dataset)));
     if y.log {
         let chart = builder
             .build_cartesian_2d(
@@ -1103,7 +1117,7 @@ pub fn table2_chart(rows: &[Row], path: &Path) -> Result<()> {
         header(
             &top,
             "Table 2 at a glance: test NLL per dataset and unit",
-            "Average negative log-likelihood per frame on the test set (lower is better); colour = unit",
+            "Average negative log-likelihood on the test set, per frame (music) or per step (speech); lower is better; colour = unit",
             &legend,
         )?;
         let panels = body.split_evenly((1, datasets.len()));
@@ -1145,8 +1159,15 @@ fn table2_panel(
         });
     let (lo, hi) = if lo.is_finite() {
         let pad = ((hi - lo) * 0.15).max(0.25);
-        // An NLL is never negative: the axis stops at 0.
-        ((lo - pad).max(lo.min(0.0)), hi + pad)
+        // A music NLL is never negative, so its axis stops at 0; a density's (speech) can be, and gets a margin too.
+        (
+            if lo < 0.0 {
+                lo - pad
+            } else {
+                (lo - pad).max(0.0)
+            },
+            hi + pad,
+        )
     } else {
         (0.0, 1.0)
     };
@@ -1175,7 +1196,7 @@ fn table2_panel(
     chart
         .configure_mesh()
         .x_desc("unit")
-        .y_desc("test NLL (nats per frame)")
+        .y_desc(format!("test NLL (nats per {})", nll_per(dataset)))
         .axis_desc_style(("sans-serif", 20).into_font())
         .label_style(("sans-serif", 17).into_font())
         .x_labels(units.len().max(1))
@@ -1326,7 +1347,7 @@ pub fn lr_search(runs: &[RunData], dataset: &str, path: &Path) -> Result<()> {
             .x_label_area_size(60)
             .y_label_area_size(84);
         let x = (xlo..xhi).log_scale().with_key_points(xticks.clone());
-        let y_desc = y.describe("validation NLL (nats per frame)");
+        let y_desc = y.describe(&format!("validation NLL (nats per {})", nll_per(dataset)));
         if y.log {
             let chart = builder
                 .build_cartesian_2d(
