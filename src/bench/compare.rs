@@ -58,6 +58,18 @@ pub fn compare(rnnlab: &Report, pytorch: &Report) -> Vec<CompareRow> {
     out
 }
 
+/// The pairs' ratios grouped by tier, PyTorch variant and direction (the summaries' geometric means are over these).
+pub fn ratio_groups(pairs: &[CompareRow]) -> BTreeMap<(Tier, String, Direction), Vec<f64>> {
+    let mut groups: BTreeMap<(Tier, String, Direction), Vec<f64>> = BTreeMap::new();
+    for c in pairs {
+        groups
+            .entry((c.tier_name, c.pytorch_variant.clone(), c.direction))
+            .or_default()
+            .push(c.ratio);
+    }
+    groups
+}
+
 /// The side-by-side table, a per-tier summary (geometric mean of the ratios over shapes), and notes on mismatches.
 pub fn format_compare(rnnlab: &Report, pytorch: &Report) -> String {
     let rows = compare(rnnlab, pytorch);
@@ -81,13 +93,7 @@ pub fn format_compare(rnnlab: &Report, pytorch: &Report) -> String {
             c.ratio
         );
     }
-    let mut groups: BTreeMap<(Tier, String, Direction), Vec<f64>> = BTreeMap::new();
-    for c in &rows {
-        groups
-            .entry((c.tier_name, c.pytorch_variant.clone(), c.direction))
-            .or_default()
-            .push(c.ratio);
-    }
+    let groups = ratio_groups(&rows);
     let _ = writeln!(
         out,
         "\nrnnlab / PyTorch, geometric mean over cells and shapes (below 1: rnnlab faster):"

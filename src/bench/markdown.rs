@@ -5,9 +5,8 @@
 //! forward+backward), then one table per direction with every tier's median per shape. With a PyTorch report: the
 //! geometric mean of rnnlab ÷ PyTorch per tier and PyTorch variant.
 
-use super::{compare, geomean, Direction, Report, Row, Tier};
+use super::{compare, geomean, ratio_groups, seq_ratio_geomean, Direction, Report, Row, Tier};
 use crate::cells::CellKind;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 const CUSTOM: [Tier; 3] = [Tier::Naive, Tier::Fused, Tier::Population];
@@ -33,7 +32,6 @@ pub fn markdown(report: &Report, pytorch: Option<&Report>) -> String {
         m.op_overhead_us
     );
     let mut sets: Vec<&str> = report.rows.iter().map(|r| r.shape_set.as_str()).collect();
-    sets.dedup();
     sets.sort_by_key(|s| ["paper", "fastrnns", "quick"].iter().position(|p| p == s));
     sets.dedup();
     for set in sets {
@@ -85,12 +83,11 @@ fn cells(rows: &[&Row]) -> Vec<String> {
 }
 
 fn ratio_geomean(rows: &[&Row], cell: &str, tier: Tier, dir: Direction) -> Option<f64> {
-    let xs: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.cell == cell && r.tier_name == tier && r.direction == dir)
-        .filter_map(|r| r.ratio_to_seq)
-        .collect();
-    (!xs.is_empty()).then(|| geomean(&xs))
+    seq_ratio_geomean(
+        rows.iter()
+            .copied()
+            .filter(|r| r.cell == cell && r.tier_name == tier && r.direction == dir),
+    )
 }
 
 fn summary(rows: &[&Row]) -> String {
@@ -201,15 +198,7 @@ fn full_table(rows: &[&Row], dir: Direction) -> String {
 }
 
 fn versus_pytorch(rnnlab: &Report, pytorch: &Report) -> String {
-    let pairs = compare(rnnlab, pytorch);
-    let mut groups: BTreeMap<(Tier, String), [Vec<f64>; 2]> = BTreeMap::new();
-    for c in &pairs {
-        let i = usize::from(c.direction == Direction::ForwardBackward);
-        groups
-            .entry((c.tier_name, c.pytorch_variant.clone()))
-            .or_default()[i]
-            .push(c.ratio);
-    }
+    let groups = ratio_groups(&compare(rnnlab, pytorch));
     let mut sets: Vec<&str> = pytorch.rows.iter().map(|r| r.shape_set.as_str()).collect();
     sets.sort();
     sets.dedup();
@@ -221,22 +210,24 @@ fn versus_pytorch(rnnlab: &Report, pytorch: &Report) -> String {
         pytorch.meta.threads,
         sets.join(", ")
     );
-    for ((tier, variant), [f, b]) in &groups {
-        let fmt = |x: &Vec<f64>| {
-            if x.is_empty() {
-                "–".to_string()
-            } else {
-                format!("{:.2}", geomean(x))
-            }
-        };
+    let mut rows: Vec<(Tier, &str)> = groups.keys().map(|(t, v, _)| (*t, v.as_str())).collect();
+    rows.dedup();
+    for (tier, variant) in rows {
+        let ratios = |dir: Direction| groups.get(&(tier, variant.to_string(), dir));
+        let fmt =
+            |x: Option<&Vec<f64>>| x.map_or("–".to_string(), |x| format!("{:.2}", geomean(x)));
+        let pairs: usize = Direction::ALL
+            .iter()
+            .filter_map(|d| ratios(*d))
+            .map(Vec::len)
+            .sum();
         let _ = writeln!(
             out,
-            "| {} {} | {variant} | {} / {} | {} |",
+            "| {} {} | {variant} | {} / {} | {pairs} |",
             tier.number(),
             tier.name(),
-            fmt(f),
-            fmt(b),
-            f.len() + b.len()
+            fmt(ratios(Direction::Forward)),
+            fmt(ratios(Direction::ForwardBackward)),
         );
     }
     out

@@ -28,7 +28,7 @@ mod compare;
 mod markdown;
 mod naive;
 
-pub use compare::{compare, format_compare, CompareRow};
+pub use compare::{compare, format_compare, ratio_groups, CompareRow};
 pub use markdown::markdown;
 pub use naive::NaiveLayer;
 
@@ -943,6 +943,12 @@ fn is_onednn_lstm(m: &Meta, r: &Row) -> bool {
     m.onednn && r.device == "cpu" && r.unit == "lstm" && r.tier_name == Tier::BuiltinSeq
 }
 
+/// Geometric mean of these rows' `ratio_to_seq` (rows without one are skipped); `None` when none has one.
+fn seq_ratio_geomean<'a>(rows: impl Iterator<Item = &'a Row>) -> Option<f64> {
+    let xs: Vec<f64> = rows.filter_map(|r| r.ratio_to_seq).collect();
+    (!xs.is_empty()).then(|| geomean(&xs))
+}
+
 /// Geometric mean of positive numbers.
 pub fn geomean(xs: &[f64]) -> f64 {
     (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp()
@@ -974,16 +980,8 @@ fn format_summary(report: &Report) -> String {
             .filter(|r| r.cell == cell && r.direction == dir)
             .collect();
         let ratio = |tier: Tier| -> String {
-            let xs: Vec<f64> = rows
-                .iter()
-                .filter(|r| r.tier_name == tier)
-                .filter_map(|r| r.ratio_to_seq)
-                .collect();
-            if xs.is_empty() {
-                "-".into()
-            } else {
-                format!("{:.2}", geomean(&xs))
-            }
+            seq_ratio_geomean(rows.iter().copied().filter(|r| r.tier_name == tier))
+                .map_or("-".into(), |x| format!("{x:.2}"))
         };
         let fused: Vec<f64> = rows
             .iter()

@@ -49,9 +49,9 @@ static GLOBAL_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The run's noise generator is re-seeded at every epoch from (seed, epoch), so a resumed run draws the same noise as
 /// an uninterrupted one without saving the generator's state.
-fn epoch_seed(seed: u64, epoch: usize) -> i64 {
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     let mut s = seed ^ (epoch as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
-    (uniform01(&mut s) * i64::MAX as f64) as i64
+    (uniform01(&mut s) * i64::MAX as f64) as u64
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -635,7 +635,7 @@ pub fn train<D: TrainData + ?Sized>(
         let pop = Population::new(cfg, device)?;
         (prepared, pop)
     };
-    let mut rng = Rng::new(epoch_seed(cfg.seed, 1) as u64)?;
+    let mut rng = Rng::new(epoch_seed(cfg.seed, 1))?;
     let k = pop.model.population() as usize;
     let mut best: Vec<Tensor> = pop
         .model
@@ -687,7 +687,7 @@ pub fn train<D: TrainData + ?Sized>(
     while state.epoch < cfg.max_epochs && state.members.iter().any(|m| m.status == Status::Active) {
         let epoch = state.epoch + 1;
         let t0 = Instant::now();
-        rng.reseed(epoch_seed(cfg.seed, epoch) as u64);
+        rng.reseed(epoch_seed(cfg.seed, epoch));
         let plan = prepared
             .train
             .plan(&prepared.train_batching, epoch as u64)?;
