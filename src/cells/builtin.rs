@@ -5,7 +5,7 @@
 //! per-step ops `at::rnn_tanh_cell`, `at::gru_cell`, `at::lstm_cell` over time. Only the torch forms have built-in
 //! twins: the paper GRU (reset before the matmul) and the peephole LSTM cannot be expressed by these kernels.
 
-use super::{Cell, CellKind, SequenceLayer, State};
+use super::{check_input, initial_state, run_steps, Cell, CellKind, SequenceLayer, State};
 use anyhow::{bail, ensure, Result};
 use tch::Tensor;
 
@@ -111,43 +111,8 @@ impl SequenceLayer for BuiltinLayer {
     fn forward(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)> {
         let w_ih = &self.params[0];
         let (d, hidden) = (w_ih.size()[1], self.params[1].size()[1]);
-        let size = x.size();
-        ensure!(
-            size.len() == 3 && size[2] == d,
-            "{} input has shape {size:?}, expected [time, batch, {d}]",
-            self.kind
-        );
-        ensure!(
-            x.kind() == w_ih.kind() && x.device() == w_ih.device(),
-            "{} input is {:?} on {:?} but the weights are {:?} on {:?}",
-            self.kind,
-            x.kind(),
-            x.device(),
-            w_ih.kind(),
-            w_ih.device()
-        );
-        let (t, b) = (size[0], size[1]);
-        let zeros = || Tensor::zeros([b, hidden], (x.kind(), x.device()));
-        let state = match state {
-            Some(s) => {
-                ensure!(
-                    s.h.size() == [b, hidden],
-                    "{} initial h has shape {:?}, expected [{b}, {hidden}]",
-                    self.kind,
-                    s.h.size()
-                );
-                ensure!(
-                    s.c.is_some() == self.kind.has_cell_state(),
-                    "{} initial state: c must be given exactly for LSTMs",
-                    self.kind
-                );
-                s.shallow_clone()
-            }
-            None => State {
-                h: zeros(),
-                c: self.kind.has_cell_state().then(zeros),
-            },
-        };
+        let (_, _, b) = check_input(self.kind, d, None, w_ih, x)?;
+        let state = initial_state(self.kind, &[b, hidden], state, x)?;
         match self.mode {
             BuiltinMode::Sequence => {
                 // The whole-sequence ops take [layers, B, H] states. train=true: cuDNN keeps what backward needs
@@ -196,15 +161,7 @@ impl SequenceLayer for BuiltinLayer {
                     _ => unreachable!("BuiltinLayer::new admits only kinds with built-ins"),
                 })
             }
-            BuiltinMode::Step => {
-                let mut state = state;
-                let mut outputs = Vec::with_capacity(t as usize);
-                for x_t in x.unbind(0) {
-                    state = self.step(&x_t, &state);
-                    outputs.push(state.h.shallow_clone());
-                }
-                Ok((Tensor::stack(&outputs, 0), state))
-            }
+            BuiltinMode::Step => Ok(run_steps(x, 0, state, |x_t, s| self.step(x_t, s))),
         }
     }
 }

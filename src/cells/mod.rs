@@ -10,7 +10,8 @@
 //! | `torch_lstm` | `lstm.rs`  | PyTorch `LSTMCell` (no peepholes, two biases)          | PyTorch `LSTMCell` layout |
 //! | `paper_lstm` | `lstm.rs`  | Graves 2013 (diagonal peepholes, `o` sees the new `c`) | `weight_ih`, `weight_hh`, `bias`, `peephole` |
 //!
-//! `builtin.rs` wraps libtorch's fused kernels (`at::gru`, `at::lstm`, `at::rnn_tanh`, cuDNN on CUDA, and the per-step
+//! `sequence.rs` runs a cell over time ([`CustomLayer`]) and holds what every step-by-step layer shares: the input
+//! and initial-state checks and the loop over time steps ([`run_steps`]). `builtin.rs` wraps libtorch's fused kernels (`at::gru`, `at::lstm`, `at::rnn_tanh`, cuDNN on CUDA, and the per-step
 //! `gru_cell`, `lstm_cell`, `rnn_tanh_cell`) behind the same [`SequenceLayer`] interface, on the same weight tensors
 //! as the torch-form custom cells.
 //!
@@ -22,14 +23,16 @@
 mod builtin;
 mod gru;
 mod lstm;
+mod sequence;
 mod tanh;
 
 pub use builtin::{BuiltinLayer, BuiltinMode};
 pub use gru::{PaperGru, TorchGru};
 pub use lstm::{PaperLstm, TorchLstm};
+pub use sequence::{check_input, initial_state, run_steps, zero_state, CustomLayer, SequenceLayer};
 pub use tanh::TanhRnn;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use std::fmt;
 use std::str::FromStr;
 use tch::{Device, Kind, Tensor};
@@ -312,133 +315,6 @@ pub fn new_cell(kind: CellKind, cfg: &CellConfig) -> Result<Box<dyn Cell>> {
         CellKind::TorchLstm => Box::new(TorchLstm::new(cfg)),
         CellKind::PaperLstm => Box::new(PaperLstm::new(cfg)),
     })
-}
-
-/// Anything that runs a recurrent unit over a whole sequence: custom cells and libtorch's built-ins alike.
-pub trait SequenceLayer {
-    /// A short name for tables: `custom`, `builtin_seq`, `builtin_cell`.
-    fn implementation(&self) -> &'static str;
-    fn kind(&self) -> CellKind;
-    /// `x: [T, B, D]` (or `[K, T, B, D]` for a population) → (`h_t` for every step `[(K,) T, B, H]`, final state).
-    fn forward(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)>;
-}
-
-/// Runs a custom [`Cell`] over time: one matmul for the input projection of all steps, then one step per frame.
-pub struct CustomLayer {
-    cell: Box<dyn Cell>,
-}
-
-impl CustomLayer {
-    pub fn new(cell: Box<dyn Cell>) -> Self {
-        CustomLayer { cell }
-    }
-
-    pub fn cell(&self) -> &dyn Cell {
-        self.cell.as_ref()
-    }
-}
-
-impl SequenceLayer for CustomLayer {
-    fn implementation(&self) -> &'static str {
-        "custom"
-    }
-
-    fn kind(&self) -> CellKind {
-        self.cell.kind()
-    }
-
-    fn forward(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)> {
-        let cell = self.cell.as_ref();
-        let (k, t, b) = check_input(cell, x)?;
-        let mut state = match state {
-            Some(s) => {
-                check_state(cell, s, k, b)?;
-                s.shallow_clone()
-            }
-            None => zero_state(cell, b, x.kind(), x.device()),
-        };
-        let xp = cell.input_projection(x);
-        // [K, T, B, G] for a population, [T, B, G] otherwise.
-        let time_dim = if k.is_some() { 1 } else { 0 };
-        let mut outputs = Vec::with_capacity(t as usize);
-        // unbind, not select(t) per step: the backward of T selects writes T zero-filled copies of the whole
-        // projection (O(T²·B·G) memory traffic), the backward of one unbind is a single stack.
-        for xp_t in xp.unbind(time_dim) {
-            state = cell.step(&xp_t, &state);
-            outputs.push(state.h.shallow_clone());
-        }
-        Ok((Tensor::stack(&outputs, time_dim), state))
-    }
-}
-
-/// A zero state for `batch` sequences.
-pub fn zero_state(cell: &dyn Cell, batch: i64, kind: Kind, device: Device) -> State {
-    let shape: Vec<i64> = cell
-        .population()
-        .into_iter()
-        .chain([batch, cell.hidden_size()])
-        .collect();
-    let h = Tensor::zeros(shape.as_slice(), (kind, device));
-    let c = cell
-        .kind()
-        .has_cell_state()
-        .then(|| Tensor::zeros(shape.as_slice(), (kind, device)));
-    State { h, c }
-}
-
-/// Checks `x` against the cell; returns (population, time, batch).
-fn check_input(cell: &dyn Cell, x: &Tensor) -> Result<(Option<i64>, i64, i64)> {
-    let size = x.size();
-    let d = cell.input_size();
-    let k = cell.population();
-    let ok_rank = match k {
-        None => size.len() == 3,
-        Some(k) => size.len() == 3 || (size.len() == 4 && size[0] == k),
-    };
-    if !ok_rank || size[size.len() - 1] != d {
-        let want = match k {
-            None => format!("[time, batch, {d}]"),
-            Some(k) => format!("[time, batch, {d}] or [{k}, time, batch, {d}]"),
-        };
-        bail!("{} input has shape {size:?}, expected {want}", cell.kind());
-    }
-    let weight = cell.named_parameters()[0].1;
-    ensure!(
-        x.kind() == weight.kind() && x.device() == weight.device(),
-        "{} input is {:?} on {:?} but the weights are {:?} on {:?}",
-        cell.kind(),
-        x.kind(),
-        x.device(),
-        weight.kind(),
-        weight.device()
-    );
-    let n = size.len();
-    Ok((k, size[n - 3], size[n - 2]))
-}
-
-fn check_state(cell: &dyn Cell, s: &State, k: Option<i64>, batch: i64) -> Result<()> {
-    let want: Vec<i64> = k.into_iter().chain([batch, cell.hidden_size()]).collect();
-    ensure!(
-        s.h.size() == want,
-        "{} initial h has shape {:?}, expected {want:?}",
-        cell.kind(),
-        s.h.size()
-    );
-    match (&s.c, cell.kind().has_cell_state()) {
-        (Some(c), true) => ensure!(
-            c.size() == want,
-            "{} initial c has shape {:?}, expected {want:?}",
-            cell.kind(),
-            c.size()
-        ),
-        (None, true) => bail!("{} needs an initial c beside h", cell.kind()),
-        (Some(_), false) => bail!(
-            "{} has no cell state, but an initial c was given",
-            cell.kind()
-        ),
-        (None, false) => {}
-    }
-    Ok(())
 }
 
 /// `x W^T + b` where `w` is `[G, D]` or a population's `[K, G, D]`. `x` is `[..., D]`, or `[K, ..., D]` with
