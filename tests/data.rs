@@ -9,10 +9,11 @@ mod common;
 
 use common::serve;
 use rnnlab::data::fetch::{fetch_music, pinned_mat, sha256_file, verify_music};
+use rnnlab::data::mat::parse_mat;
 use rnnlab::data::music::{
-    find_music_file, parse_mat, parse_pickle, read_music_file, MusicFormat, HIGHEST_NOTE,
-    LOWEST_NOTE,
+    find_music_file, read_music_file, MusicFormat, HIGHEST_NOTE, LOWEST_NOTE,
 };
+use rnnlab::data::pickle::parse_pickle;
 use rnnlab::data::{
     load_music, plan_epoch, reference_checksum, BatchConfig, BatchSource, DeviceSplit,
     FetchOptions, FetchOutcome, FileStatus, MusicData, MusicSet, PianoRoll, Split, SplitStats,

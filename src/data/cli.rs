@@ -1,8 +1,9 @@
 //! `rnnlab data`: fetch, verify and describe the music datasets and the FSDD speech set.
 
 use super::fetch::{fetch_music, pinned_mat, verify_music, FetchOptions, FetchOutcome, FileStatus};
-use super::music::{load_music, MusicSet, Split, SplitStats};
+use super::music::{load_music, MusicSet, SplitStats};
 use super::speech::{fsdd_dir, load_speech, parse_manifest, SpeechStats, BUNDLED_MANIFEST};
+use super::Split;
 use super::{resolve_data_dir, Dataset};
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;

@@ -1,8 +1,11 @@
 //! Data: the polyphonic music benchmarks and the speech stand-in, read, verified, fetched and batched.
 //!
-//! - [`music`]: MAT v5 and Boulanger pickle readers → validated binary piano rolls; split statistics.
+//! - [`music`]: the music sets' files → validated binary piano rolls; split statistics; chunking.
+//! - [`mat`]: the MAT v5 reader (via `matrw`, after a structural check of our own).
+//! - [`pickle`]: the Boulanger pickle reader.
 //! - [`speech`]: FSDD WAV reader, training-split normalisation, 20-in / 10-out framing, device batches.
 //! - [`batch`]: next-step batches (`x = seq[:-1]`, `y = seq[1:]`), padded with a mask, gathered on the device.
+//! - [`prepare`]: a dataset made ready for training: subsets, chunks, device splits and evaluation batches.
 //! - [`fetch`]: downloads with pinned SHA-256 sums, atomic writes, and `verify`.
 //! - [`cli`]: the `rnnlab data` subcommands.
 //!
@@ -12,16 +15,20 @@
 pub mod batch;
 pub mod cli;
 pub mod fetch;
+pub mod mat;
 pub mod music;
+pub mod pickle;
+pub mod prepare;
 pub mod speech;
 
 pub use batch::{plan_epoch, Batch, BatchConfig, BatchSource, DeviceSplit, EpochPlan};
 pub use cli::DataArgs;
 pub use fetch::{fetch_music, verify_music, FetchOptions, FetchOutcome, FileStatus};
 pub use music::{
-    load_music, read_mat, read_pickle, reference_checksum, MusicData, MusicSet, PianoRoll, Split,
-    SplitStats, KEYS,
+    chunk_pieces, load_music, read_mat, read_pickle, reference_checksum, MusicData, MusicSet,
+    PianoRoll, SplitStats, KEYS,
 };
+pub use prepare::{PerSplit, Preparation, PreparedData};
 pub use speech::{load_speech, SpeechData, SpeechSplit, Waveform};
 
 use anyhow::{anyhow, Result};
@@ -36,6 +43,33 @@ pub enum Task {
     Music,
     /// Raw audio: 20 samples in, 10 out through a mixture of Gaussians.
     Speech,
+}
+
+/// The three splits of every dataset (for music, those of Boulanger-Lewandowski et al. 2012).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    Train,
+    Valid,
+    Test,
+}
+
+impl Split {
+    pub const ALL: [Split; 3] = [Split::Train, Split::Valid, Split::Test];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Valid => "valid",
+            Split::Test => "test",
+        }
+    }
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Every dataset a training config can name: the four music benchmarks and FSDD.
