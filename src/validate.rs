@@ -17,6 +17,7 @@ use crate::cells::{
     SequenceLayer, State,
 };
 use crate::device::{device_name, Dtype};
+use crate::rng::SplitMix64;
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -120,8 +121,9 @@ pub struct Shape {
 
 /// Deterministic shapes over the required ranges: the smallest, the largest, then uniform draws.
 pub fn random_shapes(n: usize, seed: u64) -> Vec<Shape> {
-    let mut rng = SplitMix64(seed);
-    let mut draw = |lo: i64, hi: i64| lo + (rng.next() % (hi - lo + 1) as u64) as i64;
+    // A Rust-side generator for shapes (tensor randomness comes from libtorch's seeded generator).
+    let mut rng = SplitMix64::new(seed);
+    let mut draw = |lo: i64, hi: i64| lo + (rng.next_u64() % (hi - lo + 1) as u64) as i64;
     let mut shapes = vec![
         Shape {
             seq: 1,
@@ -146,18 +148,6 @@ pub fn random_shapes(n: usize, seed: u64) -> Vec<Shape> {
     }
     shapes.truncate(n);
     shapes
-}
-
-/// A tiny seeded generator for shapes (tensor randomness comes from libtorch's seeded generator).
-struct SplitMix64(u64);
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 /// Inputs, initial state and loss cotangents for one comparison.

@@ -195,7 +195,7 @@ pub fn form_name(kind: CellKind) -> &'static str {
 
 /// Hidden sizes of the paper's music models (Table 1): LSTM 36, GRU 46, tanh 100.
 pub fn paper_hidden(kind: CellKind) -> i64 {
-    crate::model::table1_music_hidden(kind)
+    crate::paper::table1_music_hidden(kind)
 }
 
 /// The paper's shapes: input 88, batch 1/8/32, sequence 60/250/500, each unit's paper hidden size.
@@ -403,7 +403,7 @@ impl Report {
 
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
-        crate::train::run::write_atomic(path, (text + "\n").as_bytes())
+        crate::atomic::write_atomic(path, (text + "\n").as_bytes())
             .with_context(|| format!("writing benchmark JSON {}", path.display()))
     }
 }

@@ -7,7 +7,8 @@
 //! first commit).
 
 use super::music::{candidate_files, MusicFormat, MusicSet};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::atomic::{write_atomic, write_atomic_with};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -158,59 +159,50 @@ pub fn fetch_music(
         pinned.file_name,
     );
 
-    // The temporary file lives in the destination directory so that the final rename is atomic; it deletes itself
-    // when dropped on any error path below.
-    let mut part = tempfile::Builder::new()
-        .prefix(&format!(".{}.", pinned.file_name))
-        .suffix(".part")
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let mut hasher = Sha256::new();
+    // Streamed into a temp file beside the destination, verified as it arrives, renamed into place only when the
+    // size and checksum match; on any error the temp file is removed.
     let mut received: u64 = 0;
-    let mut reader = response.into_reader();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = reader.read(&mut buf).with_context(|| {
-            format!("downloading {url} failed after {received} bytes; nothing was written")
-        })?;
-        if n == 0 {
-            break;
+    write_atomic_with(&dest, |tmp| {
+        let mut part = std::fs::File::create(tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut hasher = Sha256::new();
+        let mut reader = response.into_reader();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = reader.read(&mut buf).with_context(|| {
+                format!("downloading {url} failed after {received} bytes; nothing was written")
+            })?;
+            if n == 0 {
+                break;
+            }
+            received += n as u64;
+            if received > pinned.bytes {
+                bar.abandon();
+                bail!(
+                    "downloading {} from {url}: the server sent more than the expected {} bytes; the download \
+                     was discarded and nothing was written",
+                    pinned.file_name,
+                    pinned.bytes
+                );
+            }
+            hasher.update(&buf[..n]);
+            part.write_all(&buf[..n])
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            bar.inc(n as u64);
         }
-        received += n as u64;
-        if received > pinned.bytes {
-            bar.abandon();
+        bar.finish_and_clear();
+        let actual = hex(&hasher.finalize());
+        if actual != pinned.sha256 || received != pinned.bytes {
             bail!(
-                "downloading {} from {url}: the server sent more than the expected {} bytes; the download was \
-                 discarded and nothing was written",
+                "checksum mismatch for {} downloaded from {url}: expected sha256 {} ({} bytes), got {actual} \
+                 ({received} bytes); the download was discarded and nothing was written",
                 pinned.file_name,
+                pinned.sha256,
                 pinned.bytes
             );
         }
-        hasher.update(&buf[..n]);
-        part.write_all(&buf[..n])
-            .with_context(|| format!("cannot write {}", part.path().display()))?;
-        bar.inc(n as u64);
-    }
-    bar.finish_and_clear();
-    let actual = hex(&hasher.finalize());
-    if actual != pinned.sha256 || received != pinned.bytes {
-        bail!(
-            "checksum mismatch for {} downloaded from {url}: expected sha256 {} ({} bytes), got {actual} ({received} \
-             bytes); the download was discarded and nothing was written",
-            pinned.file_name,
-            pinned.sha256,
-            pinned.bytes
-        );
-    }
-    part.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot flush {}", part.path().display()))?;
-    part.persist(&dest).map_err(|e| {
-        anyhow!(
-            "cannot move the download into {}: {}",
-            dest.display(),
-            e.error
-        )
+        part.sync_all()
+            .with_context(|| format!("cannot flush {}", tmp.display()))
     })?;
     Ok((
         dest,
@@ -352,8 +344,7 @@ pub fn fetch_fsdd(
         .with_context(|| format!("cannot create {}", dir.display()))?;
     let manifest = dir.join("manifest.tsv");
     if !manifest.exists() {
-        std::fs::write(&manifest, super::speech::BUNDLED_MANIFEST)
-            .with_context(|| format!("cannot write {}", manifest.display()))?;
+        write_atomic(&manifest, super::speech::BUNDLED_MANIFEST.as_bytes())?;
     }
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(30))
@@ -416,21 +407,7 @@ pub fn fetch_fsdd(
                 body.len()
             );
         }
-        let parent = dest.parent().unwrap_or(&dir);
-        let mut part = tempfile::Builder::new()
-            .prefix(".fsdd.")
-            .suffix(".part")
-            .tempfile_in(parent)
-            .with_context(|| format!("cannot create a temporary file in {}", parent.display()))?;
-        part.write_all(&body)
-            .with_context(|| format!("cannot write {}", part.path().display()))?;
-        part.persist(&dest).map_err(|e| {
-            anyhow!(
-                "cannot move the download into {}: {}",
-                dest.display(),
-                e.error
-            )
-        })?;
+        write_atomic(&dest, &body)?;
         report.downloaded += 1;
         report.replaced += replaced as usize;
         bar.inc(1);

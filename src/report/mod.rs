@@ -34,8 +34,7 @@ pub fn register_fonts() -> Result<()> {
         .map_err(|e| anyhow!(e))
 }
 
-/// The unit families, in the paper's order.
-pub const UNITS: [&str; 3] = ["tanh", "gru", "lstm"];
+pub use crate::paper::UNITS;
 
 /// One colour per unit family in every figure (Okabe–Ito colours, distinguishable with colour-blindness):
 /// tanh vermillion, GRU blue, LSTM bluish green; anything else grey.

@@ -1,44 +1,10 @@
 //! Table 2 of the paper beside ours, as Markdown, CSV and JSON.
 
 use crate::cells::CellKind;
-use crate::train::Summary;
+use crate::run::Summary;
 use serde::{Deserialize, Serialize};
 
-/// Table 2 of Chung et al. 2014 (average NLL per frame; music rows): (dataset, unit, train, test).
-pub const PAPER_TABLE2: [(&str, &str, f64, f64); 12] = [
-    ("nottingham", "tanh", 3.22, 3.13),
-    ("nottingham", "gru", 2.79, 3.23),
-    ("nottingham", "lstm", 3.08, 3.20),
-    ("jsb", "tanh", 8.82, 9.10),
-    ("jsb", "gru", 6.94, 8.54),
-    ("jsb", "lstm", 8.15, 8.67),
-    ("musedata", "tanh", 5.64, 6.23),
-    ("musedata", "gru", 5.06, 5.99),
-    ("musedata", "lstm", 5.18, 6.23),
-    ("piano", "tanh", 5.64, 9.03),
-    ("piano", "gru", 4.93, 8.82),
-    ("piano", "lstm", 6.49, 9.03),
-];
-
-/// Table 2's speech rows: Ubisoft A test NLL per unit (the paper gives no train NLL for speech). The data are
-/// private; rnnlab's speech rows are on FSDD, so these numbers are shown for reference, never subtracted.
-pub const PAPER_UBISOFT_A_TEST: [(&str, f64); 3] = [("tanh", 6.44), ("gru", 3.59), ("lstm", 2.70)];
-
-/// The paper's (train, test) NLL for a dataset and unit family (`tanh`, `gru`, `lstm`).
-pub fn paper_nll(dataset: &str, unit: &str) -> Option<(f64, f64)> {
-    PAPER_TABLE2
-        .iter()
-        .find(|(d, u, _, _)| *d == dataset && *u == unit)
-        .map(|&(_, _, tr, te)| (tr, te))
-}
-
-/// The paper's Ubisoft A test NLL shown beside a speech row (FSDD), for a unit family.
-pub fn paper_speech_reference(unit: &str) -> Option<f64> {
-    PAPER_UBISOFT_A_TEST
-        .iter()
-        .find(|(u, _)| *u == unit)
-        .map(|&(_, v)| v)
-}
+pub use crate::paper::{paper_nll, paper_speech_reference, PAPER_TABLE2, PAPER_UBISOFT_A_TEST};
 
 /// The note printed under a table with speech rows.
 pub const SPEECH_NOTE: &str = "fsdd rows: ours are on the Free Spoken Digit Dataset, a public stand-in for the paper's \
