@@ -3,15 +3,15 @@
 //! config as `config.toml`.
 
 use crate::cells::CellKind;
-use crate::data::Dataset;
+use crate::data::{Dataset, Preparation};
 use crate::device::{DeviceArg, Dtype};
-use crate::model::{table1_hidden, Implementation};
+use crate::model::{Implementation, ModelConfig};
+use crate::paper::table1_hidden;
+use crate::rng::SplitMix64;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// Version of the run-directory layout; a run directory written by another version is refused on resume.
-pub const RUN_FORMAT_VERSION: u32 = 1;
+use tch::Device;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -222,13 +222,41 @@ impl TrainConfig {
         if !self.lrs.is_empty() {
             return self.lrs.clone();
         }
-        let mut state = self.seed ^ 0x5eed_1ea2_4a7e;
+        let mut rng = SplitMix64::new(self.seed ^ 0x5eed_1ea2_4a7e);
         (0..self.lr_candidates)
             .map(|_| {
-                let u = crate::train::uniform01(&mut state);
+                let u = rng.uniform01();
                 (self.lr_exp_min + u * (self.lr_exp_max - self.lr_exp_min)).exp()
             })
             .collect()
+    }
+
+    /// How the data is cut and batched for training.
+    pub fn preparation(&self) -> Preparation {
+        Preparation {
+            batch_size: self.batch_size,
+            eval_batch_size: self.eval_batch_size,
+            bucket: self.bucket,
+            seed: self.seed,
+            chunk_len: self.chunk_len,
+            train_subset: self.train_subset,
+            eval_subset: self.eval_subset,
+            kind: self.dtype.kind(),
+        }
+    }
+
+    /// The models this config trains (a population of candidates × seeds), on `device`.
+    pub fn model_config(&self, device: Device) -> ModelConfig {
+        ModelConfig {
+            task: self.dataset.task(),
+            cell: self.cell,
+            implementation: self.implementation,
+            hidden: self.hidden_size(),
+            population: self.member_lrs().len() as i64,
+            init_scale: self.init_scale,
+            kind: self.dtype.kind(),
+            device,
+        }
     }
 
     /// The learning rate of every population member (candidates × seeds, candidate-major).

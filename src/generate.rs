@@ -1,6 +1,7 @@
 //! `rnnlab sample`: audio from a trained speech run, so people can listen to what a model learned.
 //!
-//! The run's best weights (`best.*` in its last checkpoint) are loaded for every member; generation starts from two
+//! The run's best weights (`best.*` in its last checkpoint, [`RunDir::load_best_model`]: weights only) are loaded for
+//! every member, on the CPU; generation starts from two
 //! frames of silence (int16 zero, normalised) and then feeds each step's draw back as input:
 //! ```text
 //! x_0 = (s, s) with s = (0 − μ)/σ         20 samples
@@ -13,9 +14,8 @@
 use crate::data::speech::{write_wav, Normalisation, FRAME, INPUT, SAMPLE_RATE};
 use crate::data::Task;
 use crate::model::{mog_sample, Head, MOG_MIN_SCALE};
-use crate::train::run::RunDir;
-use crate::train::{Population, Summary, TrainState};
-use anyhow::{bail, ensure, Context, Result};
+use crate::run::RunDir;
+use anyhow::{bail, ensure, Result};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -45,39 +45,18 @@ pub fn sample_run(
         seconds > 0.0 && seconds <= 60.0,
         "--seconds must be in (0, 60]"
     );
-    let norm_path = run_dir.join("normalisation.json");
-    let norm: Normalisation = serde_json::from_str(
-        &std::fs::read_to_string(&norm_path)
-            .with_context(|| format!("reading {}", norm_path.display()))?,
-    )
-    .with_context(|| format!("{} is not valid", norm_path.display()))?;
-    let (tensors, state) = run.load_checkpoint()?;
+    let norm = run.read_normalisation()?;
+    let (model, state) = run.load_best_model(&cfg, Device::Cpu)?;
     let member = match member {
         Some(m) => m,
-        None => best_member(run_dir, &state)?,
+        None => run.best_member(&state)?,
     };
-    let cfg = crate::config::TrainConfig {
-        device: crate::device::DeviceArg::Cpu,
-        ..cfg
-    };
-    let pop = Population::new(&cfg, Device::Cpu)?;
-    let k = pop.model.population() as usize;
+    let k = model.population() as usize;
     ensure!(
         member < k,
         "member {member} does not exist (the run has {k})"
     );
-    tch::no_grad(|| -> Result<()> {
-        for (name, p) in pop.model.named_parameters() {
-            let best = tensors
-                .iter()
-                .find(|(n, _)| *n == format!("best.{name}"))
-                .map(|(_, t)| t)
-                .with_context(|| format!("the checkpoint lacks best.{name}"))?;
-            p.shallow_clone().f_copy_(best)?;
-        }
-        Ok(())
-    })?;
-    let Head::Mog { components, dim } = pop.model.head() else {
+    let Head::Mog { components, dim } = model.head() else {
         bail!("the model of {} has no mixture head", run_dir.display());
     };
     let kind = cfg.dtype.kind();
@@ -89,7 +68,7 @@ pub fn sample_run(
         let mut state = None;
         let mut frames = Vec::with_capacity(steps);
         for _ in 0..steps {
-            let (o, s) = pop.model.outputs_from(&x, state.as_ref())?;
+            let (o, s) = model.outputs_from(&x, state.as_ref())?;
             let y = mog_sample(&o, components, dim, MOG_MIN_SCALE); // [K, 1, 1, 10]
             x = Tensor::cat(
                 &[x.narrow(-1, FRAME as i64, FRAME as i64), y.shallow_clone()],
@@ -119,28 +98,4 @@ pub fn sample_to_wav(
     let g = sample_run(run_dir, seconds, seed, member)?;
     write_wav(out, &g.samples, &g.norm)?;
     Ok(g)
-}
-
-/// The summary's best member, else the one with the lowest best validation NLL in the checkpoint's state.
-fn best_member(run_dir: &Path, state: &TrainState) -> Result<usize> {
-    if let Ok(text) = std::fs::read_to_string(run_dir.join("summary.json")) {
-        if let Ok(s) = serde_json::from_str::<Summary>(&text) {
-            if let Some(m) = s.best_member {
-                return Ok(m);
-            }
-        }
-    }
-    state
-        .members
-        .iter()
-        .enumerate()
-        .filter_map(|(i, m)| m.best_valid.map(|v| (i, v)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(i, _)| i)
-        .with_context(|| {
-            format!(
-                "{} has no member with a validation NLL yet",
-                run_dir.display()
-            )
-        })
 }

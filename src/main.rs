@@ -233,7 +233,7 @@ fn bench_cmd(args: BenchArgs) -> Result<bool> {
     }
     if let Some(path) = &args.markdown {
         let text = bench::markdown(&report, pytorch.as_ref());
-        rnnlab::train::run::write_atomic(path, text.as_bytes())
+        rnnlab::atomic::write_atomic(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -331,7 +331,7 @@ fn train_cmd(args: TrainArgs) -> Result<bool> {
     let data_dir = rnnlab::data::resolve_data_dir(args.data_dir.as_deref());
     let (cfg, start_dir, resume) = match &args.resume {
         Some(dir) => {
-            let (_, cfg) = rnnlab::train::run::RunDir::open(dir)?;
+            let (_, cfg) = rnnlab::run::RunDir::open(dir)?;
             (cfg, dir.clone(), true)
         }
         None => {
@@ -374,29 +374,15 @@ fn train_cmd(args: TrainArgs) -> Result<bool> {
         .progress_chars("=> "),
     );
     let quiet = args.quiet;
-    let mut progress = |p: rnnlab::train::Progress| match p {
-        rnnlab::train::Progress::EpochStart {
-            epoch,
-            max_epochs,
-            batches,
-        } => {
-            bar.set_length(batches as u64);
-            bar.set_position(0);
-            bar.set_message(format!("epoch {epoch}/{max_epochs}"));
-        }
-        rnnlab::train::Progress::Batch => bar.inc(1),
-        rnnlab::train::Progress::EpochEnd(m) => {
-            let best = m
-                .members
-                .iter()
-                .filter_map(|x| x.valid_nll)
-                .fold(f64::INFINITY, f64::min);
+    let mut progress = |p: rnnlab::train::Progress| {
+        if let Some(m) = p.show_on(&bar) {
             let line = format!(
-                "epoch {:>3}: best valid NLL {best:.3}, {} active, {:.1} s",
+                "epoch {:>3}: best valid NLL {:.3}, {} active, {:.1} s",
                 m.epoch,
+                m.best_valid(),
                 m.members
                     .iter()
-                    .filter(|x| x.status == rnnlab::train::Status::Active)
+                    .filter(|x| x.status == rnnlab::run::Status::Active)
                     .count(),
                 m.seconds
             );

@@ -37,8 +37,8 @@ use std::fmt;
 use std::str::FromStr;
 use tch::{Device, Kind, Reduction, Tensor};
 
-/// Keys of the piano roll, and the model's input and output width.
-pub const KEYS: i64 = 88;
+/// Keys of the piano roll ([`crate::data::KEYS`]), as the music model's input and output width.
+pub const KEYS: i64 = crate::data::KEYS as i64;
 /// Mixture components of the speech head (the paper's §7).
 pub const MOG_COMPONENTS: i64 = 20;
 /// Floor on every mixture scale, in normalised units (training std = 1). One int16 step is about 5e-4 of the
@@ -177,30 +177,23 @@ impl FromStr for Implementation {
     }
 }
 
-/// Table 1's music sizes: about 20k recurrent parameters for each unit.
-pub fn table1_music_hidden(kind: CellKind) -> i64 {
-    match kind {
-        CellKind::Tanh => 100,
-        CellKind::TorchGru | CellKind::PaperGru => 46,
-        CellKind::TorchLstm | CellKind::PaperLstm => 36,
-    }
-}
-
-/// Table 1's speech sizes: about 169k recurrent parameters for each unit (input 20).
-pub fn table1_speech_hidden(kind: CellKind) -> i64 {
-    match kind {
-        CellKind::Tanh => 400,
-        CellKind::TorchGru | CellKind::PaperGru => 227,
-        CellKind::TorchLstm | CellKind::PaperLstm => 195,
-    }
-}
-
-/// Table 1's size of a unit for a task.
-pub fn table1_hidden(task: Task, kind: CellKind) -> i64 {
-    match task {
-        Task::Music => table1_music_hidden(kind),
-        Task::Speech => table1_speech_hidden(kind),
-    }
+/// What a population of models is made of (see [`Model::new`]); a training config gives one with
+/// [`crate::config::TrainConfig::model_config`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelConfig {
+    /// Music (Bernoulli-88 head) or speech (mixture of Gaussians).
+    pub task: Task,
+    pub cell: CellKind,
+    pub implementation: Implementation,
+    /// Hidden units.
+    pub hidden: i64,
+    /// `K`, the number of independent models stacked along the leading dimension.
+    pub population: i64,
+    /// Initial weights ~ U(−init_scale, init_scale) (recurrent matrices orthogonal, biases zero).
+    pub init_scale: f64,
+    /// `Kind::Float` or `Kind::Double`.
+    pub kind: Kind,
+    pub device: Device,
 }
 
 /// The music experiments' name for [`Model`] (Bernoulli head).
@@ -216,42 +209,20 @@ pub struct Model {
 }
 
 impl Model {
-    /// A population of `k` music models (88 keys in, Bernoulli-88 out); see [`Model::for_task`].
-    pub fn new(
-        kind: CellKind,
-        implementation: Implementation,
-        hidden: i64,
-        k: i64,
-        init_scale: f64,
-        dtype: Kind,
-        device: Device,
-    ) -> Result<Self> {
-        Self::for_task(
-            Task::Music,
-            kind,
+    /// A population of `cfg.population` models for `cfg.task`, initialised as the paper's authors did (see
+    /// [`Init::Paper`]); the output layer's weights ~ U(−scale, scale), its bias zero (for the MoG head: equal
+    /// weights, means near 0 and scales ≈ 1, the normalised data's own).
+    pub fn new(cfg: &ModelConfig) -> Result<Self> {
+        let &ModelConfig {
+            task,
+            cell: kind,
             implementation,
             hidden,
-            k,
+            population: k,
             init_scale,
-            dtype,
+            kind: dtype,
             device,
-        )
-    }
-
-    /// A population of `k` models for `task`, initialised as the paper's authors did (see [`Init::Paper`]); the
-    /// output layer's weights ~ U(−scale, scale), its bias zero (for the MoG head: equal weights, means near 0 and
-    /// scales ≈ 1, the normalised data's own).
-    #[allow(clippy::too_many_arguments)]
-    pub fn for_task(
-        task: Task,
-        kind: CellKind,
-        implementation: Implementation,
-        hidden: i64,
-        k: i64,
-        init_scale: f64,
-        dtype: Kind,
-        device: Device,
-    ) -> Result<Self> {
+        } = cfg;
         ensure!(
             implementation == Implementation::Custom || kind.has_builtin(),
             "implementation {implementation} needs a cell with a libtorch built-in (tanh, torch_gru, torch_lstm), \

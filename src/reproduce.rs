@@ -6,11 +6,13 @@
 //! Runs land in `OUT/runs/<dataset>_<unit>/`, the tables in `OUT/table2.{md,csv,json}`, the figures in `OUT/plots/`. A finished run (it has `summary.json`) is reused, an unfinished one
 //! is resumed from its last checkpoint, so an interrupted reproduction continues where it stopped.
 
+use crate::atomic::write_atomic;
 use crate::cells::CellKind;
 use crate::config::TrainConfig;
 use crate::data::{AnyData, Dataset, Task};
 use crate::report::table::{self, unit_family, Row};
-use crate::train::{self, run::write_atomic, Progress, Start, Summary};
+use crate::run::{RunDir, Summary};
+use crate::train::{self, Progress, Start};
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::VecDeque;
@@ -181,7 +183,7 @@ pub fn reproduce(opts: &Options) -> Result<Vec<Row>> {
             .iter()
             .position(|s| s.name() == r.dataset)
             .unwrap_or(usize::MAX);
-        let u = ["tanh", "gru", "lstm"]
+        let u = crate::paper::UNITS
             .iter()
             .position(|u| *u == r.unit)
             .unwrap_or(usize::MAX);
@@ -205,23 +207,20 @@ pub fn reproduce(opts: &Options) -> Result<Vec<Row>> {
 }
 
 fn run_job(job: &Job, data: &AnyData, bar: &ProgressBar, quiet: bool) -> Result<Summary> {
-    let summary_path = job.dir.join("summary.json");
-    if summary_path.exists() {
-        let text = std::fs::read_to_string(&summary_path)?;
-        if let Ok(s) = serde_json::from_str::<Summary>(&text) {
-            if !quiet {
-                bar.println(format!(
-                    "{}: reusing finished run {}",
-                    job.name,
-                    job.dir.display()
-                ));
-            }
-            return Ok(s);
+    let run = RunDir::at(&job.dir);
+    if let Ok(Some(s)) = run.read_summary() {
+        if !quiet {
+            bar.println(format!(
+                "{}: reusing finished run {}",
+                job.name,
+                job.dir.display()
+            ));
         }
+        return Ok(s);
     }
-    let start = if job.dir.join("checkpoint").join("state.json").exists() {
+    let start = if run.has_checkpoint() {
         // Resume with the run's own config: it is what the checkpoint was made with.
-        let (_, cfg) = crate::train::run::RunDir::open(&job.dir)?;
+        let (_, cfg) = RunDir::open(&job.dir)?;
         if cfg != job.cfg {
             bail!(
                 "{} was started with another config than {} now gives; remove it or use another --out",
@@ -247,27 +246,14 @@ fn run_job(job: &Job, data: &AnyData, bar: &ProgressBar, quiet: bool) -> Result<
     );
     bar.set_prefix(job.name.clone());
     let name = job.name.clone();
-    let mut on_progress = |p: Progress| match p {
-        Progress::EpochStart {
-            epoch,
-            max_epochs,
-            batches,
-        } => {
-            bar.set_length(batches as u64);
-            bar.set_position(0);
-            bar.set_message(format!("epoch {epoch}/{max_epochs}"));
-        }
-        Progress::Batch => bar.inc(1),
-        Progress::EpochEnd(m) => {
-            let best = m
-                .members
-                .iter()
-                .filter_map(|x| x.valid_nll)
-                .fold(f64::INFINITY, f64::min);
+    let mut on_progress = |p: Progress| {
+        if let Some(m) = p.show_on(bar) {
             if quiet {
                 eprintln!(
-                    "{name}: epoch {} valid {best:.3} ({:.0} s)",
-                    m.epoch, m.seconds
+                    "{name}: epoch {} valid {:.3} ({:.0} s)",
+                    m.epoch,
+                    m.best_valid(),
+                    m.seconds
                 );
             }
         }

@@ -3,11 +3,13 @@
 
 use rnnlab::cells::CellKind;
 use rnnlab::config::TrainConfig;
+use rnnlab::data::chunk_pieces;
 use rnnlab::data::PianoRoll;
+use rnnlab::data::Task;
 use rnnlab::device::Dtype;
-use rnnlab::model::{Implementation, MusicModel, KEYS};
-use rnnlab::train::rng::Rng;
-use rnnlab::train::{chunk_pieces, Population};
+use rnnlab::model::{Implementation, ModelConfig, MusicModel, KEYS};
+use rnnlab::rng::Rng;
+use rnnlab::train::Population;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,15 +34,16 @@ fn random_batch(t: i64, b: i64, kind: Kind) -> (Tensor, Tensor, Tensor, usize) {
 /// must score 88·ln 2 = 60.997 per frame, whatever the batch and padding.
 #[test]
 fn nll_is_nats_per_frame_summed_over_keys() {
-    let model = MusicModel::new(
-        CellKind::PaperGru,
-        Implementation::Custom,
-        8,
-        2,
-        0.1,
-        Kind::Double,
-        Device::Cpu,
-    )
+    let model = MusicModel::new(&ModelConfig {
+        task: Task::Music,
+        cell: CellKind::PaperGru,
+        implementation: Implementation::Custom,
+        hidden: 8,
+        population: 2,
+        init_scale: 0.1,
+        kind: Kind::Double,
+        device: Device::Cpu,
+    })
     .unwrap();
     tch::no_grad(|| {
         for (name, p) in model.named_parameters() {

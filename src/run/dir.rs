@@ -1,98 +1,84 @@
-//! Run directories: everything a training run writes, always atomically (temp file, then rename).
-//!
-//! ```text
-//! RUN_DIR/config.toml              the resolved config (rnnlab train --resume reads it back)
-//! RUN_DIR/metrics.csv              one row per epoch and member
-//! RUN_DIR/metrics.jsonl            one JSON object per epoch, with an array of members
-//! RUN_DIR/checkpoint/last.safetensors  weights (PyTorch-style names, leading [K]), best weights, RMSProp state
-//! RUN_DIR/checkpoint/state.json    epoch, updates, seconds, per-member early-stopping state, seed, format version
-//! RUN_DIR/summary.json             written at the end: per-member results at their best weights
-//! ```
+//! [`RunDir`]: creating a run directory, appending an epoch's metrics, saving and loading checkpoints, and reading
+//! back what a run wrote (see the layout in [`super`]).
 
-use super::{EpochMetrics, TrainState};
-use crate::config::{TrainConfig, RUN_FORMAT_VERSION};
+use super::{
+    EpochMetrics, Summary, TrainState, CHECKPOINT_DIR, CONFIG_FILE, METRICS_CSV, METRICS_JSONL,
+    NORMALISATION_FILE, RUN_FORMAT_VERSION, STATE_FILE, SUMMARY_FILE, WEIGHTS_FILE,
+};
+use crate::atomic::{write_atomic, write_atomic_with};
+use crate::config::TrainConfig;
+use crate::data::speech::Normalisation;
 use anyhow::{bail, ensure, Context, Result};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
-/// Writes `bytes` to `path` through a temp file in the same directory and a rename, so a reader never sees a
-/// half-written file and a crash leaves the previous version intact.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path);
-    {
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all().ok();
-    }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
-
+/// A run directory.
 pub struct RunDir {
     pub path: PathBuf,
 }
 
 impl RunDir {
+    /// A handle on `path`, which may not hold a run (yet): nothing is read or checked.
+    pub fn at(path: &Path) -> RunDir {
+        RunDir {
+            path: path.to_path_buf(),
+        }
+    }
+
     /// A new run directory; refuses one that already holds a run, so results are never overwritten.
     pub fn create(path: &Path, cfg: &TrainConfig) -> Result<RunDir> {
-        if path.join("config.toml").exists() {
+        if path.join(CONFIG_FILE).exists() {
             bail!(
                 "{} already holds a run; continue it with --resume {}, or choose another --out",
                 path.display(),
                 path.display()
             );
         }
-        std::fs::create_dir_all(path.join("checkpoint"))
+        std::fs::create_dir_all(path.join(CHECKPOINT_DIR))
             .with_context(|| format!("creating run directory {}", path.display()))?;
         let run = RunDir {
             path: path.to_path_buf(),
         };
-        write_atomic(&run.path.join("config.toml"), cfg.to_toml()?.as_bytes())?;
-        write_atomic(
-            &run.path.join("metrics.csv"),
-            metrics_csv_header().as_bytes(),
-        )?;
-        write_atomic(&run.path.join("metrics.jsonl"), b"")?;
+        write_atomic(&run.file(CONFIG_FILE), cfg.to_toml()?.as_bytes())?;
+        write_atomic(&run.file(METRICS_CSV), metrics_csv_header().as_bytes())?;
+        write_atomic(&run.file(METRICS_JSONL), b"")?;
         Ok(run)
     }
 
     /// An existing run directory, for --resume.
     pub fn open(path: &Path) -> Result<(RunDir, TrainConfig)> {
-        let cfg_path = path.join("config.toml");
+        let run = RunDir::at(path);
+        let cfg_path = run.file(CONFIG_FILE);
         ensure!(
             cfg_path.exists(),
-            "{} is not a run directory (no config.toml)",
+            "{} is not a run directory (no {CONFIG_FILE})",
             path.display()
         );
         let cfg = TrainConfig::from_file(&cfg_path)?;
-        Ok((
-            RunDir {
-                path: path.to_path_buf(),
-            },
-            cfg,
-        ))
+        Ok((run, cfg))
+    }
+
+    /// A file of the run directory, by one of the names in [`super`] (`SUMMARY_FILE`, …).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
     }
 
     pub fn state_path(&self) -> PathBuf {
-        self.path.join("checkpoint").join("state.json")
+        self.path.join(CHECKPOINT_DIR).join(STATE_FILE)
     }
 
     pub fn weights_path(&self) -> PathBuf {
-        self.path.join("checkpoint").join("last.safetensors")
+        self.path.join(CHECKPOINT_DIR).join(WEIGHTS_FILE)
+    }
+
+    /// Whether the run has saved a checkpoint (it finished at least one epoch).
+    pub fn has_checkpoint(&self) -> bool {
+        self.state_path().exists()
     }
 
     /// Appends one epoch to metrics.csv and metrics.jsonl (rewritten whole, atomically; they are small).
     pub fn append_metrics(&self, m: &EpochMetrics) -> Result<()> {
-        let csv = self.path.join("metrics.csv");
+        let csv = self.file(METRICS_CSV);
         let mut text =
             std::fs::read_to_string(&csv).with_context(|| format!("reading {}", csv.display()))?;
         for (i, member) in m.members.iter().enumerate() {
@@ -110,7 +96,7 @@ impl RunDir {
             );
         }
         write_atomic(&csv, text.as_bytes())?;
-        let jsonl = self.path.join("metrics.jsonl");
+        let jsonl = self.file(METRICS_JSONL);
         let mut text = std::fs::read_to_string(&jsonl)
             .with_context(|| format!("reading {}", jsonl.display()))?;
         text += &serde_json::to_string(m)?;
@@ -120,7 +106,7 @@ impl RunDir {
 
     /// Drops metrics of epochs after `epoch` (written before a kill, after the last checkpoint).
     pub fn truncate_metrics(&self, epoch: usize) -> Result<()> {
-        let csv = self.path.join("metrics.csv");
+        let csv = self.file(METRICS_CSV);
         let text =
             std::fs::read_to_string(&csv).with_context(|| format!("reading {}", csv.display()))?;
         let mut lines = text.lines();
@@ -147,7 +133,7 @@ impl RunDir {
             }
         }
         write_atomic(&csv, kept.as_bytes())?;
-        let jsonl = self.path.join("metrics.jsonl");
+        let jsonl = self.file(METRICS_JSONL);
         let text = std::fs::read_to_string(&jsonl)
             .with_context(|| format!("reading {}", jsonl.display()))?;
         let mut kept = String::new();
@@ -164,12 +150,11 @@ impl RunDir {
 
     /// Saves tensors and state: the tensors first, then state.json, which names the epoch the tensors hold.
     pub fn save_checkpoint(&self, tensors: &[(String, Tensor)], state: &TrainState) -> Result<()> {
-        let path = self.weights_path();
-        let tmp = temp_path(&path);
         let named: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        Tensor::write_safetensors(&named, &tmp)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("renaming {}", tmp.display()))?;
+        write_atomic_with(&self.weights_path(), |tmp| {
+            Tensor::write_safetensors(&named, tmp)
+                .with_context(|| format!("writing {}", tmp.display()))
+        })?;
         write_atomic(
             &self.state_path(),
             serde_json::to_string_pretty(state)?.as_bytes(),
@@ -203,9 +188,9 @@ impl RunDir {
             .with_context(|| format!("reading checkpoint {}", wp.display()))?;
         let epoch = tensors
             .iter()
-            .find(|(n, _)| n == "meta.epoch")
+            .find(|(n, _)| n == super::checkpoint::META_EPOCH)
             .map(|(_, t)| t.int64_value(&[]))
-            .with_context(|| format!("{} lacks meta.epoch", wp.display()))?;
+            .with_context(|| format!("{} lacks {}", wp.display(), super::checkpoint::META_EPOCH))?;
         ensure!(
             epoch as usize == state.epoch,
             "{} holds epoch {epoch} but state.json says {}; the checkpoint is inconsistent",
@@ -213,6 +198,63 @@ impl RunDir {
             state.epoch
         );
         Ok((tensors, state))
+    }
+
+    /// `summary.json`: `None` while the run has not finished; an error when it is there but unreadable.
+    pub fn read_summary(&self) -> Result<Option<Summary>> {
+        let path = self.file(SUMMARY_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let summary = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a summary this version can read", path.display())
+        })?;
+        Ok(Some(summary))
+    }
+
+    /// The epochs of `metrics.jsonl` that this version can read, in file order, and the number of lines it could
+    /// not (an empty list when the file is missing).
+    pub fn read_metrics(&self) -> (Vec<EpochMetrics>, usize) {
+        let Ok(text) = std::fs::read_to_string(self.file(METRICS_JSONL)) else {
+            return (vec![], 0);
+        };
+        let mut epochs = Vec::new();
+        let mut unreadable = 0;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str::<EpochMetrics>(line) {
+                Ok(m) => epochs.push(m),
+                Err(_) => unreadable += 1,
+            }
+        }
+        (epochs, unreadable)
+    }
+
+    /// The speech normalisation a speech run was trained with.
+    pub fn read_normalisation(&self) -> Result<Normalisation> {
+        let path = self.file(NORMALISATION_FILE);
+        serde_json::from_str(
+            &std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("{} is not valid", path.display()))
+    }
+
+    /// The run's best member: the summary's when the run finished, else the best so far by the checkpoint's state
+    /// (see [`super::best_member`]).
+    pub fn best_member(&self, state: &TrainState) -> Result<usize> {
+        if let Ok(Some(s)) = self.read_summary() {
+            if let Some(m) = s.best_member {
+                return Ok(m);
+            }
+        }
+        state.best_member().with_context(|| {
+            format!(
+                "{} has no member with a validation NLL yet",
+                self.path.display()
+            )
+        })
     }
 }
 

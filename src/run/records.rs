@@ -1,0 +1,179 @@
+//! The records of a run directory: what `state.json`, `metrics.jsonl` / `metrics.csv` and `summary.json` hold.
+//! Field names are the JSON keys; changing one changes the run-directory format ([`super::RUN_FORMAT_VERSION`]).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a member of a population stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    /// Early stopping: no better validation NLL for `patience` epochs.
+    Stopped,
+    /// Its loss or gradient became NaN/Inf; its weights are frozen at their last finite values.
+    Diverged,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Active => "active",
+            Status::Stopped => "stopped",
+            Status::Diverged => "diverged",
+        })
+    }
+}
+
+/// One member's early-stopping state (in `checkpoint/state.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MemberState {
+    pub lr: f64,
+    pub status: Status,
+    /// Epoch at which the status last changed to stopped/diverged.
+    pub status_epoch: Option<usize>,
+    pub best_valid: Option<f64>,
+    pub best_epoch: Option<usize>,
+    pub epochs_since_best: usize,
+}
+
+/// Everything besides tensors that a resumed run needs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainState {
+    pub format_version: u32,
+    /// Completed epochs.
+    pub epoch: usize,
+    pub updates: u64,
+    /// Wall-clock seconds of training and evaluation so far.
+    pub seconds: f64,
+    pub seed: u64,
+    pub members: Vec<MemberState>,
+}
+
+/// One member's line of an epoch (`metrics.csv` row, element of `metrics.jsonl`'s `members`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MemberMetrics {
+    pub lr: f64,
+    /// Mean NLL per predicted frame over this epoch's updates, at the noisy weights the updates used.
+    pub train_nll: Option<f64>,
+    pub valid_nll: Option<f64>,
+    pub test_nll: Option<f64>,
+    pub status: Status,
+}
+
+/// One epoch of a run: one line of `metrics.jsonl`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub updates: u64,
+    pub seconds: f64,
+    pub members: Vec<MemberMetrics>,
+}
+
+impl EpochMetrics {
+    /// The lowest validation NLL of the epoch over its members (+∞ when none has one).
+    pub fn best_valid(&self) -> f64 {
+        self.members
+            .iter()
+            .filter_map(|x| x.valid_nll)
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// JSON has no NaN: a non-finite NLL (a diverged member) is written as `null` and read back as NaN, so a summary
+/// always round-trips.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+}
+
+/// Per-member results at the member's best (validation) weights, evaluated without noise.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MemberResult {
+    pub member: usize,
+    pub lr: f64,
+    pub status: Status,
+    /// The epoch at which the member stopped early or diverged.
+    #[serde(default)]
+    pub status_epoch: Option<usize>,
+    pub best_epoch: Option<usize>,
+    #[serde(with = "nan_as_null")]
+    pub train_nll: f64,
+    #[serde(with = "nan_as_null")]
+    pub valid_nll: f64,
+    #[serde(with = "nan_as_null")]
+    pub test_nll: f64,
+}
+
+/// What a finished run reports: `summary.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    pub dataset: String,
+    pub cell: String,
+    pub implementation: String,
+    pub hidden: i64,
+    pub params_paper: i64,
+    pub params_total: i64,
+    pub epochs: usize,
+    pub updates: u64,
+    pub seconds: f64,
+    pub seconds_per_epoch: f64,
+    pub population: usize,
+    /// The member with the best validation NLL among those that did not diverge.
+    pub best_member: Option<usize>,
+    pub members: Vec<MemberResult>,
+}
+
+impl TrainState {
+    /// The state of a run before its first epoch: every member active, with its learning rate.
+    pub fn fresh(seed: u64, lrs: &[f64]) -> TrainState {
+        TrainState {
+            format_version: super::RUN_FORMAT_VERSION,
+            epoch: 0,
+            updates: 0,
+            seconds: 0.0,
+            seed,
+            members: lrs
+                .iter()
+                .map(|&lr| MemberState {
+                    lr,
+                    status: Status::Active,
+                    status_epoch: None,
+                    best_valid: None,
+                    best_epoch: None,
+                    epochs_since_best: 0,
+                })
+                .collect(),
+        }
+    }
+
+    /// The member with the lowest best validation NLL so far (see [`super::best_member`]).
+    pub fn best_member(&self) -> Option<usize> {
+        super::best_member(
+            self.members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (i, m.best_valid)),
+        )
+    }
+}
+
+impl Summary {
+    /// The member a summary reports as its best: the lowest validation NLL at best weights among the members that
+    /// did not diverge and were evaluated at least once (see [`super::best_member`]).
+    pub fn choose_best(members: &[MemberResult]) -> Option<usize> {
+        super::best_member(members.iter().map(|m| {
+            let eligible = m.status != Status::Diverged && m.best_epoch.is_some();
+            (m.member, eligible.then_some(m.valid_nll))
+        }))
+    }
+}

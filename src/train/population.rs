@@ -1,0 +1,280 @@
+//! A population of K models trained together: the model, its RMSProp state, and each member's learning rate,
+//! clipping and active flag. One update takes every active member one step (see the equations in [`super`]).
+
+use super::rmsprop::{per_member, RmsProp};
+use crate::config::TrainConfig;
+use crate::data::{PreparedData, Split};
+use crate::model::Model;
+use crate::rng::Rng;
+use crate::run::{checkpoint, MemberState, Status};
+use anyhow::{ensure, Context, Result};
+use tch::{Device, Kind, Tensor};
+
+/// A population of models with its optimizer and per-member hyper-parameters.
+pub struct Population {
+    pub model: Model,
+    pub opt: RmsProp,
+    /// `[K]` learning rates.
+    pub lr: Tensor,
+    /// `[K]`: 1 for members still training, 0 for stopped or diverged ones.
+    pub active: Tensor,
+    pub clip_norm: f64,
+    /// Which parameters get weight noise.
+    pub noisy: Vec<bool>,
+}
+
+impl Population {
+    pub fn new(cfg: &TrainConfig, device: Device) -> Result<Self> {
+        let lrs = cfg.member_lrs();
+        let k = lrs.len() as i64;
+        let kind = cfg.dtype.kind();
+        let model = Model::new(&cfg.model_config(device))?;
+        let opt = RmsProp::new(
+            &model.parameters(),
+            cfg.rms_decay,
+            cfg.rms_floor,
+            cfg.momentum,
+        );
+        let noisy = model
+            .named_parameters()
+            .iter()
+            .map(|(n, _)| cfg.noise_on_biases || !n.contains("bias"))
+            .collect();
+        Ok(Population {
+            model,
+            opt,
+            lr: Tensor::from_slice(&lrs).to_kind(kind).to_device(device),
+            active: Tensor::ones([k], (kind, device)),
+            clip_norm: cfg.clip_norm,
+            noisy,
+        })
+    }
+
+    /// Fresh weight noise for one update: N(0, σ²) for each noisy parameter, drawn from the run's own generator.
+    pub fn draw_noise(&self, sigma: f64, rng: &mut Rng) -> Result<Vec<Option<Tensor>>> {
+        self.model
+            .parameters()
+            .iter()
+            .zip(&self.noisy)
+            .map(|(p, &noisy)| {
+                (noisy && sigma > 0.0)
+                    .then(|| Ok(rng.randn_like(p)? * sigma))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    /// One update on a batch with the given weight noise. Returns each member's NLL sum over the batch's
+    /// predicted frames (at the noisy weights) and which members stayed finite.
+    pub fn update(
+        &mut self,
+        x: &Tensor,
+        y: &Tensor,
+        mask: &Tensor,
+        frames: usize,
+        noise: &[Option<Tensor>],
+    ) -> Result<(Tensor, Vec<bool>)> {
+        let params = self.model.parameters();
+        ensure!(noise.len() == params.len(), "one noise entry per parameter");
+        // Perturb in place, remembering the clean values to restore bit for bit after the backward pass.
+        let clean: Vec<Option<Tensor>> = tch::no_grad(|| {
+            params
+                .iter()
+                .zip(noise)
+                .map(|(p, n)| {
+                    n.as_ref().map(|n| {
+                        let saved = p.detach().copy();
+                        let _ = p.shallow_clone().g_add_(n);
+                        saved
+                    })
+                })
+                .collect()
+        });
+        let result = self.loss_and_grads(x, y, mask, frames, &params);
+        tch::no_grad(|| {
+            for (p, c) in params.iter().zip(&clean) {
+                if let Some(c) = c {
+                    p.shallow_clone().copy_(c);
+                }
+            }
+        });
+        let (nll_sum, mut grads) = result?;
+
+        // Per-member gradient norm over all parameters; rescale to ≤ clip_norm; zero non-finite members.
+        let sq: Tensor = grads
+            .iter()
+            .map(|g| {
+                g.square()
+                    .flatten(1, -1)
+                    .sum_dim_intlist(1, false, g.kind())
+            })
+            .reduce(|a, b| a + b)
+            .context("the model has no parameters")?;
+        let norm = sq.sqrt();
+        let finite_t = norm.isfinite().logical_and(&nll_sum.isfinite());
+        let scale = (self.clip_norm / &norm)
+            .clamp_max(1.0)
+            .where_self(&finite_t, &norm.zeros_like());
+        for g in grads.iter_mut() {
+            *g = g.nan_to_num(0.0, 0.0, 0.0) * per_member(&scale, g);
+        }
+        let active = &self.active * finite_t.to_kind(self.active.kind());
+        self.opt.step(&params, &grads, &self.lr, &active);
+        let finite: Vec<bool> = Vec::<bool>::try_from(&finite_t.to_device(Device::Cpu))?;
+        Ok((nll_sum.detach(), finite))
+    }
+
+    fn loss_and_grads(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        mask: &Tensor,
+        frames: usize,
+        params: &[&Tensor],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let nll_sum = self.model.nll_sum(x, y, mask)?;
+        // Σ_m L_m with L_m per frame; non-finite members are excluded so they cannot poison the others.
+        let per_frame = &nll_sum / frames as f64;
+        let safe = per_frame.where_self(&per_frame.isfinite(), &per_frame.zeros_like());
+        let loss = safe.sum(safe.kind());
+        let grads =
+            Tensor::f_run_backward(&[&loss], params, false, false).context("backward pass")?;
+        Ok((nll_sum, grads))
+    }
+
+    /// NLL per predicted frame of every member over prepared batches, at the current (clean) weights.
+    pub fn evaluate(
+        &self,
+        batches: &[crate::data::batch::Batch],
+        frames: usize,
+    ) -> Result<Vec<f64>> {
+        tch::no_grad(|| {
+            let mut total: Option<Tensor> = None;
+            for b in batches {
+                let s = self
+                    .model
+                    .nll_sum(&b.x, &b.y, &b.mask)?
+                    .to_kind(Kind::Double);
+                total = Some(match total {
+                    Some(t) => t + s,
+                    None => s,
+                });
+            }
+            let total = total.context("nothing to evaluate: the split is empty")?;
+            let v: Vec<f64> =
+                Vec::<f64>::try_from(&(total / frames as f64).to_device(Device::Cpu))?;
+            Ok(v)
+        })
+    }
+
+    /// Named tensors for a checkpoint: weights, best weights and optimizer state.
+    pub(super) fn checkpoint_tensors(
+        &self,
+        best: &[Tensor],
+        epoch: usize,
+    ) -> Vec<(String, Tensor)> {
+        let named = self.model.named_parameters();
+        let mut out: Vec<(String, Tensor)> = Vec::new();
+        for (i, (name, t)) in named.iter().enumerate() {
+            out.push((name.clone(), t.detach().to_device(Device::Cpu)));
+            out.push((checkpoint::best_name(name), best[i].to_device(Device::Cpu)));
+            out.push((
+                checkpoint::mean_square_name(name),
+                self.opt.mean_square[i].to_device(Device::Cpu),
+            ));
+            out.push((
+                checkpoint::velocity_name(name),
+                self.opt.velocity[i].to_device(Device::Cpu),
+            ));
+        }
+        out.push((
+            checkpoint::META_EPOCH.into(),
+            Tensor::from_slice(&[epoch as i64]),
+        ));
+        out
+    }
+
+    /// Restores weights, best weights and optimizer state from a checkpoint's tensors.
+    pub(super) fn restore(
+        &mut self,
+        tensors: &[(String, Tensor)],
+        best: &mut [Tensor],
+    ) -> Result<()> {
+        use checkpoint::{copy_into, find};
+        let named: Vec<(String, Tensor)> = self
+            .model
+            .named_parameters()
+            .into_iter()
+            .map(|(n, t)| (n, t.shallow_clone()))
+            .collect();
+        tch::no_grad(|| -> Result<()> {
+            for (i, (name, p)) in named.iter().enumerate() {
+                copy_into(p, find(tensors, name)?, name)?;
+                copy_into(&best[i], find(tensors, &checkpoint::best_name(name))?, name)?;
+                copy_into(
+                    &self.opt.mean_square[i],
+                    find(tensors, &checkpoint::mean_square_name(name))?,
+                    name,
+                )?;
+                copy_into(
+                    &self.opt.velocity[i],
+                    find(tensors, &checkpoint::velocity_name(name))?,
+                    name,
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A copy of the current weights (the best weights of a fresh run).
+    pub(super) fn weights(&self) -> Vec<Tensor> {
+        self.model
+            .parameters()
+            .iter()
+            .map(|p| p.detach().copy())
+            .collect()
+    }
+
+    /// Members that `improved` take their current weights as their best.
+    pub(super) fn keep_best(&self, best: &mut [Tensor], improved: &[bool]) {
+        if !improved.iter().any(|&i| i) {
+            return;
+        }
+        let mask_f: Vec<f64> = improved
+            .iter()
+            .map(|&i| if i { 1.0 } else { 0.0 })
+            .collect();
+        let mask = Tensor::from_slice(&mask_f)
+            .to_device(self.active.device())
+            .gt(0.5);
+        tch::no_grad(|| {
+            for (b, p) in best.iter_mut().zip(self.model.parameters()) {
+                *b = p.detach().where_self(&per_member(&mask, p), b);
+            }
+        });
+    }
+
+    /// Sets every member's weights to its best ones (before the final evaluation).
+    pub(super) fn load_best(&self, best: &[Tensor]) {
+        tch::no_grad(|| {
+            for (p, b) in self.model.parameters().into_iter().zip(best) {
+                p.shallow_clone().copy_(b);
+            }
+        });
+    }
+
+    /// NLL per predicted frame of every member over a whole split, at the current (clean) weights.
+    pub(super) fn evaluate_split(&self, data: &PreparedData, split: Split) -> Result<Vec<f64>> {
+        self.evaluate(data.eval_batches(split), data.frames(split))
+    }
+
+    pub(super) fn set_active(&mut self, members: &[MemberState]) {
+        let v: Vec<f64> = members
+            .iter()
+            .map(|m| if m.status == Status::Active { 1.0 } else { 0.0 })
+            .collect();
+        self.active = Tensor::from_slice(&v)
+            .to_kind(self.active.kind())
+            .to_device(self.active.device());
+    }
+}
