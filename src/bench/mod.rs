@@ -33,7 +33,7 @@ pub use markdown::markdown;
 pub use naive::NaiveLayer;
 
 use crate::cells::{
-    new_cell, BuiltinLayer, BuiltinMode, Cell, CellConfig, CellKind, CustomLayer, SequenceLayer,
+    new_cell, BuiltinLayer, Cell, CellConfig, CellKind, CustomLayer, Implementation, SequenceLayer,
 };
 use crate::device::device_name;
 use anyhow::{bail, Context, Result};
@@ -693,7 +693,7 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&Row)) -> Result<Report> {
         let owned: Option<Box<dyn SequenceLayer>> = match case.tier {
             Tier::Naive => Some(Box::new(NaiveLayer::new(cell)?)),
             Tier::Fused | Tier::Population => None,
-            Tier::BuiltinCell => Some(Box::new(BuiltinLayer::new(cell, BuiltinMode::Step)?)),
+            Tier::BuiltinCell => Some(Box::new(BuiltinLayer::new(cell, Implementation::BuiltinCell)?)),
             Tier::BuiltinSeq | Tier::Cudnn => {
                 if case.tier == Tier::Cudnn {
                     if let Err(e) = flatten_for_cudnn(cell) {
@@ -703,7 +703,7 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&Row)) -> Result<Report> {
                         }
                     }
                 }
-                Some(Box::new(BuiltinLayer::new(cell, BuiltinMode::Sequence)?))
+                Some(Box::new(BuiltinLayer::new(cell, Implementation::BuiltinSeq)?))
             }
         };
         let (layer, params, per): (&dyn SequenceLayer, Vec<&Tensor>, i64) = match &population {

@@ -21,11 +21,13 @@
 
 mod builtin;
 mod gru;
+mod implementation;
 mod lstm;
 mod tanh;
 
-pub use builtin::{BuiltinLayer, BuiltinMode};
+pub use builtin::BuiltinLayer;
 pub use gru::{PaperGru, TorchGru};
+pub use implementation::Implementation;
 pub use lstm::{PaperLstm, TorchLstm};
 pub use tanh::TanhRnn;
 
