@@ -30,7 +30,7 @@ pub mod train;
 pub mod validate;
 
 pub use cells::{
-    load_parameters, new_cell, zero_state, BuiltinLayer, BuiltinMode, Cell, CellConfig, CellKind,
-    CustomLayer, Init, SequenceLayer, State,
+    load_parameters, new_cell, zero_state, BuiltinLayer, Cell, CellConfig, CellKind, CustomLayer,
+    Implementation, Init, SequenceLayer, State,
 };
 pub use device::{DeviceArg, Dtype};

@@ -26,15 +26,12 @@
 //! is per member.
 
 use crate::cells::{
-    new_cell, project, BuiltinLayer, BuiltinMode, Cell, CellConfig, CellKind, CustomLayer, Init,
+    new_cell, project, BuiltinLayer, Cell, CellConfig, CellKind, CustomLayer, Init,
 };
 use crate::cells::{SequenceLayer, State};
 use crate::data::speech::{FRAME, INPUT};
 use crate::data::Task;
-use anyhow::{bail, ensure, Result};
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
+use anyhow::{ensure, Result};
 use tch::{Device, Kind, Reduction, Tensor};
 
 /// Keys of the piano roll ([`crate::data::KEYS`]), as the music model's input and output width.
@@ -133,49 +130,8 @@ pub fn mog_sample(out: &Tensor, components: i64, dim: i64, min_scale: f64) -> Te
     &m + s * m.randn_like()
 }
 
-/// Which code runs the recurrent layer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Implementation {
-    /// rnnlab's own cells from tensor ops, all members in one batched op (any cell).
-    #[default]
-    Custom,
-    /// libtorch's whole-sequence kernel (`at::gru`/`at::lstm`/`at::rnn_tanh`, cuDNN on CUDA), member by member
-    /// (torch forms only).
-    BuiltinSeq,
-    /// libtorch's per-step kernel (`at::gru_cell`, …), member by member (torch forms only).
-    BuiltinCell,
-}
-
-impl Implementation {
-    pub fn name(self) -> &'static str {
-        match self {
-            Implementation::Custom => "custom",
-            Implementation::BuiltinSeq => "builtin_seq",
-            Implementation::BuiltinCell => "builtin_cell",
-        }
-    }
-}
-
-impl fmt::Display for Implementation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Implementation {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "custom" => Ok(Implementation::Custom),
-            "builtin_seq" => Ok(Implementation::BuiltinSeq),
-            "builtin_cell" => Ok(Implementation::BuiltinCell),
-            _ => {
-                bail!("unknown implementation '{s}': expected custom, builtin_seq or builtin_cell")
-            }
-        }
-    }
-}
+/// Which code runs the recurrent layer (defined with the cells, where [`BuiltinLayer`] takes it too).
+pub use crate::cells::Implementation;
 
 /// What a population of models is made of (see [`Model::new`]); a training config gives one with
 /// [`crate::config::TrainConfig::model_config`].
@@ -299,11 +255,10 @@ impl Model {
 
     /// Hidden states `[K, T, B, H]` for `x: [T, B, 88]`.
     fn hidden_states(&self, x: &Tensor) -> Result<Tensor> {
-        let mode = match self.implementation {
-            Implementation::Custom => return Ok(self.rnn.forward(x, None)?.0),
-            Implementation::BuiltinSeq => BuiltinMode::Sequence,
-            Implementation::BuiltinCell => BuiltinMode::Step,
-        };
+        let mode = self.implementation;
+        if mode == Implementation::Custom {
+            return Ok(self.rnn.forward(x, None)?.0);
+        }
         let cell = self.rnn.cell();
         let named = cell.named_parameters();
         let mut outs = Vec::with_capacity(self.population as usize);

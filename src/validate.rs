@@ -13,7 +13,7 @@
 //! output element and both final states matter.
 
 use crate::cells::{
-    load_parameters, new_cell, BuiltinLayer, BuiltinMode, CellConfig, CellKind, CustomLayer,
+    load_parameters, new_cell, BuiltinLayer, CellConfig, CellKind, CustomLayer, Implementation,
     SequenceLayer, State,
 };
 use crate::device::{device_name, Dtype};
@@ -96,7 +96,7 @@ fn run_checks(opts: &Options, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
     let fixtures = Fixtures::embedded()?;
     for &dtype in &opts.dtypes {
         for kind in [CellKind::Tanh, CellKind::TorchGru, CellKind::TorchLstm] {
-            for mode in [BuiltinMode::Sequence, BuiltinMode::Step] {
+            for mode in Implementation::BUILTIN {
                 push(compare_with_builtin(kind, mode, dtype, opts)?);
             }
         }
@@ -261,25 +261,26 @@ pub fn compare_outcomes(a: &Outcome, b: &Outcome) -> (f64, f64) {
     (out, grad)
 }
 
-fn builtin_reference(kind: CellKind, mode: BuiltinMode, device: Device) -> String {
+fn builtin_reference(kind: CellKind, mode: Implementation, device: Device) -> String {
     let op = match kind {
         CellKind::Tanh => "rnn_tanh",
         CellKind::TorchGru => "gru",
         _ => "lstm",
     };
     match mode {
-        BuiltinMode::Sequence if device.is_cuda() => {
+        Implementation::BuiltinSeq if device.is_cuda() => {
             format!("at::{op} (whole sequence, cuDNN, TF32 off)")
         }
-        BuiltinMode::Sequence => format!("at::{op} (whole sequence)"),
-        BuiltinMode::Step => format!("at::{op}_cell (per step)"),
+        Implementation::BuiltinSeq => format!("at::{op} (whole sequence)"),
+        Implementation::BuiltinCell => format!("at::{op}_cell (per step)"),
+        Implementation::Custom => "rnnlab's custom cell".into(),
     }
 }
 
 /// Custom torch-form cell against a libtorch built-in, on the same weights, over random shapes.
 pub fn compare_with_builtin(
     kind: CellKind,
-    mode: BuiltinMode,
+    mode: Implementation,
     dtype: Dtype,
     opts: &Options,
 ) -> Result<Row> {

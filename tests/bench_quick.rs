@@ -81,7 +81,11 @@ fn quick_bench_rows_are_well_formed() {
             (r.framework.as_str(), r.device.as_str(), r.dtype.as_str()),
             ("rnnlab", "cpu", "f32")
         );
-        assert_eq!(r.unit, bench::unit_name(r.cell.parse().unwrap()), "{what}");
+        assert_eq!(
+            r.unit,
+            r.cell.parse::<rnnlab::cells::CellKind>().unwrap().family(),
+            "{what}"
+        );
         assert_eq!(
             r.population.is_some(),
             r.tier_name == Tier::Population,

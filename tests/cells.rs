@@ -2,8 +2,8 @@
 //! plus the population layout, parameter counts and error paths.
 
 use rnnlab::cells::{
-    load_parameters, new_cell, BuiltinLayer, BuiltinMode, CellConfig, CellKind, CustomLayer, Init,
-    SequenceLayer, State,
+    load_parameters, new_cell, BuiltinLayer, CellConfig, CellKind, CustomLayer, Implementation,
+    Init, SequenceLayer, State,
 };
 use rnnlab::device::Dtype;
 use rnnlab::validate::{
@@ -30,7 +30,7 @@ fn options(dtype: Dtype) -> validate::Options {
 #[test]
 fn torch_forms_equal_builtins_f64() {
     for kind in TORCH_FORMS {
-        for mode in [BuiltinMode::Sequence, BuiltinMode::Step] {
+        for mode in Implementation::BUILTIN {
             let row = compare_with_builtin(kind, mode, Dtype::F64, &options(Dtype::F64)).unwrap();
             assert!(
                 row.max_abs_out <= 1e-10 && row.max_abs_grad <= 1e-10,
@@ -47,7 +47,7 @@ fn torch_forms_equal_builtins_f64() {
 #[test]
 fn torch_forms_equal_builtins_f32() {
     for kind in TORCH_FORMS {
-        for mode in [BuiltinMode::Sequence, BuiltinMode::Step] {
+        for mode in Implementation::BUILTIN {
             let row = compare_with_builtin(kind, mode, Dtype::F32, &options(Dtype::F32)).unwrap();
             assert!(
                 row.max_abs_out <= 1e-5 && row.max_abs_grad <= 1e-5,
@@ -309,10 +309,10 @@ fn bad_inputs_are_errors_not_panics() {
     assert!(gru.forward(&x, Some(&bad_h)).is_err());
 
     // The paper forms have no libtorch twin.
-    assert!(BuiltinLayer::new(gru.cell(), BuiltinMode::Sequence).is_err());
+    assert!(BuiltinLayer::new(gru.cell(), Implementation::BuiltinSeq).is_err());
     let builtin = BuiltinLayer::new(
         new_cell(CellKind::TorchGru, &cfg).unwrap().as_ref(),
-        BuiltinMode::Sequence,
+        Implementation::BuiltinSeq,
     )
     .unwrap();
     assert!(builtin.forward(&wrong_width, None).is_err());
@@ -370,7 +370,7 @@ fn builtin_layers_share_the_custom_cells_weights() {
         ..CellConfig::new(3, 2)
     };
     let custom = CustomLayer::new(new_cell(CellKind::TorchLstm, &cfg).unwrap());
-    let builtin = BuiltinLayer::new(custom.cell(), BuiltinMode::Sequence).unwrap();
+    let builtin = BuiltinLayer::new(custom.cell(), Implementation::BuiltinSeq).unwrap();
     let s = Shape {
         seq: 4,
         batch: 1,
@@ -409,7 +409,7 @@ fn cuda_cells_match_builtins_fixtures_and_finite_differences() {
             ..options(dtype)
         };
         for kind in TORCH_FORMS {
-            for mode in [BuiltinMode::Sequence, BuiltinMode::Step] {
+            for mode in Implementation::BUILTIN {
                 let row = compare_with_builtin(kind, mode, dtype, &opts).unwrap();
                 assert!(
                     row.pass,
@@ -457,7 +457,7 @@ fn builtin_lstm_matches_with_onednn_on_and_off() {
         assert_eq!(rnnlab::device::onednn_enabled(), enabled);
         let row = compare_with_builtin(
             CellKind::TorchLstm,
-            BuiltinMode::Sequence,
+            Implementation::BuiltinSeq,
             Dtype::F32,
             &options(Dtype::F32),
         )

@@ -1,7 +1,9 @@
 //! The figures: every kind drawn from small synthetic run directories (written by serialising the trainer's own
 //! structs), decoded back, checked for size and for content; and bad input handled without a panic.
 
-use rnnlab::report::plot::{self, load_run, plot_all};
+use rnnlab::report::chart::log_ticks;
+use rnnlab::report::plot::{self, plot_all};
+use rnnlab::report::runs::load_run;
 use rnnlab::report::table;
 use rnnlab::report::unit_color;
 use rnnlab::train::{EpochMetrics, MemberMetrics, MemberResult, Status, Summary};
@@ -336,15 +338,15 @@ fn the_best_member_of_an_unfinished_run_is_the_best_so_far() {
 #[test]
 fn log_ticks_label_narrow_and_wide_ranges() {
     // A narrow range inside one decade still gets several ticks.
-    let t = plot::log_ticks(3.1, 3.9);
+    let t = log_ticks(3.1, 3.9);
     assert!(t.len() >= 3, "{t:?}");
     assert!(t.iter().all(|v| (3.1..=3.9).contains(v)), "{t:?}");
-    let t = plot::log_ticks(2.5, 70.0);
+    let t = log_ticks(2.5, 70.0);
     assert!((3..=10).contains(&t.len()), "{t:?}");
-    let t = plot::log_ticks(1e-6, 1e-1);
+    let t = log_ticks(1e-6, 1e-1);
     assert_eq!(t.len(), 6, "{t:?}");
-    assert!(plot::log_ticks(0.0, 1.0).is_empty());
-    assert!(plot::log_ticks(f64::NAN, 1.0).is_empty());
+    assert!(log_ticks(0.0, 1.0).is_empty());
+    assert!(log_ticks(f64::NAN, 1.0).is_empty());
 }
 
 #[test]

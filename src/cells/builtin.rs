@@ -1,33 +1,30 @@
 //! libtorch's fused recurrent kernels as baselines, on the same weight tensors as the torch-form custom cells.
 //!
-//! [`BuiltinMode::Sequence`] calls the whole-sequence ops `at::rnn_tanh`, `at::gru`, `at::lstm` (one layer,
-//! unidirectional, time-major); on CUDA with cuDNN enabled these dispatch to cuDNN. [`BuiltinMode::Step`] loops the
+//! [`Implementation::BuiltinSeq`] calls the whole-sequence ops `at::rnn_tanh`, `at::gru`, `at::lstm` (one layer,
+//! unidirectional, time-major); on CUDA with cuDNN enabled these dispatch to cuDNN. [`Implementation::BuiltinCell`] loops the
 //! per-step ops `at::rnn_tanh_cell`, `at::gru_cell`, `at::lstm_cell` over time. Only the torch forms have built-in
 //! twins: the paper GRU (reset before the matmul) and the peephole LSTM cannot be expressed by these kernels.
 
-use super::{check_input, initial_state, run_steps, Cell, CellKind, SequenceLayer, State};
+use super::{
+    check_input, initial_state, run_steps, Cell, CellKind, Implementation, SequenceLayer, State,
+};
 use anyhow::{bail, ensure, Result};
 use tch::Tensor;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BuiltinMode {
-    /// `at::gru` / `at::lstm` / `at::rnn_tanh` over the whole sequence (cuDNN on CUDA).
-    Sequence,
-    /// `at::gru_cell` / `at::lstm_cell` / `at::rnn_tanh_cell` once per time step.
-    Step,
-}
 
 /// A built-in libtorch layer sharing (not copying) a torch-form cell's parameters.
 pub struct BuiltinLayer {
     kind: CellKind,
-    mode: BuiltinMode,
+    /// `BuiltinSeq` or `BuiltinCell` (never `Custom`).
+    mode: Implementation,
     /// `weight_ih, weight_hh, bias_ih, bias_hh`, shallow clones of the cell's tensors (same autograd leaves).
     params: [Tensor; 4],
 }
 
 impl BuiltinLayer {
-    pub fn new(cell: &dyn Cell, mode: BuiltinMode) -> Result<Self> {
+    /// `mode` is `BuiltinSeq` or `BuiltinCell`.
+    pub fn new(cell: &dyn Cell, mode: Implementation) -> Result<Self> {
         let kind = cell.kind();
+        ensure_builtin(mode)?;
         ensure!(
             kind.has_builtin(),
             "{kind} has no libtorch built-in: only tanh, torch_gru and torch_lstm do"
@@ -57,7 +54,8 @@ impl BuiltinLayer {
 
     /// A built-in layer on explicit tensors `weight_ih, weight_hh, bias_ih, bias_hh` (PyTorch layout, one model).
     /// The tensors may be views, e.g. one member of a population's stacked parameters.
-    pub fn from_tensors(kind: CellKind, mode: BuiltinMode, params: [Tensor; 4]) -> Result<Self> {
+    pub fn from_tensors(kind: CellKind, mode: Implementation, params: [Tensor; 4]) -> Result<Self> {
+        ensure_builtin(mode)?;
         ensure!(
             kind.has_builtin(),
             "{kind} has no libtorch built-in: only tanh, torch_gru and torch_lstm do"
@@ -71,7 +69,7 @@ impl BuiltinLayer {
         Ok(BuiltinLayer { kind, mode, params })
     }
 
-    pub fn mode(&self) -> BuiltinMode {
+    pub fn mode(&self) -> Implementation {
         self.mode
     }
 
@@ -98,10 +96,7 @@ impl BuiltinLayer {
 
 impl SequenceLayer for BuiltinLayer {
     fn implementation(&self) -> &'static str {
-        match self.mode {
-            BuiltinMode::Sequence => "builtin_seq",
-            BuiltinMode::Step => "builtin_cell",
-        }
+        self.mode.name()
     }
 
     fn kind(&self) -> CellKind {
@@ -114,7 +109,10 @@ impl SequenceLayer for BuiltinLayer {
         let (_, _, b) = check_input(self.kind, d, None, w_ih, x)?;
         let state = initial_state(self.kind, &[b, hidden], state, x)?;
         match self.mode {
-            BuiltinMode::Sequence => {
+            Implementation::Custom => {
+                bail!("BuiltinLayer runs libtorch's kernels, not the custom cells")
+            }
+            Implementation::BuiltinSeq => {
                 // The whole-sequence ops take [layers, B, H] states. train=true: cuDNN keeps what backward needs
                 // only in training mode; with dropout 0 it changes nothing else.
                 let h0 = state.h.unsqueeze(0);
@@ -161,7 +159,16 @@ impl SequenceLayer for BuiltinLayer {
                     _ => unreachable!("BuiltinLayer::new admits only kinds with built-ins"),
                 })
             }
-            BuiltinMode::Step => Ok(run_steps(x, 0, state, |x_t, s| self.step(x_t, s))),
+            Implementation::BuiltinCell => Ok(run_steps(x, 0, state, |x_t, s| self.step(x_t, s))),
         }
     }
+}
+
+/// A [`BuiltinLayer`] runs one of libtorch's kernels: `BuiltinSeq` or `BuiltinCell`.
+fn ensure_builtin(mode: Implementation) -> Result<()> {
+    ensure!(
+        mode != Implementation::Custom,
+        "a built-in layer runs builtin_seq or builtin_cell, not custom"
+    );
+    Ok(())
 }

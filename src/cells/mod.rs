@@ -22,12 +22,14 @@
 
 mod builtin;
 mod gru;
+mod implementation;
 mod lstm;
 mod sequence;
 mod tanh;
 
-pub use builtin::{BuiltinLayer, BuiltinMode};
+pub use builtin::BuiltinLayer;
 pub use gru::{PaperGru, TorchGru};
+pub use implementation::Implementation;
 pub use lstm::{PaperLstm, TorchLstm};
 pub use sequence::{check_input, initial_state, run_steps, zero_state, CustomLayer, SequenceLayer};
 pub use tanh::TanhRnn;

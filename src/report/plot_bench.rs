@@ -37,7 +37,7 @@ pub fn plot_bench(report: &Report, path: &Path) -> Result<()> {
     let rows: Vec<&Row> = report.rows.iter().filter(|r| r.form == "torch").collect();
     anyhow::ensure!(!rows.is_empty(), "no torch-form rows to plot");
     let mut units: Vec<&str> = vec![];
-    for u in ["tanh", "gru", "lstm"] {
+    for u in super::UNITS {
         if rows.iter().any(|r| r.unit == u) {
             units.push(u);
         }
@@ -49,7 +49,7 @@ pub fn plot_bench(report: &Report, path: &Path) -> Result<()> {
         "{} bench on {} ({}, {} threads): median time per step, f32",
         m.framework, m.device, m.device_name, m.threads
     );
-    super::plot::draw_png(path, (width, height), |root| {
+    super::chart::draw_png(path, (width, height), |root| {
         let err = |e: &dyn std::fmt::Display| anyhow!("{e}");
         let (top, body) = root.split_vertically(TITLE_H);
         top.draw(&Text::new(title, (20, 12), ("sans-serif", 22).into_font()))

@@ -1,0 +1,291 @@
+//! The benchmark's JSON schema: what `--json` writes and `--load`/`--compare` read ([`Report`]: [`Meta`] and one
+//! [`Row`] per tier × shape × direction), with the vocabulary of its fields ([`Tier`], [`Direction`], [`Shape`]),
+//! shared with `scripts/bench_pytorch.py`'s output.
+
+use crate::cells::{CellKind, Implementation};
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A benchmark tier (see the module docs): which [`Implementation`] runs the layer, and how.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Tier {
+    Naive,
+    Fused,
+    BuiltinCell,
+    BuiltinSeq,
+    Cudnn,
+    Population,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 6] = [
+        Tier::Naive,
+        Tier::Fused,
+        Tier::BuiltinCell,
+        Tier::BuiltinSeq,
+        Tier::Cudnn,
+        Tier::Population,
+    ];
+
+    /// The tier's number, 1–6.
+    pub fn number(self) -> u8 {
+        self as u8 + 1
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Naive => "naive",
+            Tier::Fused => "fused",
+            Tier::BuiltinCell => "builtin_cell",
+            Tier::BuiltinSeq => "builtin_seq",
+            Tier::Cudnn => "cudnn",
+            Tier::Population => "population",
+        }
+    }
+
+    /// The implementation this tier times: rnnlab's own cells in tiers 1, 2 and 6 (looped naively, fused, or
+    /// stacked as a population), libtorch's per-step kernel in tier 3, its whole-sequence kernel in tiers 4 and 5
+    /// (with cuDNN off, then on).
+    pub fn implementation(self) -> Implementation {
+        match self {
+            Tier::Naive | Tier::Fused | Tier::Population => Implementation::Custom,
+            Tier::BuiltinCell => Implementation::BuiltinCell,
+            Tier::BuiltinSeq | Tier::Cudnn => Implementation::BuiltinSeq,
+        }
+    }
+
+    /// Whether `kind` runs in this tier: the built-in tiers need a libtorch twin.
+    pub fn applies_to(self, kind: CellKind) -> bool {
+        self.implementation().supports(kind)
+    }
+
+    /// Whether this tier is one of rnnlab's own (custom) implementations.
+    pub fn is_custom(self) -> bool {
+        self.implementation() == Implementation::Custom
+    }
+}
+
+/// What a timed run covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The forward pass alone, under `no_grad` (inference).
+    Forward,
+    /// The forward pass recording the graph, then the gradients of `Σ outputs` with respect to every parameter.
+    ForwardBackward,
+}
+
+impl Direction {
+    pub const ALL: [Direction; 2] = [Direction::Forward, Direction::ForwardBackward];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Forward => "forward",
+            Direction::ForwardBackward => "forward_backward",
+        }
+    }
+
+    pub(super) fn short(self) -> &'static str {
+        match self {
+            Direction::Forward => "fwd",
+            Direction::ForwardBackward => "fwd+bwd",
+        }
+    }
+}
+
+/// Sizes of one case: `x: [seq, batch, input]`, states `[batch, hidden]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Shape {
+    pub seq: i64,
+    pub batch: i64,
+    pub input: i64,
+    pub hidden: i64,
+}
+
+impl Shape {
+    /// `T60 B8 D88 H46`.
+    pub fn label(&self) -> String {
+        format!(
+            "T{} B{} D{} H{}",
+            self.seq, self.batch, self.input, self.hidden
+        )
+    }
+}
+
+/// `torch` or `paper` (the tanh cell's two forms are the same maths; it counts as `torch`).
+pub fn form_name(kind: CellKind) -> &'static str {
+    match kind {
+        CellKind::PaperGru | CellKind::PaperLstm => "paper",
+        _ => "torch",
+    }
+}
+
+/// One timed case: an implementation × shape × direction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// `rnnlab` or `pytorch`.
+    pub framework: String,
+    /// `rust` for rnnlab; `eager` or `torchscript` for the PyTorch script.
+    pub variant: String,
+    /// `tanh`, `gru`, `lstm`.
+    pub unit: String,
+    /// The cell kind: `tanh`, `torch_gru`, `paper_gru`, `torch_lstm`, `paper_lstm`.
+    pub cell: String,
+    /// `torch` or `paper`.
+    pub form: String,
+    /// 1–6 (see [`Tier`]).
+    pub tier: u8,
+    pub tier_name: Tier,
+    pub device: String,
+    pub dtype: String,
+    pub shape: Shape,
+    /// `paper`, `fastrnns`, `quick`…
+    pub shape_set: String,
+    pub direction: Direction,
+    /// K for the population tier (times are then per model, the op's time / K).
+    #[serde(default)]
+    pub population: Option<i64>,
+    /// Timed runs behind the statistics.
+    pub reps: usize,
+    pub median_ms: f64,
+    pub p10_ms: f64,
+    pub p90_ms: f64,
+    pub mean_ms: f64,
+    /// Median per time step, in µs.
+    pub step_us: f64,
+    /// Matmul FLOPs of the case, per model (see the module docs).
+    pub matmul_gflop: f64,
+    /// `matmul_gflop` / median time.
+    pub gflops: f64,
+    /// Median / the median of the whole-sequence op (`builtin_seq`, cuDNN off) of the same unit, shape, direction.
+    #[serde(default)]
+    pub ratio_to_seq: Option<f64>,
+    /// Median / the median of cuDNN for the same unit, shape, direction (CUDA only).
+    #[serde(default)]
+    pub ratio_to_cudnn: Option<f64>,
+}
+
+/// The machine and settings of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub framework: String,
+    /// rnnlab's version, or PyTorch's.
+    pub version: String,
+    pub libtorch: String,
+    pub device: String,
+    /// The CPU model (or the GPU's name where known).
+    pub device_name: String,
+    /// libtorch's intra-op threads.
+    pub threads: i64,
+    pub dtype: String,
+    pub quick: bool,
+    pub population: i64,
+    pub warmup: usize,
+    pub min_reps: usize,
+    pub min_time_s: f64,
+    /// A large square f32 matmul's rate on this device, GFLOP/s: the practical arithmetic peak.
+    pub peak_matmul_gflops: f64,
+    /// The side of that matmul.
+    pub peak_matmul_n: i64,
+    /// The median cost of one tiny elementwise op (`a + b` on 1-element tensors), µs: the dispatch floor.
+    pub op_overhead_us: f64,
+    /// Whether libtorch's oneDNN paths were allowed (reports written before this field: yes).
+    #[serde(default = "yes")]
+    pub onednn: bool,
+    /// Anything worth knowing about the run (skipped tiers, cuDNN weight layout, …).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A whole benchmark run: what `--json` writes and `--load`/`--compare` read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub meta: Meta,
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    pub fn read(path: &Path) -> Result<Report> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading benchmark JSON {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("parsing benchmark JSON {}", path.display()))
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        crate::atomic::write_atomic(path, (text + "\n").as_bytes())
+            .with_context(|| format!("writing benchmark JSON {}", path.display()))
+    }
+}
+
+/// Sets each row's ratios to the whole-sequence op and to cuDNN of the same unit, shape, direction and device.
+pub fn fill_ratios(rows: &mut [Row]) {
+    let reference = |rows: &[Row], r: &Row, tier: Tier| -> Option<f64> {
+        rows.iter()
+            .find(|o| {
+                o.tier_name == tier
+                    && o.form == "torch"
+                    && o.unit == r.unit
+                    && o.shape == r.shape
+                    && o.direction == r.direction
+                    && o.device == r.device
+                    && o.framework == r.framework
+            })
+            .map(|o| o.median_ms)
+    };
+    let refs: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                reference(rows, r, Tier::BuiltinSeq),
+                reference(rows, r, Tier::Cudnn),
+            )
+        })
+        .collect();
+    for (r, (seq, cudnn)) in rows.iter_mut().zip(refs) {
+        r.ratio_to_seq = seq.map(|m| r.median_ms / m);
+        r.ratio_to_cudnn = cudnn.map(|m| r.median_ms / m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_number_one_to_six() {
+        let n: Vec<u8> = Tier::ALL.iter().map(|t| t.number()).collect();
+        assert_eq!(n, [1, 2, 3, 4, 5, 6]);
+        assert!(!Tier::BuiltinSeq.applies_to(CellKind::PaperGru));
+        assert!(Tier::Fused.applies_to(CellKind::PaperLstm));
+    }
+
+    #[test]
+    fn builtin_tiers_are_named_after_their_implementation() {
+        for t in [Tier::BuiltinCell, Tier::BuiltinSeq] {
+            assert_eq!(t.name(), t.implementation().name());
+        }
+        let custom: Vec<Tier> = Tier::ALL.into_iter().filter(|t| t.is_custom()).collect();
+        assert_eq!(custom, [Tier::Naive, Tier::Fused, Tier::Population]);
+    }
+}

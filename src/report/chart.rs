@@ -1,0 +1,307 @@
+//! The chart toolkit every figure draws with: an atomic PNG writer ([`draw_png`]), the embedded font, one colour per
+//! unit, the title-and-legend header, axis ranges ([`YRange`], [`log_range`], [`linear_range`]) and tick values and
+//! labels ([`log_ticks`], [`tick_label`]).
+//!
+//! Charts are PNGs drawn by plotters' bitmap backend with its `ab_glyph` text renderer, which draws only fonts
+//! registered in-process: [`register_fonts`] embeds DejaVu Sans (from the `dejavu` crate; Bitstream Vera-derived
+//! licence, free to embed and redistribute), so charts render the same on a machine with no system fonts (CI).
+
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// Figure size of single-panel figures; multi-panel figures grow from it.
+pub const FIG_W: u32 = 1200;
+pub const FIG_H: u32 = 800;
+/// The title line and the legend row under it (as in the benchmark chart).
+pub const HEADER_H: u32 = 96;
+
+/// Registers the embedded DejaVu Sans as `sans-serif` (regular and bold) once per process.
+pub fn register_fonts() -> Result<()> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            let fonts = [
+                (FontStyle::Normal, dejavu::sans::regular()),
+                (FontStyle::Bold, dejavu::sans::bold()),
+            ];
+            for (style, bytes) in fonts {
+                plotters::style::register_font("sans-serif", style, bytes)
+                    .map_err(|_| "the embedded DejaVu Sans font did not parse".to_string())?;
+            }
+            Ok(())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+/// One colour per unit family in every figure (Okabe–Ito colours, distinguishable with colour-blindness):
+/// tanh vermillion, GRU blue, LSTM bluish green; anything else grey.
+pub fn unit_color(unit: &str) -> RGBColor {
+    match unit {
+        "tanh" => RGBColor(213, 94, 0),
+        "gru" => RGBColor(0, 114, 178),
+        "lstm" => RGBColor(0, 158, 115),
+        _ => RGBColor(110, 110, 110),
+    }
+}
+
+/// Draws into a PNG through a temp file and a rename, so a reader never sees a half-written figure. The temp name
+/// keeps the `.png` ending: the bitmap encoder picks the format from it.
+pub fn draw_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+) -> Result<()> {
+    register_fonts()?;
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} names no file", path.display()))?
+        .to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp.png"));
+    let result = (|| {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        draw(&root)?;
+        root.present().map_err(|e| anyhow!("{e}"))
+    })();
+    match result {
+        Ok(()) => std::fs::rename(&tmp, path)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display())),
+        Err(e) => {
+            std::fs::remove_file(&tmp).ok();
+            Err(e.context(format!("drawing {}", path.display())))
+        }
+    }
+}
+
+/// How a legend entry is drawn.
+#[derive(Clone, Copy)]
+pub enum Swatch {
+    Line { dashed: bool },
+    Dot,
+    HollowDiamond,
+    Cross,
+    Ring,
+}
+
+/// The title and a legend row under it, shared by every panel of a figure (so no legend hides a curve).
+pub fn header(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    title: &str,
+    subtitle: &str,
+    legend: &[(String, RGBColor, Swatch)],
+) -> Result<()> {
+    let e = |e: &dyn std::fmt::Display| anyhow!("drawing the header: {e}");
+    area.draw(&Text::new(
+        title.to_string(),
+        (20, 10),
+        ("sans-serif", 26).into_font().style(FontStyle::Bold),
+    ))
+    .map_err(|x| e(&x))?;
+    area.draw(&Text::new(
+        subtitle.to_string(),
+        (20, 42),
+        ("sans-serif", 16).into_font().color(&RGBColor(80, 80, 80)),
+    ))
+    .map_err(|x| e(&x))?;
+    let font = TextStyle::from(("sans-serif", 18).into_font());
+    let y = 78;
+    let mut x = 20;
+    for (label, color, swatch) in legend {
+        let style = color.stroke_width(3);
+        match swatch {
+            Swatch::Line { dashed: false } => area
+                .draw(&PathElement::new(vec![(x, y), (x + 36, y)], style))
+                .map_err(|x| e(&x))?,
+            Swatch::Line { dashed: true } => area
+                .draw(&DashedPathElement::new(
+                    vec![(x, y), (x + 36, y)],
+                    7,
+                    5,
+                    style,
+                ))
+                .map_err(|x| e(&x))?,
+            Swatch::Dot => area
+                .draw(&Circle::new((x + 18, y), 7, color.filled()))
+                .map_err(|x| e(&x))?,
+            Swatch::HollowDiamond => area
+                .draw(&diamond((x + 18, y), 8, color.stroke_width(2)))
+                .map_err(|x| e(&x))?,
+            Swatch::Cross => area
+                .draw(&Cross::new((x + 18, y), 6, color.stroke_width(3)))
+                .map_err(|x| e(&x))?,
+            Swatch::Ring => area
+                .draw(&Circle::new((x + 18, y), 9, color.stroke_width(2)))
+                .map_err(|x| e(&x))?,
+        }
+        let (w, _) = area.estimate_text_size(label, &font).map_err(|x| e(&x))?;
+        area.draw(&Text::new(label.clone(), (x + 44, y - 10), font.clone()))
+            .map_err(|x| e(&x))?;
+        x += 44 + w as i32 + 28;
+    }
+    Ok(())
+}
+
+/// A diamond outline around a pixel position.
+pub fn diamond(c: (i32, i32), r: i32, style: ShapeStyle) -> PathElement<(i32, i32)> {
+    PathElement::new(
+        vec![
+            (c.0, c.1 - r),
+            (c.0 + r, c.1),
+            (c.0, c.1 + r),
+            (c.0 - r, c.1),
+            (c.0, c.1 - r),
+        ],
+        style,
+    )
+}
+
+/// Tick values for a log axis over `[lo, hi]`: decades when the range spans several, else the densest of
+/// 1-2-5, 1-2-3-5 and 1..9 (× 10^k) that gives at most about 10 ticks, so a narrow range still gets labels.
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return vec![];
+    }
+    let mantissas: [&[f64]; 4] = [
+        &[1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+        &[1.0, 2.0, 3.0, 5.0],
+        &[1.0, 2.0, 5.0],
+    ];
+    let (k0, k1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let ticks = |ms: &[f64]| -> Vec<f64> {
+        (k0..=k1)
+            .flat_map(|k| ms.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(|v| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9))
+            .collect()
+    };
+    for ms in mantissas {
+        let t = ticks(ms);
+        if t.len() <= 10 {
+            if t.len() >= 3 {
+                return t;
+            }
+            // Too narrow even for the densest set: linear ticks instead.
+            break;
+        }
+    }
+    let decades = ticks(&[1.0]);
+    if decades.len() >= 3 {
+        return decades;
+    }
+    let step = nice_step((hi - lo) / 5.0);
+    let mut v = (lo / step).ceil() * step;
+    let mut out = vec![];
+    while v <= hi * (1.0 + 1e-12) {
+        out.push(v);
+        v += step;
+    }
+    out
+}
+
+fn nice_step(raw: f64) -> f64 {
+    let p = 10f64.powf(raw.log10().floor());
+    let m = raw / p;
+    p * if m < 1.5 {
+        1.0
+    } else if m < 3.5 {
+        2.0
+    } else if m < 7.5 {
+        5.0
+    } else {
+        10.0
+    }
+}
+
+/// A label for a tick value with as many decimals as the ticks need.
+pub fn tick_label(v: f64) -> String {
+    if v >= 100.0 || (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else if (v * 10.0 - (v * 10.0).round()).abs() < 1e-6 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// `[lo, hi]` of positive values, widened by a margin on a log axis (and never empty).
+pub fn log_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return None;
+    }
+    let pad = (hi / lo).powf(0.06).max(1.02);
+    Some((lo / pad, hi * pad))
+}
+
+/// A panel's NLL axis: log when every value is positive (the music NLLs), linear otherwise (the speech task's
+/// Gaussian-mixture NLLs per sample can go below zero, and a log axis would drop those points).
+pub struct YRange {
+    pub log: bool,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl YRange {
+    /// The axis for these values (non-finite ones ignored); `None` when none is finite.
+    pub fn of(values: impl Iterator<Item = f64>) -> Option<Self> {
+        let finite: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+        if finite.iter().all(|v| *v > 0.0) {
+            let (lo, hi) = log_range(finite.into_iter())?;
+            return Some(Self { log: true, lo, hi });
+        }
+        let (lo, hi) = linear_range(finite.into_iter())?;
+        Some(Self { log: false, lo, hi })
+    }
+
+    /// Room for one more line above the top (where off-scale members are drawn): that line's value, and the
+    /// widened axis.
+    pub fn with_line_above(self) -> (f64, Self) {
+        if self.log {
+            let step = (self.hi / self.lo).powf(0.06).max(1.02);
+            (
+                self.hi * step,
+                Self {
+                    hi: self.hi * step * step,
+                    ..self
+                },
+            )
+        } else {
+            let step = (self.hi - self.lo) * 0.06;
+            (
+                self.hi + step,
+                Self {
+                    hi: self.hi + 2.0 * step,
+                    ..self
+                },
+            )
+        }
+    }
+
+    /// The axis label, saying which scale it is.
+    pub fn describe(&self, what: &str) -> String {
+        format!("{what}, {} scale", if self.log { "log" } else { "linear" })
+    }
+}
+
+/// `[lo, hi]` of finite values, widened by 5 % of the span on each side (and never empty).
+pub fn linear_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return None;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-3 * lo.abs().max(hi.abs()).max(1.0));
+    Some((lo - pad, hi + pad))
+}

@@ -1,0 +1,410 @@
+//! Reading what `rnnlab train` and `rnnlab reproduce` leave on disk, for the figures: run directories
+//! ([`load_run`] → [`RunData`]), `table2.json` ([`read_table2`]), and the inputs of `rnnlab plot` ([`expand_inputs`]).
+//!
+//! Inputs are read leniently: a run directory without `summary.json` (still running, or killed) is drawn from the
+//! epochs in `metrics.jsonl`; lines this version cannot parse are skipped with a note, and when none parse,
+//! `metrics.csv` is read by its header's column names. Whatever cannot be read is reported as a note, never a panic.
+//!
+//! The "best member" of a run is `summary.best_member` when the run finished, otherwise the member with the lowest
+//! validation NLL so far that has not diverged.
+//!
+//! This reader is the figures' own; it is kept apart so that it can give way to one run-directory reader shared by
+//! every command.
+
+use super::plot::DATASETS;
+use super::table::{unit_family, Row};
+use crate::train::{EpochMetrics, MemberMetrics, Status, Summary};
+use anyhow::{bail, ensure, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// Everything readable from one run directory.
+#[derive(Clone, Debug)]
+pub struct RunData {
+    pub dir: PathBuf,
+    pub dataset: String,
+    pub cell: String,
+    /// `tanh`, `gru` or `lstm`.
+    pub unit: &'static str,
+    /// Epochs in order, one per epoch number (a resumed run's repeated epochs keep the last copy).
+    pub epochs: Vec<EpochMetrics>,
+    pub summary: Option<Summary>,
+    /// What was skipped or guessed while reading.
+    pub notes: Vec<String>,
+}
+
+/// One member of a run, for the learning-rate search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberPoint {
+    pub member: usize,
+    pub lr: f64,
+    /// Validation NLL at the member's best weights (from summary.json), else the lowest seen so far.
+    pub valid_nll: Option<f64>,
+    pub diverged: bool,
+}
+
+impl RunData {
+    /// The member whose curves stand for this run: the summary's best, else the lowest valid NLL so far among the
+    /// members that have not diverged.
+    pub fn best_member(&self) -> Option<usize> {
+        if let Some(s) = &self.summary {
+            if s.best_member.is_some() {
+                return s.best_member;
+            }
+        }
+        self.members()
+            .into_iter()
+            .filter(|m| !m.diverged)
+            .filter_map(|m| Some((m.member, m.valid_nll?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(m, _)| m)
+    }
+
+    /// Every member's learning rate and final validation NLL: from summary.json when the run finished, otherwise
+    /// the best validation NLL in the metrics so far.
+    pub fn members(&self) -> Vec<MemberPoint> {
+        if let Some(s) = &self.summary {
+            return s
+                .members
+                .iter()
+                .map(|m| MemberPoint {
+                    member: m.member,
+                    lr: m.lr,
+                    valid_nll: finite(m.valid_nll),
+                    diverged: m.status == Status::Diverged,
+                })
+                .collect();
+        }
+        let k = self
+            .epochs
+            .iter()
+            .map(|e| e.members.len())
+            .max()
+            .unwrap_or(0);
+        (0..k)
+            .filter_map(|m| {
+                let rows: Vec<&MemberMetrics> = self
+                    .epochs
+                    .iter()
+                    .filter_map(|e| e.members.get(m))
+                    .collect();
+                let last = rows.last()?;
+                Some(MemberPoint {
+                    member: m,
+                    lr: last.lr,
+                    valid_nll: rows
+                        .iter()
+                        .filter_map(|r| finite(r.valid_nll?))
+                        .min_by(f64::total_cmp),
+                    diverged: last.status == Status::Diverged,
+                })
+            })
+            .collect()
+    }
+
+    /// One member's curve: a point for each epoch that has it.
+    pub fn curve(&self, member: usize) -> Vec<CurvePoint> {
+        self.epochs
+            .iter()
+            .filter_map(|e| {
+                let m = e.members.get(member)?;
+                Some(CurvePoint {
+                    epoch: e.epoch as f64,
+                    seconds: e.seconds,
+                    train: m.train_nll.and_then(finite),
+                    valid: m.valid_nll.and_then(finite),
+                })
+            })
+            .collect()
+    }
+
+    /// The run's best validation NLL (to choose among runs of one unit).
+    pub fn best_valid(&self) -> Option<f64> {
+        let m = self.best_member()?;
+        self.members()
+            .into_iter()
+            .find(|p| p.member == m)
+            .and_then(|p| p.valid_nll)
+    }
+}
+
+/// One epoch of a member's learning curve; NLLs only where finite.
+pub struct CurvePoint {
+    pub epoch: f64,
+    pub seconds: f64,
+    pub train: Option<f64>,
+    pub valid: Option<f64>,
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// Whether `dir` looks like one run directory.
+pub fn is_run_dir(dir: &Path) -> bool {
+    [
+        "summary.json",
+        "metrics.jsonl",
+        "metrics.csv",
+        "config.toml",
+    ]
+    .iter()
+    .any(|f| dir.join(f).is_file())
+}
+
+/// Reads a run directory; errors only when it holds nothing that identifies or measures a run.
+pub fn load_run(dir: &Path) -> Result<RunData> {
+    ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+    let mut notes = Vec::new();
+    let summary = match std::fs::read_to_string(dir.join("summary.json")) {
+        Ok(text) => match serde_json::from_str::<Summary>(&text) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                notes.push(format!(
+                    "{}: summary.json unreadable by this version ({e}); using the metrics",
+                    dir.display()
+                ));
+                None
+            }
+        },
+        Err(_) => None,
+    };
+    let mut epochs = read_jsonl(&dir.join("metrics.jsonl"), &mut notes);
+    if epochs.is_empty() && dir.join("metrics.csv").is_file() {
+        epochs = read_csv(&dir.join("metrics.csv"), &mut notes);
+    }
+    // A resumed run may have re-written epochs: keep the last copy of each, in epoch order.
+    let mut by_epoch: Vec<EpochMetrics> = Vec::new();
+    for e in epochs {
+        by_epoch.retain(|x| x.epoch != e.epoch);
+        by_epoch.push(e);
+    }
+    by_epoch.sort_by_key(|e| e.epoch);
+
+    let (dataset, cell) = match &summary {
+        Some(s) => (s.dataset.clone(), s.cell.clone()),
+        None => identify(dir)?,
+    };
+    if summary.is_none() && by_epoch.is_empty() {
+        bail!(
+            "{}: no summary.json and no readable epochs in metrics.jsonl or metrics.csv (a run that has not \
+             finished its first epoch?)",
+            dir.display()
+        );
+    }
+    if summary.is_none() {
+        notes.push(format!(
+            "{}: no summary.json (unfinished run); drawn from {} epoch(s) of metrics",
+            dir.display(),
+            by_epoch.len()
+        ));
+    }
+    Ok(RunData {
+        dir: dir.to_path_buf(),
+        unit: unit_family(&cell),
+        dataset,
+        cell,
+        epochs: by_epoch,
+        summary,
+        notes,
+    })
+}
+
+/// Dataset and cell of a run without summary.json: from config.toml read as plain TOML (so that a config of
+/// another version still names them), else from the directory name `<dataset>_<cell>`.
+fn identify(dir: &Path) -> Result<(String, String)> {
+    if let Ok(text) = std::fs::read_to_string(dir.join("config.toml")) {
+        if let Ok(v) = text.parse::<toml::Table>() {
+            if let (Some(d), Some(c)) = (
+                v.get("dataset").and_then(|x| x.as_str()),
+                v.get("cell").and_then(|x| x.as_str()),
+            ) {
+                return Ok((d.to_string(), c.to_string()));
+            }
+        }
+    }
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.split_once('_') {
+        Some((d, c)) if DATASETS.iter().any(|x| x.name() == d) => Ok((d.to_string(), c.to_string())),
+        _ => bail!(
+            "{}: cannot tell its dataset and cell (no summary.json, no readable config.toml, and the directory \
+             is not named <dataset>_<cell>)",
+            dir.display()
+        ),
+    }
+}
+
+fn read_jsonl(path: &Path, notes: &mut Vec<String>) -> Vec<EpochMetrics> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    let mut bad = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<EpochMetrics>(line) {
+            Ok(m) => out.push(m),
+            Err(_) => bad += 1,
+        }
+    }
+    if bad > 0 {
+        notes.push(format!(
+            "{}: skipped {bad} line(s) this version cannot read",
+            path.display()
+        ));
+    }
+    out
+}
+
+/// metrics.csv by its header's column names, so that a reordered or extended file of another version still reads.
+fn read_csv(path: &Path, notes: &mut Vec<String>) -> Vec<EpochMetrics> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return vec![];
+    };
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (Some(c_epoch), Some(c_member), Some(c_valid)) =
+        (col("epoch"), col("member"), col("valid_nll"))
+    else {
+        notes.push(format!(
+            "{}: no epoch, member and valid_nll columns; not read",
+            path.display()
+        ));
+        return vec![];
+    };
+    let (c_lr, c_updates, c_seconds, c_train, c_test, c_status) = (
+        col("lr"),
+        col("updates"),
+        col("seconds"),
+        col("train_nll"),
+        col("test_nll"),
+        col("status"),
+    );
+    let mut out: Vec<EpochMetrics> = Vec::new();
+    let mut bad = 0;
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let get = |c: Option<usize>| c.and_then(|c| f.get(c)).copied().unwrap_or("");
+        let num = |c: Option<usize>| get(c).parse::<f64>().ok();
+        let (Ok(epoch), Ok(member)) = (
+            get(Some(c_epoch)).parse::<usize>(),
+            get(Some(c_member)).parse::<usize>(),
+        ) else {
+            bad += 1;
+            continue;
+        };
+        let status = match get(c_status) {
+            "stopped" => Status::Stopped,
+            "diverged" => Status::Diverged,
+            _ => Status::Active,
+        };
+        let idx = match out.iter().position(|e| e.epoch == epoch) {
+            Some(i) => i,
+            None => {
+                out.push(EpochMetrics {
+                    epoch,
+                    updates: num(c_updates).unwrap_or(0.0) as u64,
+                    seconds: num(c_seconds).unwrap_or(f64::NAN),
+                    members: vec![],
+                });
+                out.len() - 1
+            }
+        };
+        let members = &mut out[idx].members;
+        while members.len() <= member {
+            members.push(MemberMetrics {
+                lr: f64::NAN,
+                train_nll: None,
+                valid_nll: None,
+                test_nll: None,
+                status: Status::Active,
+            });
+        }
+        members[member] = MemberMetrics {
+            lr: num(c_lr).unwrap_or(f64::NAN),
+            train_nll: num(c_train),
+            valid_nll: num(Some(c_valid)),
+            test_nll: num(c_test),
+            status,
+        };
+    }
+    if bad > 0 {
+        notes.push(format!(
+            "{}: skipped {bad} unreadable row(s)",
+            path.display()
+        ));
+    }
+    out
+}
+
+/// Run directories and Table 2 JSON files named by `inputs`: each input is a run directory, a reproduce output
+/// (holding `runs/` and `table2.json`), or a directory of run directories.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut runs = Vec::new();
+    let mut tables = Vec::new();
+    let subdirs = |dir: &Path| -> Result<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("listing {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    for input in inputs {
+        ensure!(input.is_dir(), "{} is not a directory", input.display());
+        if is_run_dir(input) {
+            runs.push(input.clone());
+            continue;
+        }
+        let mut found = false;
+        if input.join("table2.json").is_file() {
+            tables.push(input.join("table2.json"));
+            found = true;
+        }
+        let runs_dir = input.join("runs");
+        let candidates = if runs_dir.is_dir() {
+            subdirs(&runs_dir)?
+        } else {
+            subdirs(input)?
+        };
+        for d in candidates {
+            if is_run_dir(&d) {
+                runs.push(d);
+                found = true;
+            }
+        }
+        ensure!(
+            found,
+            "{} is neither a run directory (summary.json, metrics.jsonl, metrics.csv or config.toml) nor a \
+             reproduce output (runs/, table2.json) nor a directory of runs",
+            input.display()
+        );
+    }
+    runs.dedup();
+    Ok((runs, tables))
+}
+
+/// Reads Table 2 rows from a `table2.json` written by `rnnlab reproduce`.
+pub fn read_table2(path: &Path) -> Result<Vec<Row>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    #[derive(serde::Deserialize)]
+    struct Table2 {
+        rows: Vec<Row>,
+    }
+    let t: Table2 = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a Table 2 JSON this version can read",
+            path.display()
+        )
+    })?;
+    Ok(t.rows)
+}
