@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod cells;
 pub mod config;
+pub mod cuda_graph;
 pub mod data;
 pub mod device;
 pub mod generate;
