@@ -56,8 +56,13 @@ fn main() {
                  (looked in $RNNLAB_CUDA_INCLUDE / $RNNLAB_CUDA_LIB, the nvidia/*/ folders beside torch/, \
                  $CUDA_HOME and /usr/local/cuda)",
                 match (dirs, found) {
-                    (None, None) => "headers (cuda_runtime_api.h) or library (libcudart.so)",
-                    (None, _) => "headers (cuda_runtime_api.h)",
+                    (None, None) => {
+                        "headers (cuda_runtime_api.h and crt/host_defines.h: pip's cuda-toolkit[cudart,crt]) \
+                         or library (libcudart.so)"
+                    }
+                    (None, _) => {
+                        "headers (cuda_runtime_api.h and crt/host_defines.h: pip's cuda-toolkit[cudart,crt])"
+                    }
                     _ => "library (libcudart.so)",
                 }
             ),
@@ -121,15 +126,21 @@ fn cudart_library(lib: &Path) -> Option<(PathBuf, String)> {
     })
 }
 
-/// The include folders that hold the CUDA runtime headers (`cuda_runtime_api.h`) for a CUDA libtorch whose lib folder
-/// is `lib`: `$RNNLAB_CUDA_INCLUDE` (a `:`-separated list) when set, else the pip wheels' folders beside `torch/`
-/// (`site-packages/nvidia/cu13/include` for CUDA 13, `nvidia/cuda_runtime/include` and its siblings for CUDA 12),
-/// else `$CUDA_HOME/include` or `/usr/local/cuda/include`.
+/// The include folders that hold the CUDA runtime headers (`cuda_runtime_api.h` and the `crt/` it includes) for a
+/// CUDA libtorch whose lib folder is `lib`: `$RNNLAB_CUDA_INCLUDE` (a `:`-separated list) when set, else the pip
+/// wheels' folders beside `torch/` (`site-packages/nvidia/cu13/include` for CUDA 13, `nvidia/cuda_runtime/include`
+/// and its siblings for CUDA 12), else `$CUDA_HOME/include` or `/usr/local/cuda/include`.
 fn cuda_include_dirs(lib: &Path) -> Option<Vec<PathBuf>> {
-    let has_header = |d: &Path| d.join("cuda_runtime_api.h").is_file();
+    // cuda_runtime_api.h includes crt/host_defines.h, which CUDA 13's pip wheels ship apart (nvidia-cuda-crt, the
+    // `crt` extra of cuda-toolkit): both must be there.
+    let complete = |dirs: &[PathBuf]| {
+        ["cuda_runtime_api.h", "crt/host_defines.h"]
+            .iter()
+            .all(|h| dirs.iter().any(|d| d.join(h).is_file()))
+    };
     if let Some(list) = std::env::var_os("RNNLAB_CUDA_INCLUDE").filter(|v| !v.is_empty()) {
         let dirs: Vec<PathBuf> = std::env::split_paths(&list).collect();
-        return dirs.iter().any(|d| has_header(d)).then_some(dirs);
+        return complete(&dirs).then_some(dirs);
     }
     // lib = <site-packages>/torch/lib
     let site = lib.join("..").join("..");
@@ -141,7 +152,7 @@ fn cuda_include_dirs(lib: &Path) -> Option<Vec<PathBuf>> {
         .filter(|d| d.is_dir())
         .collect();
     wheel_dirs.sort();
-    if wheel_dirs.iter().any(|d| has_header(d)) {
+    if complete(&wheel_dirs) {
         return Some(wheel_dirs);
     }
     let cuda_home = std::env::var_os("CUDA_HOME").map(PathBuf::from);
@@ -149,6 +160,6 @@ fn cuda_include_dirs(lib: &Path) -> Option<Vec<PathBuf>> {
         .into_iter()
         .chain([PathBuf::from("/usr/local/cuda")])
         .map(|d| d.join("include"))
-        .find(|d| has_header(d))
+        .find(|d| complete(std::slice::from_ref(d)))
         .map(|d| vec![d])
 }

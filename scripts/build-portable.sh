@@ -39,15 +39,15 @@ prefix=${prefix:-$HOME/.cache/rnnlab/torch-$version}
 dist=${dist:-$root/.portable}
 python=${PYTHON:-python3}
 
-# 1. The torch wheel (no dependencies: only its headers and libraries are used) and the CUDA runtime wheel of the
-#    cuda-toolkit version that torch names.
+# 1. The torch wheel (no dependencies: only its headers and libraries are used) and the CUDA runtime wheels (cudart,
+#    and crt: the headers cuda_runtime_api.h includes) of the cuda-toolkit version that torch names.
 if [ ! -f "$prefix/.complete" ] || [ ! -f "$prefix/torch/lib/libtorch_cuda.so" ]; then
   echo "== installing torch $version (CUDA wheel) into $prefix"
   rm -rf "$prefix"
   "$python" -m pip install -q --no-deps --no-compile --target "$prefix" "torch==$version"
   toolkit=$(sed -n 's/^Requires-Dist: cuda-toolkit\[[^]]*\]==\([0-9.]*\).*/\1/p' "$prefix"/torch-*.dist-info/METADATA)
   if [ -n "$toolkit" ]; then
-    "$python" -m pip install -q --no-compile --target "$prefix/.cudart" "cuda-toolkit[cudart]==$toolkit"
+    "$python" -m pip install -q --no-compile --target "$prefix/.cudart" "cuda-toolkit[cudart,crt]==$toolkit"
   else
     # CUDA 12 wheels name the runtime directly.
     cudart=$(sed -n 's/^Requires-Dist: \(nvidia-cuda-runtime[^;]*\).*/\1/p' "$prefix"/torch-*.dist-info/METADATA | tr -d ' ')

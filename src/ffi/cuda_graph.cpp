@@ -12,7 +12,6 @@
 // keeps a second one, held inside capture_begin and capture_end, so that two captures can never interleave their
 // allocator bookkeeping even if a caller bypasses the Rust wrapper.
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGraphsC10Utils.h>
@@ -116,7 +115,7 @@ int rnnlab_cuda_device_synchronize(int device, char* err, size_t len) {
 
 // Waits for the work queued on this thread's current stream of `device`.
 int rnnlab_cuda_current_stream_synchronize(int device, char* err, size_t len) {
-  return guarded(err, len, [&] { at::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device)).synchronize(); });
+  return guarded(err, len, [&] { c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device)).synchronize(); });
 }
 
 // 1 when this thread's current stream on the current device is being captured, 0 when not, -1 on error.
@@ -134,7 +133,7 @@ int rnnlab_cuda_side_stream_enter(int device, void** out, char* err, size_t len)
   return guarded(err, len, [&] {
     *out = nullptr;
     auto index = static_cast<c10::DeviceIndex>(device);
-    auto previous = at::cuda::getCurrentCUDAStream(index);
+    auto previous = c10::cuda::getCurrentCUDAStream(index);
     auto side = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index);
     auto scope = std::make_unique<SideStream>(previous, side);
     stream_wait(side, previous);
