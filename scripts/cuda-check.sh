@@ -21,6 +21,8 @@
 #   --data DIR    data folder holding music/JSB_Chorales.mat (default: $RNNLAB_DATA, ./data, ../shared/data)
 #   --out DIR     output folder (default: $OUT when set, else runs/cuda-check-<UTC time>)
 #   --quick-bench the benchmark's --quick shapes only (when time is short)
+#   --bundle FILE also pack the output folder, less the training checkpoints, into FILE (.tgz), and copy
+#                 summary.txt beside it: for tools that bring back only a few files
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 2
@@ -31,6 +33,7 @@ torch_dir=""
 data=""
 out=""
 quick_bench=0
+bundle=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
@@ -39,7 +42,8 @@ while [ $# -gt 0 ]; do
     --data) data=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --quick-bench) quick_bench=1; shift ;;
-    -h | --help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --bundle) bundle=$2; shift 2 ;;
+    -h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "cuda-check: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -166,4 +170,9 @@ else
 fi
 
 echo "== $(($(date +%s) - t_start)) s in all; outputs in $out" | tee -a "$summary"
+if [ -n "$bundle" ]; then
+  tar czf "$bundle" --exclude=checkpoint -C "$(dirname "$out")" "$(basename "$out")" &&
+    cp "$summary" "$(dirname "$bundle")/summary.txt" &&
+    echo "== packed into $bundle ($(stat -c %s "$bundle") bytes)"
+fi
 exit $failed
