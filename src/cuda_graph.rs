@@ -374,23 +374,14 @@ impl CudaGraph {
             let ended = check("ending a CUDA graph capture", |e, l| unsafe {
                 ffi::rnnlab_cuda_graph_capture_end(graph.ptr.as_ptr(), e, l)
             });
-            let out = match (out, ended) {
-                (Ok(out), Ok(_)) => out,
-                (Err(e), _) => {
-                    let _ = graph.reset();
-                    return Err(e.context(
-                        "the CUDA graph capture failed (a host synchronisation or a data-dependent shape inside \
-                         the captured step?)",
-                    ));
-                }
-                (Ok(_), Err(e)) => {
-                    let _ = graph.reset();
-                    return Err(e.context(
-                        "the CUDA graph capture failed (a host synchronisation or a data-dependent shape inside \
-                         the captured step?)",
-                    ));
-                }
-            };
+            // The closure's error first (it explains the failed capture), else capture_end's.
+            let out = out.and_then(|o| ended.map(|_| o)).map_err(|e| {
+                let _ = graph.reset();
+                e.context(
+                    "the CUDA graph capture failed (a host synchronisation or a data-dependent shape inside the \
+                     captured step?)",
+                )
+            })?;
             side.exit()?;
             let _ = index;
             Ok((graph, out))
@@ -457,7 +448,7 @@ mod tests {
     use tch::{Kind, Tensor};
 
     #[test]
-    fn without_cuda_graphs_every_call_says_why() {
+    fn without_cuda_graphs_or_a_gpu_every_call_says_why() {
         if available() && tch::Cuda::is_available() {
             return; // covered by the GPU tests below
         }
@@ -465,7 +456,11 @@ mod tests {
         let device = Device::Cuda(0);
         let err = CudaGraph::capture(device, 1, || Ok(())).err().unwrap();
         let msg = format!("{err:#}");
-        if !available() {
+        eprintln!("capture on cuda:0: {msg}");
+        if available() {
+            // A CUDA build on a machine without a GPU: the shim's C++ exception came back as an error.
+            assert!(msg.contains("entering a side stream"), "{msg}");
+        } else {
             assert!(msg.contains("CUDA graphs"), "{msg}");
             if !cfg!(rnnlab_libtorch_cuda) {
                 assert!(
