@@ -8,26 +8,29 @@
 #   DIST/data/music/       the JSB Chorales file the check's short training reads (when found here)
 #   DIST/BUILD-INFO        torch version, commit, sizes, the libraries the binaries need
 #
-#   scripts/build-portable.sh [--torch-version 2.11.0] [--prefix DIR] [--dist DIR] [--no-tests]
+#   scripts/build-portable.sh [--torch-version 2.11.0] [--tch auto|0.24.0|…] [--prefix DIR] [--dist DIR] [--no-tests]
 #
 # There: scripts/cuda-check.sh --bin DIST/rnnlab --tests DIST/tests --data DIST/data --torch <site-packages>/torch
 # (cuda-check.sh sets LD_LIBRARY_PATH to that torch/lib and the nvidia/*/lib folders beside it).
 #
 # The torch wheel (~530 MB for 2.11.0) and the CUDA runtime wheel (headers and libcudart for the graph shim) are
 # installed with pip into --prefix (default ~/.cache/rnnlab/torch-VERSION), outside the repository; only PyPI is used.
-# tch 0.26 is made for libtorch 2.13.0; torch-sys checks the version only when the libtorch folder holds a
-# build-version file, which this script writes, so the build sets LIBTORCH_BYPASS_VERSION_CHECK=1. Whether tch's
-# generated C++ compiles against an older libtorch's headers is what this build finds out (2.11.0: see BUILD-INFO).
+# tch 0.26 is made for libtorch 2.13.0, and its generated C++ does not compile against 2.11.0's headers (ops added
+# since: _philox_*, _upsample_lanczos2d_aa*, …; tried with LIBTORCH_BYPASS_VERSION_CHECK=1). So for another torch
+# the build runs on a copy of the tree whose Cargo.toml asks for the tch/torch-sys made for it (--tch; auto: 0.24.0
+# for torch 2.11.0, the project's own for 2.13.0). rnnlab's code compiles against both APIs.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 version=2.11.0
+tch=auto
 prefix=""
 dist=""
 tests=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --torch-version) version=$2; shift 2 ;;
+    --tch) tch=$2; shift 2 ;;
     --prefix) prefix=$2; shift 2 ;;
     --dist) dist=$2; shift 2 ;;
     --no-tests) tests=0; shift ;;
@@ -62,11 +65,28 @@ got=$(sed -n "s/^__version__ = '\([0-9.]*\).*'$/\1/p" "$prefix/torch/version.py"
 echo "$got" >"$prefix/torch/build-version"
 
 # 2. Build. A target folder of its own (it links another libtorch), no rpath (RNNLAB_NO_RPATH), and the version check
-#    bypassed (tch 0.26 expects 2.13.0).
+#    bypassed when tch is not the one made for this torch.
+if [ "$tch" = auto ]; then
+  case "$got" in
+    2.13.0) tch="" ;;
+    2.11.0) tch=0.24.0 ;;
+    *) echo "build-portable: no known tch for torch $got: pass --tch VERSION (crates.io's torch-sys names its torch)" >&2; exit 2 ;;
+  esac
+fi
 export LIBTORCH="$prefix/torch" LIBTORCH_BYPASS_VERSION_CHECK=1 RNNLAB_NO_RPATH=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/../target-portable-$version}
-cd "$root"
-echo "== cargo build --release against torch $got ($LIBTORCH), target $CARGO_TARGET_DIR"
+src=$root
+if [ -n "$tch" ]; then
+  # A copy of the tree (tracked and untracked, not ignored files) with tch and torch-sys pinned to $tch.
+  src=$root/../rnnlab-portable-src
+  rm -rf "$src"
+  mkdir -p "$src"
+  (cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$src")
+  sed -i -e "s/^tch = \"[^\"]*\"/tch = \"=$tch\"/" -e "s/^torch-sys = \"[^\"]*\"/torch-sys = \"=$tch\"/" "$src/Cargo.toml"
+  grep -q "^tch = \"=$tch\"" "$src/Cargo.toml" || { echo "build-portable: could not pin tch in $src/Cargo.toml" >&2; exit 1; }
+fi
+cd "$src"
+echo "== cargo build --release against torch $got ($LIBTORCH), tch ${tch:-of Cargo.toml}, target $CARGO_TARGET_DIR"
 nice -n 19 cargo build --release --bins
 test_bins=()
 if [ "$tests" = 1 ]; then
@@ -102,7 +122,7 @@ fi
   echo "rnnlab portable build"
   echo "commit: $(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m)"
-  echo "libtorch: torch $(sed -n "s/^__version__ = '\(.*\)'$/\1/p" "$prefix/torch/version.py") from PyPI (LIBTORCH_BYPASS_VERSION_CHECK=1, tch 0.26 expects 2.13.0)"
+  echo "libtorch: torch $(sed -n "s/^__version__ = '\(.*\)'$/\1/p" "$prefix/torch/version.py") from PyPI; tch ${tch:-of Cargo.toml}"
   echo "rpath: none (RNNLAB_NO_RPATH=1): run with LD_LIBRARY_PATH=<torch>/lib:<nvidia>/*/lib, as cuda-check.sh --torch does"
   echo "sizes (bytes):"
   (cd "$dist" && find . -type f -printf '  %s %p\n' | sort -k2)
