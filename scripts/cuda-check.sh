@@ -22,6 +22,7 @@
 #                 python3 imports, when --bin was given. Sets LD_LIBRARY_PATH to DIR/lib and the nvidia/*/lib beside it
 #   --data DIR    data folder holding music/JSB_Chorales.mat (default: $RNNLAB_DATA, ./data, ../shared/data)
 #   --out DIR     output folder (default: runs/cuda-check-<UTC time>)
+#   --budget S    seconds for all the steps together (default 480); each step's time limit is cut to what is left
 #   --quick-bench the benchmark's --quick shapes only (when time is short)
 #   --no-gpu-ok   go on when no GPU is visible (a dry run of the script itself on a machine without one)
 #   --bundle FILE also pack the output folder, less the training checkpoints, into FILE (.tgz), and copy
@@ -38,6 +39,7 @@ out=""
 quick_bench=0
 bundle=""
 no_gpu_ok=0
+budget=480
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --quick-bench) quick_bench=1; shift ;;
     --bundle) bundle=$2; shift 2 ;;
     --no-gpu-ok) no_gpu_ok=1; shift ;;
+    --budget) budget=$2; shift 2 ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "cuda-check: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -64,7 +67,15 @@ t_start=$(date +%s)
 step() {
   local name=$1 limit=$2
   shift 2
-  local t0 rc
+  local t0 rc remaining
+  # Every step ends inside the overall budget (--budget), so the summary and the bundle are always written.
+  remaining=$((budget - ($(date +%s) - t_start)))
+  if [ "$remaining" -lt 15 ]; then
+    failed=1
+    printf '%-24s NOT RUN          (the %ss budget is spent)\n' "$name" "$budget" | tee -a "$summary"
+    return 1
+  fi
+  [ "$limit" -gt $((remaining - 5)) ] && limit=$((remaining - 5))
   t0=$(date +%s)
   echo "== $name: $*" | tee -a "$out/$name.log"
   timeout --kill-after=10 "$limit" "$@" >>"$out/$name.log" 2>&1
@@ -93,7 +104,13 @@ if [ -z "$bin" ]; then
     echo "cuda-check: no GPU visible (nvidia-smi failed)" >&2
     exit 1
   fi
-  step build 900 bash -c 'scripts/setup-libtorch.sh --cuda && cargo build --release' || exit 1
+  # Not a budgeted step: a first build takes longer than the checks.
+  echo "== build: scripts/setup-libtorch.sh --cuda && cargo build --release (log: $out/build.log)"
+  if ! { scripts/setup-libtorch.sh --cuda && cargo build --release; } >"$out/build.log" 2>&1; then
+    tail -n 20 "$out/build.log"
+    echo "build FAILED" | tee -a "$summary"
+    exit 1
+  fi
   bin=target/release/rnnlab
 elif [ -z "$torch_dir" ] && command -v python3 >/dev/null; then
   torch_dir=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null || true)
@@ -110,6 +127,7 @@ if [ -z "$data" ]; then
   done
 fi
 [ -n "$data" ] && export RNNLAB_DATA="$data"
+t_start=$(date +%s) # the budget counts from here
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -169,9 +187,9 @@ fi
 
 # --- 05 the CUDA benchmark ---------------------------------------------------------------------------------------
 # The fastrnns shape first (the "custom LSTM within 2x of cuDNN" target), then the paper's shapes in the time left of
-# the 8 minutes. A bench writes its JSON only at its end, so each shape set is its own run. (The one earlier GPU run
+# the budget. A bench writes its JSON only at its end, so each shape set is its own run. (The one earlier GPU run
 # spent over 200 s on the paper shapes alone, before the unbind fix.)
-left=$((480 - ($(date +%s) - t_start)))
+left=$((budget - ($(date +%s) - t_start)))
 bench=(bench --device cuda --warmup 2 --reps 5 --min-time 0.05)
 if [ "$quick_bench" = 1 ] || [ "$left" -lt 120 ]; then
   step 05-bench-quick 100 "$bin" bench --device cuda --quick --json "$out/bench-cuda-quick.json" \
@@ -179,12 +197,12 @@ if [ "$quick_bench" = 1 ] || [ "$left" -lt 120 ]; then
 else
   step 05-bench-fastrnns $((left / 2)) "$bin" "${bench[@]}" --shapes fastrnns --json "$out/bench-cuda-fastrnns.json" \
     --markdown "$out/bench-cuda-fastrnns.md" --png "$out/bench-cuda-fastrnns.png"
-  left=$((480 - ($(date +%s) - t_start)))
+  left=$((budget - ($(date +%s) - t_start)))
   if [ "$left" -gt 40 ]; then
     step 05-bench-paper $((left - 10)) "$bin" "${bench[@]}" --shapes paper --json "$out/bench-cuda-paper.json" \
       --markdown "$out/bench-cuda-paper.md" --png "$out/bench-cuda-paper.png"
   else
-    skip 05-bench-paper "only ${left}s left of the 8 minutes"
+    skip 05-bench-paper "only ${left}s left of the ${budget}s budget"
   fi
 fi
 
