@@ -13,6 +13,7 @@ set -euo pipefail
 TORCH_VERSION=2.13.0
 CUDART_VERSION=13.0.96 # the nvidia-cuda-runtime wheel torch 2.13.0 was built against
 CUPTI_VERSION=13.0.85  # the nvidia-cuda-cupti wheel (libtorch_cpu links libcupti through kineto)
+CUDA_TOOLKIT_VERSION=13.0.3 # the cuda-toolkit torch 2.13.0 names; its `crt` extra holds headers the CUDA-graph shim needs
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 dest="$root/.libtorch"
@@ -49,7 +50,8 @@ installed_version() {
 
 target="$dest/$variant"
 if [ "$(installed_version "$target" 2>/dev/null || true)" = "$TORCH_VERSION" ] &&
-  [ -f "$target/torch/lib/libtorch_cpu.so" ] && [ -f "$target/.complete" ]; then
+  [ -f "$target/torch/lib/libtorch_cpu.so" ] && [ -f "$target/.complete" ] &&
+  { [ "$variant" = cpu ] || [ -f "$target/nvidia/cu13/include/crt/host_defines.h" ]; }; then
   echo "libtorch $TORCH_VERSION ($variant) already installed in $target"
 else
   command -v "$python" >/dev/null || {
@@ -92,7 +94,9 @@ PY
     rm -rf "$wheels"
   else
     echo "installing torch $TORCH_VERSION with its CUDA wheels from PyPI into $target (~4.5 GB)"
-    "$python" -m pip install -q --no-compile --target "$target.tmp" "torch==$TORCH_VERSION"
+    # crt: the CUDA headers that cuda_runtime_api.h includes, for src/ffi/cuda_graph.cpp (not a torch dependency).
+    "$python" -m pip install -q --no-compile --target "$target.tmp" "torch==$TORCH_VERSION" \
+      "cuda-toolkit[crt]==$CUDA_TOOLKIT_VERSION"
   fi
   got=$(installed_version "$target.tmp" || true)
   if [ "$got" != "$TORCH_VERSION" ]; then

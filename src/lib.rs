@@ -17,6 +17,7 @@ pub mod atomic;
 pub mod bench;
 pub mod cells;
 pub mod config;
+pub mod cuda_graph;
 pub mod data;
 pub mod device;
 pub mod generate;
