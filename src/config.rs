@@ -43,13 +43,25 @@ pub struct TrainConfig {
     /// Sequences (or chunks) per update. The paper does not say; the authors' configs used 1.
     pub batch_size: usize,
     /// Training sequences are cut into chunks of at most this many predicted frames, each starting from a zero
-    /// state (truncated BPTT without carried state); 0 trains on whole sequences. Evaluation always uses whole
+    /// state unless `carry_state` is set (truncated BPTT); 0 trains on whole sequences. Evaluation always uses whole
     /// sequences.
     pub chunk_len: usize,
+    /// Truncated BPTT with carried state: batches hold whole pieces, and each is trained in consecutive chunks of
+    /// `chunk_len` frames, in order, each chunk starting from the previous chunk's final state (detached, so
+    /// gradients stop at chunk boundaries). `false` (the default, as before): every chunk is a sequence of its own
+    /// that starts from a zero state. Ignored when `chunk_len` is 0 (whole pieces, nothing to carry).
+    pub carry_state: bool,
+    /// Evaluation runs whole pieces in time slices of at most this many frames, the state carried from slice to
+    /// slice: the same NLL as one pass (up to float rounding), with memory bounded by the slice instead of the
+    /// longest piece. 0: one pass over the whole piece.
+    pub eval_chunk: usize,
     /// Length bucketing for training batches (less padding; batches are still shuffled).
     pub bucket: bool,
     /// Epoch cap.
     pub max_epochs: usize,
+    /// Time cap in seconds of training and evaluation (wall-clock, the run's `seconds`): no new epoch starts once
+    /// it is reached. 0: no cap. A capped run depends on the machine's speed, so it is not repeatable elsewhere.
+    pub max_seconds: f64,
     /// Early stopping: a member stops after this many epochs without a better validation NLL.
     pub patience: usize,
     /// Standard deviation of the Gaussian weight noise (Graves 2011): the loss and gradient are taken at the noisy
@@ -96,8 +108,11 @@ impl Default for TrainConfig {
             seeds: 1,
             batch_size: 8,
             chunk_len: 50,
+            carry_state: false,
+            eval_chunk: 100,
             bucket: true,
             max_epochs: 100,
+            max_seconds: 0.0,
             patience: 10,
             weight_noise: 0.075,
             noise_on_biases: false,
@@ -182,6 +197,10 @@ impl TrainConfig {
             "eval_batch_size must be at least 1"
         );
         ensure!(self.max_epochs >= 1, "max_epochs must be at least 1");
+        ensure!(
+            self.max_seconds.is_finite() && self.max_seconds >= 0.0,
+            "max_seconds must be 0 (no cap) or a positive number of seconds"
+        );
         ensure!(self.patience >= 1, "patience must be at least 1");
         ensure!(
             self.weight_noise >= 0.0,
@@ -238,11 +257,21 @@ impl TrainConfig {
             eval_batch_size: self.eval_batch_size,
             bucket: self.bucket,
             seed: self.seed,
-            chunk_len: self.chunk_len,
+            // With carried state the trainer cuts whole pieces into chunks itself, in order.
+            chunk_len: if self.carries_state() {
+                0
+            } else {
+                self.chunk_len
+            },
             train_subset: self.train_subset,
             eval_subset: self.eval_subset,
             kind: self.dtype.kind(),
         }
+    }
+
+    /// Whether training carries the state from chunk to chunk (truncated BPTT over whole pieces).
+    pub fn carries_state(&self) -> bool {
+        self.carry_state && self.chunk_len > 0
     }
 
     /// The models this config trains (a population of candidates × seeds), on `device`.

@@ -253,28 +253,32 @@ impl Model {
         (self.cell().paper_param_count(), all / self.population)
     }
 
-    /// Hidden states `[K, T, B, H]` for `x: [T, B, 88]`.
-    fn hidden_states(&self, x: &Tensor) -> Result<Tensor> {
+    /// Hidden states `[K, T, B, H]` for `x: [T, B, D]`, from `state` (`[K, B, H]`; zero when `None`), and the final
+    /// state.
+    fn hidden_states(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)> {
         let mode = self.implementation;
         if mode == Implementation::Custom {
-            return Ok(self.rnn.forward(x, None)?.0);
+            return self.rnn.forward(x, state);
         }
         let cell = self.rnn.cell();
         let named = cell.named_parameters();
         let mut outs = Vec::with_capacity(self.population as usize);
+        let mut finals = Vec::with_capacity(self.population as usize);
         for m in 0..self.population {
             let p = |i: usize| named[i].1.get(m);
             let layer = BuiltinLayer::from_tensors(cell.kind(), mode, [p(0), p(1), p(2), p(3)])?;
-            let (h, _): (Tensor, State) = layer.forward(x, None)?;
+            let initial = state.map(|s| s.member(m));
+            let (h, last): (Tensor, State) = layer.forward(x, initial.as_ref())?;
             outs.push(h);
+            finals.push(last);
         }
-        Ok(Tensor::stack(&outs, 0))
+        Ok((Tensor::stack(&outs, 0), State::stack(&finals)))
     }
 
     /// Output-layer values `[K, T, B, O]` for `x: [T, B, D]`: the 88 logits of the next frame (music), or the
     /// mixture's parameters (speech, see [`mog_nll`]).
     pub fn logits(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.hidden_states(x)?;
+        let (h, _) = self.hidden_states(x, None)?;
         Ok(project(&h, &self.out_weight, Some(&self.out_bias)))
     }
 
@@ -292,18 +296,35 @@ impl Model {
     /// Per-member NLL summed over the output dimensions and over the steps where `mask` is 1: `[K]`, in nats.
     /// Music: `x, y: [T, B, 88]`; speech: `x: [T, B, 20]`, `y: [T, B, 10]`; `mask: [T, B]`.
     pub fn nll_sum(&self, x: &Tensor, y: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        if let Head::Mog { components, dim } = self.head {
-            let out = self.logits(x)?;
-            let nll = mog_nll(&out, &y.to_kind(out.kind()), components, dim, MOG_MIN_SCALE);
-            let masked = nll * mask.to_kind(out.kind());
-            return Ok(masked.sum_dim_intlist(&[1i64, 2][..], false, out.kind()));
-        }
-        let logits = self.logits(x)?;
-        let target = y.to_kind(logits.kind()).expand_as(&logits);
-        let bce =
-            logits.binary_cross_entropy_with_logits::<Tensor>(&target, None, None, Reduction::None);
-        let per_frame = bce.sum_dim_intlist(-1, false, logits.kind());
-        let masked = per_frame * mask.to_kind(logits.kind());
-        Ok(masked.sum_dim_intlist(&[1i64, 2][..], false, logits.kind()))
+        Ok(self.nll_sum_from(x, y, mask, None)?.0)
+    }
+
+    /// [`Model::nll_sum`] starting from `state` (`[K, B, H]`; zero when `None`), with the final state: a piece cut
+    /// into consecutive slices, each started from the previous slice's final state, gives the NLL of the whole
+    /// piece (the sum over the slices; equal up to float rounding).
+    pub fn nll_sum_from(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        mask: &Tensor,
+        state: Option<&State>,
+    ) -> Result<(Tensor, State)> {
+        let (h, last) = self.hidden_states(x, state)?;
+        let out = project(&h, &self.out_weight, Some(&self.out_bias));
+        let per_step = match self.head {
+            Head::Mog { components, dim } => {
+                mog_nll(&out, &y.to_kind(out.kind()), components, dim, MOG_MIN_SCALE)
+            }
+            Head::Bernoulli { .. } => {
+                let target = y.to_kind(out.kind()).expand_as(&out);
+                out.binary_cross_entropy_with_logits::<Tensor>(&target, None, None, Reduction::None)
+                    .sum_dim_intlist(-1, false, out.kind())
+            }
+        };
+        let masked = per_step * mask.to_kind(out.kind());
+        Ok((
+            masked.sum_dim_intlist(&[1i64, 2][..], false, out.kind()),
+            last,
+        ))
     }
 }

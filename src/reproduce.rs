@@ -288,11 +288,16 @@ fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) -> Result<(
     if quick {
         md += "_Quick smoke run (--quick): tiny subsets and 2 epochs; these numbers are not results._\n\n";
     }
+    let t2 = table::Table2::new(rows.to_vec());
     md += &table::markdown(rows);
+    if rows.iter().any(|r| r.seeds > 1) {
+        md += "\n";
+        md += &table::markdown_tests(&t2.tests);
+    }
     md += &format!("\nWall-clock for this invocation: {seconds:.0} s.\n");
     write_atomic(&out.join("table2.md"), md.as_bytes())?;
     write_atomic(&out.join("table2.csv"), table::csv(rows).as_bytes())?;
-    let json = serde_json::json!({ "quick": quick, "seconds": seconds, "rows": rows });
+    let json = serde_json::json!({ "quick": quick, "seconds": seconds, "rows": t2.rows, "tests": t2.tests });
     write_atomic(
         &out.join("table2.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),

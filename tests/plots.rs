@@ -47,6 +47,7 @@ fn write_run_shifted(
             epoch: e,
             updates: 10 * e as u64,
             seconds: e as f64 * (1.5 + (base - shift) / 4.0),
+            cpu_seconds: e as f64 * 1.4,
             members: (0..LRS.len())
                 .map(|m| MemberMetrics {
                     lr: LRS[m],
@@ -101,8 +102,11 @@ fn write_run_shifted(
         updates: 10 * epochs as u64,
         seconds: epochs as f64 * 2.0,
         seconds_per_epoch: 2.0,
+        cpu_seconds: epochs as f64 * 1.9,
         population: LRS.len(),
+        seeds: 1,
         best_member: Some(2),
+        best_member_per_seed: vec![Some(2)],
         members,
     };
     if finished {

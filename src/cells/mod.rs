@@ -159,6 +159,32 @@ impl State {
             c: self.c.as_ref().map(Tensor::shallow_clone),
         }
     }
+
+    /// The same values, cut from the autograd graph: where truncated BPTT stops the gradient.
+    pub fn detach(&self) -> State {
+        State {
+            h: self.h.detach(),
+            c: self.c.as_ref().map(Tensor::detach),
+        }
+    }
+
+    /// Member `m` of a population's state (`[K, B, H]` → `[B, H]`).
+    pub fn member(&self, m: i64) -> State {
+        State {
+            h: self.h.get(m),
+            c: self.c.as_ref().map(|c| c.get(m)),
+        }
+    }
+
+    /// The members' states stacked into a population's state (`K × [B, H]` → `[K, B, H]`).
+    pub fn stack(members: &[State]) -> State {
+        let h: Vec<&Tensor> = members.iter().map(|s| &s.h).collect();
+        let c: Option<Vec<&Tensor>> = members.iter().map(|s| s.c.as_ref()).collect();
+        State {
+            h: Tensor::stack(&h, 0),
+            c: c.map(|c| Tensor::stack(&c, 0)),
+        }
+    }
 }
 
 /// Sizes and placement shared by every cell constructor.

@@ -7,11 +7,13 @@
 //! | `runs.rs`       | the figures' reader of run directories and `table2.json`                                     |
 //! | `plot/`         | the paper's figures, one file each (learning curves, Fig. 2, Table 2 at a glance, LR search) |
 //! | `plot_bench.rs` | the benchmark chart                                                                          |
+//! | `stats.rs`      | statistics over seeds: mean and t-interval of a cell, Welch's test between units, Holm          |
 
 pub mod chart;
 pub mod plot;
 pub mod plot_bench;
 pub mod runs;
+pub mod stats;
 pub mod table;
 
 pub use chart::{register_fonts, unit_color};

@@ -312,6 +312,8 @@ fn read_csv(path: &Path, notes: &mut Vec<String>) -> Vec<EpochMetrics> {
                     epoch,
                     updates: num(c_updates).unwrap_or(0.0) as u64,
                     seconds: num(c_seconds).unwrap_or(f64::NAN),
+                    // metrics.csv has no CPU time (metrics.jsonl has).
+                    cpu_seconds: 0.0,
                     members: vec![],
                 });
                 out.len() - 1

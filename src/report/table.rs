@@ -1,6 +1,7 @@
 //! Table 2 of the paper beside ours, as Markdown, CSV and JSON.
 
 use crate::cells::CellKind;
+use super::stats::{compare_units, summarize, DatasetTests, SeedStats};
 use crate::run::Summary;
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,71 @@ pub struct Row {
     pub best_epoch: Option<usize>,
     pub seconds: f64,
     pub population: usize,
+    /// The best member's learning rate is the largest of the population's candidates: the search's optimum may lie
+    /// beyond its range (a search whose optimum is on its edge has not found it).
+    #[serde(default)]
+    pub lr_at_max: bool,
+    /// Independent seeds (replicates) of the learning-rate search; 1 in tables made before seeds were reported.
+    #[serde(default = "one")]
+    pub seeds: usize,
+    /// Per seed: the test NLL of the member that seed's own search chose by validation NLL (`null`: every member of
+    /// the seed diverged).
+    #[serde(default)]
+    pub test_nll_seeds: Vec<Option<f64>>,
+    /// Per seed: the chosen member's validation NLL and learning rate.
+    #[serde(default)]
+    pub valid_nll_seeds: Vec<Option<f64>>,
+    #[serde(default)]
+    pub lr_seeds: Vec<Option<f64>>,
+    /// Mean, standard deviation and 95 % t-interval of `test_nll_seeds` (see [`super::stats`]).
+    #[serde(default)]
+    pub test_nll_stats: Option<SeedStats>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// Table 2 as written to `table2.json`: the rows and, per dataset, the tests between units over seeds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Table2 {
+    pub rows: Vec<Row>,
+    pub tests: Vec<DatasetTests>,
+}
+
+impl Table2 {
+    /// The rows with Welch's tests between the units of each dataset (Holm-corrected within the dataset), on the
+    /// per-seed test NLLs.
+    pub fn new(rows: Vec<Row>) -> Table2 {
+        let mut datasets: Vec<&str> = Vec::new();
+        for r in &rows {
+            if !datasets.contains(&r.dataset.as_str()) {
+                datasets.push(&r.dataset);
+            }
+        }
+        let tests = datasets
+            .iter()
+            .map(|d| {
+                let units: Vec<(&str, Vec<f64>)> = rows
+                    .iter()
+                    .filter(|r| r.dataset == *d)
+                    .map(|r| (r.unit.as_str(), r.seed_values()))
+                    .collect();
+                compare_units(d, &units)
+            })
+            .collect();
+        Table2 { rows, tests }
+    }
+}
+
+impl Row {
+    /// The per-seed test NLLs, NaN for a seed whose members all diverged (the statistics leave it out and count it).
+    pub fn seed_values(&self) -> Vec<f64> {
+        self.test_nll_seeds
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect()
+    }
 }
 
 /// The Table 2 row of a finished run: its best member by validation NLL.
@@ -57,6 +123,13 @@ pub fn row(summary: &Summary) -> Option<Row> {
             paper.map(|p| best.test_nll - p.1),
         )
     };
+    let per_seed = summary.seed_results();
+    let test_nll_seeds: Vec<Option<f64>> = per_seed
+        .iter()
+        .map(|r| r.map(|r| r.test_nll).filter(|v| v.is_finite()))
+        .collect();
+    let max_lr = summary.members.iter().map(|m| m.lr).fold(f64::MIN, f64::max);
+    let seed_values: Vec<f64> = test_nll_seeds.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
     Some(Row {
         dataset: summary.dataset.clone(),
         unit: unit.into(),
@@ -75,6 +148,15 @@ pub fn row(summary: &Summary) -> Option<Row> {
         best_epoch: best.best_epoch,
         seconds: summary.seconds,
         population: summary.population,
+        lr_at_max: summary.members.len() > 1 && best.lr >= max_lr,
+        seeds: summary.seeds,
+        test_nll_stats: Some(summarize(&seed_values)),
+        test_nll_seeds,
+        valid_nll_seeds: per_seed
+            .iter()
+            .map(|r| r.map(|r| r.valid_nll).filter(|v| v.is_finite()))
+            .collect(),
+        lr_seeds: per_seed.iter().map(|r| r.map(|r| r.lr)).collect(),
     })
 }
 
@@ -83,11 +165,35 @@ fn opt(v: Option<f64>, prec: usize) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
+/// `mean ± half-width (n)` of a cell over its seeds; the mean alone with one seed.
+fn over_seeds(r: &Row) -> String {
+    let Some(st) = &r.test_nll_stats else {
+        return "–".into();
+    };
+    let mut cell = match (st.mean, st.ci95) {
+        (Some(m), Some((lo, hi))) => format!("{m:.2} ± {:.2} (n={})", (hi - lo) / 2.0, st.n),
+        (Some(m), None) => format!("{m:.2} (n={})", st.n),
+        _ => "–".into(),
+    };
+    if st.diverged > 0 {
+        cell += &format!(", {} diverged", st.diverged);
+    }
+    cell
+}
+
 pub fn markdown(rows: &[Row]) -> String {
+    let seeded = rows.iter().any(|r| r.seeds > 1);
     let mut s = String::from(
-        "| dataset | unit | cell | hidden | params (paper / all) | train NLL | valid NLL | test NLL | paper train | paper test | test − paper | lr | epochs (best) | seconds |\n\
-         |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| dataset | unit | cell | hidden | params (paper / all) | train NLL | valid NLL | test NLL | paper train | paper test | test − paper | lr | epochs (best) | seconds |",
     );
+    if seeded {
+        s += " test NLL over seeds (mean ± 95 % CI) |";
+    }
+    s += "\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+    if seeded {
+        s += "---:|";
+    }
+    s += "\n";
     for r in rows {
         let dataset = if r.dataset == "fsdd" {
             "fsdd (paper: Ubisoft A)†".to_string()
@@ -95,7 +201,7 @@ pub fn markdown(rows: &[Row]) -> String {
             r.dataset.clone()
         };
         s += &format!(
-            "| {} | {} | {} | {} | {} / {} | {:.2} | {:.2} | **{:.2}** | {} | {} | {} | {:.2e} | {} ({}) | {:.0} |\n",
+            "| {} | {} | {} | {} | {} / {} | {:.2} | {:.2} | **{:.2}** | {} | {} | {} | {:.2e}{} | {} ({}) | {:.0} |",
             dataset,
             r.unit,
             r.cell,
@@ -109,10 +215,24 @@ pub fn markdown(rows: &[Row]) -> String {
             opt(r.paper_test_nll, 2),
             r.test_diff.map(|d| format!("{d:+.2}")).unwrap_or_else(|| "–".into()),
             r.lr,
+            if r.lr_at_max { " ↑" } else { "" },
             r.epochs,
             r.best_epoch.map(|e| e.to_string()).unwrap_or_else(|| "–".into()),
             r.seconds
         );
+        if seeded {
+            s += &format!(" {} |", over_seeds(r));
+        }
+        s += "\n";
+    }
+    if seeded {
+        s += "\nThe first columns are the population's single best member by validation NLL. The last column \
+              chooses one member per seed (the best learning rate of that seed's own search, by validation NLL) and \
+              gives the mean of their test NLLs ± the half-width of its 95 % t-interval, with n seeds.\n";
+    }
+    if rows.iter().any(|r| r.lr_at_max) {
+        s += "\n↑ the chosen learning rate is the largest candidate drawn: the search's optimum may lie above its \
+              range.\n";
     }
     if rows.iter().any(|r| r.dataset == "fsdd") {
         s += &format!("\n† {SPEECH_NOTE}\n");
@@ -120,14 +240,47 @@ pub fn markdown(rows: &[Row]) -> String {
     s
 }
 
+/// The tests between units, per dataset: a table of the pairs and the plain-words sentence.
+pub fn markdown_tests(tests: &[DatasetTests]) -> String {
+    let mut s = String::from(
+        "Welch's t-test on the per-seed test NLLs of every pair of units, p-values Holm-corrected within each dataset \
+         (α = 0.05); lower NLL is better.\n",
+    );
+    for t in tests {
+        s += &format!(
+            "\n**{}**\n\n| a | b | mean a | mean b | t | df | p | p (Holm) |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+            t.dataset
+        );
+        for p in &t.pairs {
+            let f = |v: Option<f64>, prec: usize| opt(v, prec);
+            s += &format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                p.a,
+                p.b,
+                f(p.mean_a, 3),
+                f(p.mean_b, 3),
+                f(p.t, 2),
+                f(p.df, 1),
+                p.p.map(|v| format!("{v:.2e}")).unwrap_or_else(|| "–".into()),
+                p.p_holm.map(|v| format!("{v:.2e}")).unwrap_or_else(|| "–".into()),
+            );
+        }
+        s += &format!("\n{}\n", t.sentence);
+    }
+    s
+}
+
 pub fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
         "dataset,unit,cell,hidden,params_paper,params_total,train_nll,valid_nll,test_nll,paper_train_nll,\
-         paper_test_nll,test_diff,lr,epochs,best_epoch,seconds,population\n",
+         paper_test_nll,test_diff,lr,epochs,best_epoch,seconds,population,seeds,n_seeds,diverged_seeds,\
+         test_nll_mean,test_nll_sd,test_nll_ci95_lo,test_nll_ci95_hi,test_nll_seeds,lr_at_max\n",
     );
     for r in rows {
+        let st = r.test_nll_stats.as_ref();
+        let num = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
         s += &format!(
-            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{:e},{},{},{:.1},{}\n",
+            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{:e},{},{},{:.1},{},{},{},{},{},{},{},{},{},{}\n",
             r.dataset,
             r.unit,
             r.cell,
@@ -144,7 +297,20 @@ pub fn csv(rows: &[Row]) -> String {
             r.epochs,
             r.best_epoch.map(|e| e.to_string()).unwrap_or_default(),
             r.seconds,
-            r.population
+            r.population,
+            r.seeds,
+            st.map(|s| s.n.to_string()).unwrap_or_default(),
+            st.map(|s| s.diverged.to_string()).unwrap_or_default(),
+            num(st.and_then(|s| s.mean)),
+            num(st.and_then(|s| s.sd)),
+            num(st.and_then(|s| s.ci95).map(|c| c.0)),
+            num(st.and_then(|s| s.ci95).map(|c| c.1)),
+            r.test_nll_seeds
+                .iter()
+                .map(|v| num(*v))
+                .collect::<Vec<_>>()
+                .join(";"),
+            r.lr_at_max
         );
     }
     s

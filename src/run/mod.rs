@@ -24,7 +24,7 @@ pub mod records;
 
 pub use dir::{metrics_csv_header, RunDir};
 pub use records::{
-    EpochMetrics, MemberMetrics, MemberResult, MemberState, Status, Summary, TrainState,
+    seed_of, EpochMetrics, MemberMetrics, MemberResult, MemberState, Status, Summary, TrainState,
 };
 
 /// Version of the run-directory layout; a run directory written by another version is refused on resume.

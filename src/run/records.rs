@@ -46,6 +46,9 @@ pub struct TrainState {
     pub updates: u64,
     /// Wall-clock seconds of training and evaluation so far.
     pub seconds: f64,
+    /// CPU seconds of the training thread so far (absent in run directories made before it was recorded).
+    #[serde(default)]
+    pub cpu_seconds: f64,
     pub seed: u64,
     pub members: Vec<MemberState>,
 }
@@ -67,6 +70,10 @@ pub struct EpochMetrics {
     pub epoch: usize,
     pub updates: u64,
     pub seconds: f64,
+    /// CPU seconds of the training thread so far: with one libtorch thread, the run's own compute, whatever else
+    /// the machine was doing (in `metrics.jsonl` only; 0 in runs made before it was recorded).
+    #[serde(default)]
+    pub cpu_seconds: f64,
     pub members: Vec<MemberMetrics>,
 }
 
@@ -127,10 +134,26 @@ pub struct Summary {
     pub updates: u64,
     pub seconds: f64,
     pub seconds_per_epoch: f64,
+    /// CPU seconds of the training thread (0 in summaries made before it was recorded).
+    #[serde(default)]
+    pub cpu_seconds: f64,
     pub population: usize,
+    /// Independent replicates in the population (`seeds` of the config; 1 in summaries made before seeds were
+    /// reported). Member `m` belongs to seed `m % seeds` (members are candidate-major, see
+    /// `TrainConfig::member_lrs`).
+    #[serde(default = "one")]
+    pub seeds: usize,
     /// The member with the best validation NLL among those that did not diverge.
     pub best_member: Option<usize>,
+    /// For each seed, its member with the best validation NLL (chosen as `best_member` is, among that seed's
+    /// members only); `None` where every member of the seed diverged.
+    #[serde(default)]
+    pub best_member_per_seed: Vec<Option<usize>>,
     pub members: Vec<MemberResult>,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl TrainState {
@@ -141,6 +164,7 @@ impl TrainState {
             epoch: 0,
             updates: 0,
             seconds: 0.0,
+            cpu_seconds: 0.0,
             seed,
             members: lrs
                 .iter()
@@ -176,4 +200,43 @@ impl Summary {
             (m.member, eligible.then_some(m.valid_nll))
         }))
     }
+
+    /// [`Summary::choose_best`] within each seed: element `s` is seed `s`'s best member.
+    pub fn choose_best_per_seed(members: &[MemberResult], seeds: usize) -> Vec<Option<usize>> {
+        let seeds = seeds.max(1);
+        (0..seeds)
+            .map(|s| {
+                let own: Vec<MemberResult> = members
+                    .iter()
+                    .filter(|m| seed_of(m.member, seeds) == s)
+                    .cloned()
+                    .collect();
+                Self::choose_best(&own)
+            })
+            .collect()
+    }
+
+    /// Each seed's best member: the recorded choice, or for a summary written before seeds were reported, the one
+    /// best member of its single seed.
+    pub fn seed_bests(&self) -> Vec<Option<usize>> {
+        if self.best_member_per_seed.is_empty() {
+            Self::choose_best_per_seed(&self.members, self.seeds)
+        } else {
+            self.best_member_per_seed.clone()
+        }
+    }
+
+    /// Each seed's best member's result (`None` for a seed whose members all diverged).
+    pub fn seed_results(&self) -> Vec<Option<&MemberResult>> {
+        self.seed_bests()
+            .into_iter()
+            .map(|b| b.and_then(|m| self.members.iter().find(|r| r.member == m)))
+            .collect()
+    }
+}
+
+/// The seed (replicate) of population member `member` when the population holds `seeds` seeds per learning rate:
+/// members are candidate-major (`member = candidate · seeds + seed`).
+pub fn seed_of(member: usize, seeds: usize) -> usize {
+    member % seeds.max(1)
 }

@@ -145,9 +145,13 @@ pub fn train<D: TrainData + ?Sized>(
     let (run, mut state) = open_run(cfg, data, start, &mut pop, &mut best)?;
     let lrs = cfg.member_lrs();
 
-    while state.epoch < cfg.max_epochs && state.members.iter().any(|m| m.status == Status::Active) {
+    while state.epoch < cfg.max_epochs
+        && state.members.iter().any(|m| m.status == Status::Active)
+        && (cfg.max_seconds == 0.0 || state.seconds < cfg.max_seconds)
+    {
         let epoch = state.epoch + 1;
         let t0 = Instant::now();
+        let cpu0 = thread_cpu_seconds();
         rng.reseed(epoch_seed(cfg.seed, epoch));
         let train_nll = train_epoch(cfg, &prepared, &mut pop, &mut rng, &mut state, progress)?;
         let valid = pop.evaluate_split(&prepared, Split::Valid)?;
@@ -158,6 +162,7 @@ pub fn train<D: TrainData + ?Sized>(
 
         state.epoch = epoch;
         state.seconds += t0.elapsed().as_secs_f64();
+        state.cpu_seconds += thread_cpu_seconds() - cpu0;
         let metrics = epoch_metrics(&state, &lrs, &train_nll, &valid, &test);
         run.append_metrics(&metrics)?;
         run.save_checkpoint(&pop.checkpoint_tensors(&best, epoch), &state)?;
@@ -250,20 +255,42 @@ fn train_epoch(
     let mut train_frames = 0usize;
     for members in &plan.batches {
         let b = prepared.train_batch(members, cfg.dtype.kind())?;
-        let noise = pop.draw_noise(cfg.weight_noise, rng)?;
-        let (nll, finite) = pop.update(&b.x, &b.y, &b.mask, b.predicted_frames, &noise)?;
-        let nll: Vec<f64> =
-            Vec::<f64>::try_from(&nll.to_kind(Kind::Double).to_device(Device::Cpu))?;
-        for m in 0..k {
-            if finite[m] {
-                train_sum[m] += nll[m];
+        // Zero-state chunks were cut when the data was prepared: one update per batch. With carried state the
+        // batch holds whole pieces, trained chunk after chunk from the previous chunk's final state.
+        let chunk = if cfg.carries_state() {
+            cfg.chunk_len
+        } else {
+            0
+        };
+        let mut carried = None;
+        for (start, len) in population::time_slices(&b.x, chunk) {
+            let (x, y, mask) = (
+                b.x.narrow(0, start, len),
+                b.y.narrow(0, start, len),
+                b.mask.narrow(0, start, len),
+            );
+            let frames = if chunk == 0 {
+                b.predicted_frames
+            } else {
+                mask.sum(Kind::Double).double_value(&[]).round() as usize
+            };
+            let noise = pop.draw_noise(cfg.weight_noise, rng)?;
+            let (nll, finite, last) =
+                pop.update_from(&x, &y, &mask, frames, &noise, carried.as_ref())?;
+            carried = Some(last);
+            let nll: Vec<f64> =
+                Vec::<f64>::try_from(&nll.to_kind(Kind::Double).to_device(Device::Cpu))?;
+            for m in 0..k {
+                if finite[m] {
+                    train_sum[m] += nll[m];
+                }
             }
+            if stopping::record_divergence(&mut state.members, &finite, epoch) {
+                pop.set_active(&state.members);
+            }
+            train_frames += frames;
+            state.updates += 1;
         }
-        if stopping::record_divergence(&mut state.members, &finite, epoch) {
-            pop.set_active(&state.members);
-        }
-        train_frames += b.predicted_frames;
-        state.updates += 1;
         progress(Progress::Batch);
     }
     Ok(train_sum
@@ -284,6 +311,7 @@ fn epoch_metrics(
         epoch: state.epoch,
         updates: state.updates,
         seconds: state.seconds,
+        cpu_seconds: state.cpu_seconds,
         members: (0..state.members.len())
             .map(|m| MemberMetrics {
                 lr: lrs[m],
@@ -348,8 +376,27 @@ fn summarise(
         } else {
             0.0
         },
+        cpu_seconds: state.cpu_seconds,
         population: members.len(),
+        seeds: cfg.seeds,
         best_member: Summary::choose_best(&members),
+        best_member_per_seed: Summary::choose_best_per_seed(&members, cfg.seeds),
         members,
     }
+}
+
+/// CPU time of the calling thread, in seconds. With one libtorch thread (the default `threads = 1`), libtorch runs
+/// the forward and backward passes on the calling thread, so this is the run's own compute, unaffected by whatever
+/// else the machine runs (which wall-clock seconds are not).
+fn thread_cpu_seconds() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer; CLOCK_THREAD_CPUTIME_ID exists on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    if rc != 0 {
+        return 0.0;
+    }
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }

@@ -2,6 +2,7 @@
 //! clipping and active flag. One update takes every active member one step (see the equations in [`super`]).
 
 use super::rmsprop::{per_member, RmsProp};
+use crate::cells::State;
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, Split};
 use crate::model::Model;
@@ -21,6 +22,8 @@ pub struct Population {
     pub clip_norm: f64,
     /// Which parameters get weight noise.
     pub noisy: Vec<bool>,
+    /// Evaluation's time slice (frames; 0: whole pieces at once), see `TrainConfig::eval_chunk`.
+    pub eval_chunk: usize,
 }
 
 impl Population {
@@ -47,6 +50,7 @@ impl Population {
             active: Tensor::ones([k], (kind, device)),
             clip_norm: cfg.clip_norm,
             noisy,
+            eval_chunk: cfg.eval_chunk,
         })
     }
 
@@ -74,6 +78,21 @@ impl Population {
         frames: usize,
         noise: &[Option<Tensor>],
     ) -> Result<(Tensor, Vec<bool>)> {
+        let (nll, finite, _) = self.update_from(x, y, mask, frames, noise, None)?;
+        Ok((nll, finite))
+    }
+
+    /// [`Population::update`] on a chunk that starts from `state` (zero when `None`); also returns the chunk's final
+    /// state, detached (truncated BPTT: the next chunk starts from it, and the gradient stops there).
+    pub fn update_from(
+        &mut self,
+        x: &Tensor,
+        y: &Tensor,
+        mask: &Tensor,
+        frames: usize,
+        noise: &[Option<Tensor>],
+        state: Option<&State>,
+    ) -> Result<(Tensor, Vec<bool>, State)> {
         let params = self.model.parameters();
         ensure!(noise.len() == params.len(), "one noise entry per parameter");
         // Perturb in place, remembering the clean values to restore bit for bit after the backward pass.
@@ -90,7 +109,7 @@ impl Population {
                 })
                 .collect()
         });
-        let result = self.loss_and_grads(x, y, mask, frames, &params);
+        let result = self.loss_and_grads(x, y, mask, frames, &params, state);
         tch::no_grad(|| {
             for (p, c) in params.iter().zip(&clean) {
                 if let Some(c) = c {
@@ -98,7 +117,7 @@ impl Population {
                 }
             }
         });
-        let (nll_sum, mut grads) = result?;
+        let (nll_sum, mut grads, last) = result?;
 
         // Per-member gradient norm over all parameters; rescale to ≤ clip_norm; zero non-finite members.
         let sq: Tensor = grads
@@ -121,7 +140,7 @@ impl Population {
         let active = &self.active * finite_t.to_kind(self.active.kind());
         self.opt.step(&params, &grads, &self.lr, &active);
         let finite: Vec<bool> = Vec::<bool>::try_from(&finite_t.to_device(Device::Cpu))?;
-        Ok((nll_sum.detach(), finite))
+        Ok((nll_sum.detach(), finite, last.detach()))
     }
 
     fn loss_and_grads(
@@ -131,18 +150,21 @@ impl Population {
         mask: &Tensor,
         frames: usize,
         params: &[&Tensor],
-    ) -> Result<(Tensor, Vec<Tensor>)> {
-        let nll_sum = self.model.nll_sum(x, y, mask)?;
+        state: Option<&State>,
+    ) -> Result<(Tensor, Vec<Tensor>, State)> {
+        let (nll_sum, last) = self.model.nll_sum_from(x, y, mask, state)?;
         // Σ_m L_m with L_m per frame; non-finite members are excluded so they cannot poison the others.
         let per_frame = &nll_sum / frames as f64;
         let safe = per_frame.where_self(&per_frame.isfinite(), &per_frame.zeros_like());
         let loss = safe.sum(safe.kind());
         let grads =
             Tensor::f_run_backward(&[&loss], params, false, false).context("backward pass")?;
-        Ok((nll_sum, grads))
+        Ok((nll_sum, grads, last))
     }
 
-    /// NLL per predicted frame of every member over prepared batches, at the current (clean) weights.
+    /// NLL per predicted frame of every member over prepared batches, at the current (clean) weights. Each batch
+    /// runs in time slices of `eval_chunk` frames with the state carried across (see `TrainConfig::eval_chunk`),
+    /// so memory does not grow with the longest piece.
     pub fn evaluate(
         &self,
         batches: &[crate::data::batch::Batch],
@@ -151,10 +173,7 @@ impl Population {
         tch::no_grad(|| {
             let mut total: Option<Tensor> = None;
             for b in batches {
-                let s = self
-                    .model
-                    .nll_sum(&b.x, &b.y, &b.mask)?
-                    .to_kind(Kind::Double);
+                let s = self.nll_in_slices(b)?.to_kind(Kind::Double);
                 total = Some(match total {
                     Some(t) => t + s,
                     None => s,
@@ -165,6 +184,26 @@ impl Population {
                 Vec::<f64>::try_from(&(total / frames as f64).to_device(Device::Cpu))?;
             Ok(v)
         })
+    }
+
+    /// One batch's per-member NLL sum `[K]`, computed slice by slice with the state carried across.
+    fn nll_in_slices(&self, b: &crate::data::batch::Batch) -> Result<Tensor> {
+        let mut state: Option<State> = None;
+        let mut total: Option<Tensor> = None;
+        for (start, len) in time_slices(&b.x, self.eval_chunk) {
+            let (s, last) = self.model.nll_sum_from(
+                &b.x.narrow(0, start, len),
+                &b.y.narrow(0, start, len),
+                &b.mask.narrow(0, start, len),
+                state.as_ref(),
+            )?;
+            state = Some(last);
+            total = Some(match total {
+                Some(t) => t + s,
+                None => s,
+            });
+        }
+        total.context("an empty batch")
     }
 
     /// Named tensors for a checkpoint: weights, best weights and optimizer state.
@@ -277,4 +316,15 @@ impl Population {
             .to_kind(self.active.kind())
             .to_device(self.active.device());
     }
+}
+
+/// `(start, length)` of consecutive slices of at most `chunk` steps along the time axis (dim 0) of `x`; one slice
+/// over everything when `chunk` is 0.
+pub fn time_slices(x: &Tensor, chunk: usize) -> Vec<(i64, i64)> {
+    let t = x.size()[0];
+    if chunk == 0 || t <= chunk as i64 {
+        return vec![(0, t)];
+    }
+    let c = chunk as i64;
+    (0..t).step_by(chunk).map(|s| (s, c.min(t - s))).collect()
 }
