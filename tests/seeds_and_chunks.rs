@@ -19,8 +19,8 @@ fn random_batch(t: i64, b: i64) -> (Tensor, Tensor, Tensor, usize) {
         .lt(0.15)
         .to_kind(kind);
     let steps = Tensor::arange(t, (Kind::Int64, Device::Cpu)).unsqueeze(1);
-    let lens = Tensor::from_slice(&(0..b).map(|j| (t - 3 * j).max(1)).collect::<Vec<i64>>())
-        .unsqueeze(0);
+    let lens =
+        Tensor::from_slice(&(0..b).map(|j| (t - 3 * j).max(1)).collect::<Vec<i64>>()).unsqueeze(0);
     let mask = steps.lt_tensor(&lens).to_kind(kind);
     let frames = mask.sum(Kind::Double).double_value(&[]) as usize;
     (roll.narrow(0, 0, t), roll.narrow(0, 1, t), mask, frames)
@@ -94,12 +94,25 @@ fn chunked_forward_with_carried_state_equals_the_whole_piece() {
         }
         // A zero state at the boundary is not the same thing: the test can tell the two apart.
         let (a, _) = m
-            .nll_sum_from(&x.narrow(0, 0, 11), &y.narrow(0, 0, 11), &mask.narrow(0, 0, 11), None)
+            .nll_sum_from(
+                &x.narrow(0, 0, 11),
+                &y.narrow(0, 0, 11),
+                &mask.narrow(0, 0, 11),
+                None,
+            )
             .unwrap();
         let (b, _) = m
-            .nll_sum_from(&x.narrow(0, 11, 12), &y.narrow(0, 11, 12), &mask.narrow(0, 11, 12), None)
+            .nll_sum_from(
+                &x.narrow(0, 11, 12),
+                &y.narrow(0, 11, 12),
+                &mask.narrow(0, 11, 12),
+                None,
+            )
             .unwrap();
-        assert!(max_abs(&(a + b), &whole) > 1e-6, "{cell}: resetting the state changed nothing");
+        assert!(
+            max_abs(&(a + b), &whole) > 1e-6,
+            "{cell}: resetting the state changed nothing"
+        );
     }
 }
 
@@ -135,7 +148,10 @@ fn sliced_evaluation_equals_one_pass() {
         pop.eval_chunk = chunk;
         let sliced = pop.evaluate(&batches, frames).unwrap();
         for (a, b) in whole.iter().zip(&sliced) {
-            assert!((a - b).abs() <= 1e-12 * a.abs(), "eval_chunk {chunk}: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-12 * a.abs(),
+                "eval_chunk {chunk}: {a} vs {b}"
+            );
         }
     }
 }
@@ -185,7 +201,11 @@ fn population_of_seeds_equals_the_runs_alone() {
     let mut carried: Option<State> = None;
     let mut carried_alone: Vec<Option<State>> = vec![None, None, None, None];
     for (start, len) in [(0i64, 7i64), (7, 7)] {
-        let (xs, ys, ms) = (x.narrow(0, start, len), y.narrow(0, start, len), mask.narrow(0, start, len));
+        let (xs, ys, ms) = (
+            x.narrow(0, start, len),
+            y.narrow(0, start, len),
+            mask.narrow(0, start, len),
+        );
         let frames = ms.sum(Kind::Double).double_value(&[]) as usize;
         let noise = pop.draw_noise(0.075, &mut rng).unwrap();
         let (_, _, last) = pop

@@ -1,7 +1,7 @@
 //! `stats` against SciPy/statsmodels: tests/fixtures/stats.json, written by scripts/make_stats_fixtures.py.
 
-use serde_json::Value;
 use rnnlab::report::stats::{compare_units, holm, summarize, t_quantile_975, welch, SeedStats};
+use serde_json::Value;
 
 /// Relative tolerance of every comparison with the fixture (values are O(0.01 … 10); exact zeros compare exactly).
 const REL_TOL: f64 = 1e-10;

@@ -1,7 +1,7 @@
 //! Table 2 of the paper beside ours, as Markdown, CSV and JSON.
 
-use crate::cells::CellKind;
 use super::stats::{compare_units, summarize, DatasetTests, SeedStats};
+use crate::cells::CellKind;
 use crate::run::Summary;
 use serde::{Deserialize, Serialize};
 
@@ -128,8 +128,15 @@ pub fn row(summary: &Summary) -> Option<Row> {
         .iter()
         .map(|r| r.map(|r| r.test_nll).filter(|v| v.is_finite()))
         .collect();
-    let max_lr = summary.members.iter().map(|m| m.lr).fold(f64::MIN, f64::max);
-    let seed_values: Vec<f64> = test_nll_seeds.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+    let max_lr = summary
+        .members
+        .iter()
+        .map(|m| m.lr)
+        .fold(f64::MIN, f64::max);
+    let seed_values: Vec<f64> = test_nll_seeds
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect();
     Some(Row {
         dataset: summary.dataset.clone(),
         unit: unit.into(),
@@ -261,8 +268,11 @@ pub fn markdown_tests(tests: &[DatasetTests]) -> String {
                 f(p.mean_b, 3),
                 f(p.t, 2),
                 f(p.df, 1),
-                p.p.map(|v| format!("{v:.2e}")).unwrap_or_else(|| "–".into()),
-                p.p_holm.map(|v| format!("{v:.2e}")).unwrap_or_else(|| "–".into()),
+                p.p.map(|v| format!("{v:.2e}"))
+                    .unwrap_or_else(|| "–".into()),
+                p.p_holm
+                    .map(|v| format!("{v:.2e}"))
+                    .unwrap_or_else(|| "–".into()),
             );
         }
         s += &format!("\n{}\n", t.sentence);
