@@ -39,14 +39,13 @@ c100-carry-b8:100:true:8
 c200-carry-b8:200:true:8
 whole-b8:0:false:8
 c100-carry-b1:100:true:1
-c100-carry-b32:100:true:32
-c50-zero-b32:50:false:32"
+c100-carry-b32:100:true:32"
 if [ -n "$settings" ]; then
   all_settings=$(echo "$all_settings" | grep -E "^($(echo "$settings" | tr ',' '|')):")
 fi
 
-[ -x target/release/rnnlab ] || cargo build --release --quiet
-bin=target/release/rnnlab
+bin=${RNNLAB_BIN:-target/release/rnnlab} # RNNLAB_BIN: a binary to use instead of this tree's release build
+[ -n "${RNNLAB_BIN:-}" ] || cargo build --release --quiet
 mkdir -p "$out/$dataset"
 
 run_one() {
