@@ -27,6 +27,7 @@ pub mod report;
 pub mod reproduce;
 pub mod rng;
 pub mod run;
+pub mod sweep;
 pub mod train;
 pub mod validate;
 

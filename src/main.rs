@@ -39,10 +39,14 @@ enum Command {
     Train(TrainArgs),
     /// Reproduce Table 2: every dataset × unit of experiments/ for a task (music, or speech on FSDD), side by side,
     /// then the table (Markdown, CSV, JSON) beside the paper's numbers.
-    Reproduce(ReproduceArgs),
+    Reproduce(Box<ReproduceArgs>),
     /// Draw the paper's figures as PNG from run directories and/or `rnnlab reproduce` outputs: learning curves per
     /// dataset, Fig. 2 (Nottingham and MuseData), Table 2 at a glance, and the learning-rate search.
     Plot(PlotArgs),
+    /// Train job N of a sweep's plan (what each local worker and Slurm array task runs): resumes its run directory
+    /// from its checkpoint, starts it otherwise, does nothing if it has finished.
+    #[command(hide = true)]
+    SweepTask(SweepTaskArgs),
     /// Generate audio from a trained speech run (its best member's best weights), seeded, as an 8 kHz 16-bit WAV.
     Sample(SampleArgs),
 }
@@ -251,7 +255,9 @@ struct TrainArgs {
     /// The run directory to create (default: runs/<dataset>_<cell>). Never overwritten.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Continue a killed run from its last checkpoint, with the config stored in it.
+    /// Continue a killed run from its last checkpoint, with the config stored in it (a run killed before its first
+    /// checkpoint starts afresh from it). Its data comes from --data-dir if given, else the directory the run
+    /// recorded in data.json if it still exists, else $RNNLAB_DATA, else ./data.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "sets", "out", "device"])]
     resume: Option<PathBuf>,
     /// Where to train (the config's `device` key; its default is cpu, which makes runs resumable bit for bit).
@@ -304,6 +310,60 @@ struct ReproduceArgs {
     /// Log lines instead of progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Sweep a config key over values, e.g. `--sweep hidden=46,92` (repeatable: the cartesian product), applied to
+    /// each experiment; run directories are named `<dataset>_<cell>__hidden-92`.
+    #[arg(long = "sweep", value_name = "KEY=V1,V2")]
+    sweeps: Vec<String>,
+    /// Where the plan's jobs run: `local` worker processes (--jobs), or one `slurm` job array.
+    #[arg(long, value_enum, default_value_t = BackendArg::Local)]
+    backend: BackendArg,
+    /// Build Table 2 and the figures from what OUT's plan has finished, and list every job missing, failed or
+    /// still running; exits 1 if any is missing, failed or unfinished with nothing running it.
+    #[arg(long, value_name = "OUT", conflicts_with_all = ["sweeps", "quick", "sets", "datasets"])]
+    collect: Option<PathBuf>,
+    /// Slurm: wait for the array to end (polling squeue), then collect.
+    #[arg(long)]
+    wait: bool,
+    /// Slurm: array tasks running at once (`--array=0-(N-1)%P`; default no limit).
+    #[arg(long)]
+    max_parallel: Option<usize>,
+    /// Slurm: partition (`--partition`).
+    #[arg(long)]
+    partition: Option<String>,
+    /// Slurm: time limit per task (`--time`, e.g. 04:00:00).
+    #[arg(long)]
+    time: Option<String>,
+    /// Slurm: CPUs per task (`--cpus-per-task`). libtorch's threads stay the config's `threads`.
+    #[arg(long, default_value_t = 1)]
+    cpus_per_task: usize,
+    /// Slurm: memory per task (`--mem`, e.g. 4G).
+    #[arg(long)]
+    mem: Option<String>,
+    /// Slurm: GPUs per task (`--gres=gpu:N`).
+    #[arg(long)]
+    gpus: Option<usize>,
+    /// Slurm: account (`--account`).
+    #[arg(long)]
+    account: Option<String>,
+    /// Slurm: any other sbatch argument, verbatim (repeatable), e.g. `--sbatch-arg=--qos=normal`.
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    sbatch_args: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct SweepTaskArgs {
+    /// The sweep's plan (OUT/plan.json).
+    #[arg(long)]
+    plan: PathBuf,
+    /// The job to train (a Slurm array task id).
+    #[arg(long)]
+    index: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BackendArg {
+    Local,
+    Slurm,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -328,11 +388,19 @@ fn default_jobs() -> usize {
 }
 
 fn train_cmd(args: TrainArgs) -> Result<bool> {
-    let data_dir = rnnlab::data::resolve_data_dir(args.data_dir.as_deref());
     let (cfg, start_dir, resume) = match &args.resume {
         Some(dir) => {
-            let (_, cfg) = rnnlab::run::RunDir::open(dir)?;
-            (cfg, dir.clone(), true)
+            let (run, cfg) = rnnlab::run::RunDir::open(dir)?;
+            // Killed before its first checkpoint (or preempted then): nothing to continue, so start it afresh
+            // with the config it was started with.
+            let resume = run.has_checkpoint();
+            if !resume {
+                eprintln!(
+                    "{} has no checkpoint yet: starting it afresh from its config.toml",
+                    dir.display()
+                );
+            }
+            (cfg, dir.clone(), resume)
         }
         None => {
             let path = args
@@ -350,7 +418,27 @@ fn train_cmd(args: TrainArgs) -> Result<bool> {
             (cfg, out, false)
         }
     };
+    let data_dir = match &args.resume {
+        Some(dir) => rnnlab::data::resolve_run_data_dir(
+            args.data_dir.as_deref(),
+            rnnlab::run::RunDir::at(dir).recorded_data_dir(),
+        ),
+        None => rnnlab::data::resolve_data_dir(args.data_dir.as_deref()),
+    };
     let (file, data) = rnnlab::data::AnyData::load(&data_dir, cfg.dataset)?;
+    if !resume {
+        let run = rnnlab::run::RunDir::at(&start_dir);
+        if args.resume.is_some() {
+            run.clear_unstarted()?;
+        } else if run.file(rnnlab::run::CONFIG_FILE).exists() {
+            bail!(
+                "{} already holds a run; continue it with --resume {}, or choose another --out",
+                start_dir.display(),
+                start_dir.display()
+            );
+        }
+        run.record_data_dir(&data_dir)?;
+    }
     let hidden = cfg.hidden_size();
     let k = cfg.member_lrs().len();
     eprintln!(
@@ -436,6 +524,10 @@ fn train_cmd(args: TrainArgs) -> Result<bool> {
 }
 
 fn reproduce_cmd(args: ReproduceArgs) -> Result<bool> {
+    if let Some(out) = &args.collect {
+        let collected = rnnlab::sweep::collect::collect(out, 0.0)?;
+        return Ok(report_collected(out, &collected));
+    }
     let units = args
         .units
         .iter()
@@ -465,15 +557,54 @@ fn reproduce_cmd(args: ReproduceArgs) -> Result<bool> {
             .cloned()
             .chain(args.device.map(|d| format!("device={}", device_key(d))))
             .collect(),
+        sweeps: args
+            .sweeps
+            .iter()
+            .map(|s| rnnlab::sweep::parse_sweep(s))
+            .collect::<Result<_>>()?,
         quiet: args.quiet,
     };
-    let rows = rnnlab::reproduce::reproduce(&opts)?;
-    print!("{}", rnnlab::report::table::markdown(&rows));
+    let backend = match args.backend {
+        BackendArg::Local => rnnlab::reproduce::Backend::Local,
+        BackendArg::Slurm => rnnlab::reproduce::Backend::Slurm {
+            opts: rnnlab::sweep::slurm::SlurmOptions {
+                max_parallel: args.max_parallel,
+                partition: args.partition,
+                time: args.time,
+                cpus_per_task: args.cpus_per_task,
+                mem: args.mem,
+                gpus: args.gpus,
+                account: args.account,
+                extra: args.sbatch_args,
+            },
+            wait: args.wait,
+        },
+    };
+    match rnnlab::reproduce::reproduce(&opts, &backend)? {
+        rnnlab::reproduce::Outcome::Submitted(id) => {
+            println!("{id}");
+            Ok(true)
+        }
+        rnnlab::reproduce::Outcome::Collected(c) => Ok(report_collected(&args.out, &c)),
+    }
+}
+
+/// Prints Table 2 and every job without a row; false (exit 1) when a job is missing, failed or unfinished.
+fn report_collected(out: &std::path::Path, c: &rnnlab::reproduce::Collected) -> bool {
+    print!("{}", rnnlab::report::table::markdown(&c.rows));
     println!(
-        "Table 2 written to {}/table2.{{md,csv,json}}",
-        args.out.display()
+        "Table 2 ({} row(s)) written to {}/table2.{{md,csv,json}}",
+        c.rows.len(),
+        out.display()
     );
-    Ok(true)
+    if !c.complete() {
+        eprintln!(
+            "{} job(s) without a result:\n{}",
+            c.others.len(),
+            c.report().trim_end()
+        );
+    }
+    !c.broken()
 }
 
 #[derive(clap::Args)]
@@ -593,9 +724,10 @@ fn main() -> ExitCode {
         Command::Data(args) => rnnlab::data::cli::run(args),
         Command::Bench(args) => bench_cmd(*args),
         Command::Train(args) => train_cmd(args),
-        Command::Reproduce(args) => reproduce_cmd(args),
+        Command::Reproduce(args) => reproduce_cmd(*args),
         Command::Plot(args) => plot_cmd(args),
         Command::Sample(args) => sample_cmd(args),
+        Command::SweepTask(args) => rnnlab::sweep::run_task(&args.plan, args.index).map(|_| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -3,21 +3,22 @@
 //! music` (the default) runs the four music sets, `--task speech` runs FSDD (`experiments/fsdd_*.toml`), whose rows
 //! sit beside the paper's Ubisoft A numbers for reference only (another dataset: not comparable in absolute terms).
 //!
-//! Runs land in `OUT/runs/<dataset>_<unit>/`, the tables in `OUT/table2.{md,csv,json}`, the figures in `OUT/plots/`. A finished run (it has `summary.json`) is reused, an unfinished one
-//! is resumed from its last checkpoint, so an interrupted reproduction continues where it stopped.
+//! The experiments become a plan (`OUT/plan.json`, see [`crate::sweep`]), which a backend runs: worker processes
+//! on this machine (`local`) or a Slurm job array (`slurm`). Runs land in `OUT/runs/<dataset>_<unit>/`
+//! (`__key-value` appended per `--sweep` key), the tables in `OUT/table2.{md,csv,json}`, the figures in
+//! `OUT/plots/`. A finished run (it has `summary.json`) is reused, an unfinished one is resumed from its last
+//! checkpoint, so an interrupted reproduction continues where it stopped.
 
 use crate::atomic::write_atomic;
 use crate::cells::CellKind;
 use crate::config::TrainConfig;
 use crate::data::{AnyData, Dataset, Task};
 use crate::report::table::{self, unit_family, Row};
-use crate::run::{RunDir, Summary};
-use crate::train::{self, Progress, Start};
-use anyhow::{bail, Context, Result};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use std::collections::VecDeque;
+pub use crate::sweep::collect::Collected;
+use crate::sweep::slurm::{self, SlurmOptions};
+use crate::sweep::{collect, local, sweep_points, Plan, PlanJob, PLAN_VERSION};
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// Overrides of `--quick`: a smoke run of the whole pipeline in minutes, not a result.
@@ -48,6 +49,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     pub experiments: PathBuf,
     pub sets: Vec<String>,
+    /// `--sweep key=v1,v2`: the cartesian product of these, applied to each experiment.
+    pub sweeps: Vec<(String, Vec<String>)>,
     pub quiet: bool,
 }
 
@@ -60,13 +63,29 @@ pub fn parse_unit(s: &str) -> Result<CellKind> {
     }
 }
 
-struct Job {
-    name: String,
-    cfg: TrainConfig,
-    dir: PathBuf,
+/// How a plan is run.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// Worker processes on this machine (`Options::jobs` of them).
+    Local,
+    /// One Slurm job array; `wait`: poll until it is done, then collect.
+    Slurm { opts: SlurmOptions, wait: bool },
 }
 
-fn job_config(opts: &Options, set: Dataset, cell: CellKind) -> Result<TrainConfig> {
+/// What [`reproduce`] ended with.
+pub enum Outcome {
+    /// The plan was run (locally, or on Slurm with `--wait`) and collected.
+    Collected(Collected),
+    /// Submitted to Slurm as this array job id; collect later.
+    Submitted(u64),
+}
+
+fn job_config(
+    opts: &Options,
+    set: Dataset,
+    cell: CellKind,
+    point: &[String],
+) -> Result<TrainConfig> {
     let family = unit_family(cell.name());
     let path = opts
         .experiments
@@ -85,185 +104,74 @@ fn job_config(opts: &Options, set: Dataset, cell: CellKind) -> Result<TrainConfi
         sets.extend(QUICK_OVERRIDES.iter().map(|s| s.to_string()));
     }
     sets.extend(opts.sets.iter().cloned());
+    sets.extend(point.iter().cloned());
     base.with_overrides(&sets)
         .with_context(|| format!("experiment {}", path.display()))
 }
 
-/// Runs (or reuses, or resumes) every experiment and writes Table 2 into `opts.out`.
-pub fn reproduce(opts: &Options) -> Result<Vec<Row>> {
-    let started = Instant::now();
-    let mut jobs = VecDeque::new();
+/// The plan of `opts`: one job per dataset × unit × sweep point, in that order.
+pub fn plan(opts: &Options) -> Result<Plan> {
+    let data_dir = std::path::absolute(&opts.data_dir)
+        .with_context(|| format!("data directory {}", opts.data_dir.display()))?;
+    let points = sweep_points(&opts.sweeps);
+    let mut jobs = Vec::new();
     for &set in &opts.datasets {
+        // Loaded once per dataset for the jobs' costs (epochs × training steps): longest jobs start first.
+        let (_, data) = AnyData::load(&data_dir, set)?;
+        let steps = data.train_steps() as u64;
         for &cell in &opts.units {
-            let cfg = job_config(opts, set, cell)?;
-            let name = format!("{}_{}", set.name(), cell.name());
-            jobs.push_back(Job {
-                dir: opts.out.join("runs").join(&name),
-                name,
-                cfg,
-            });
-        }
-    }
-    std::fs::create_dir_all(opts.out.join("runs"))
-        .with_context(|| format!("creating {}", opts.out.display()))?;
-    let datasets: Vec<(Dataset, AnyData)> = opts
-        .datasets
-        .iter()
-        .map(|&set| {
-            let (_, data) = AnyData::load(&opts.data_dir, set)?;
-            Ok((set, data))
-        })
-        .collect::<Result<_>>()?;
-    // Longest jobs first, so that the last ones to start are short and the cores finish together.
-    let cost = |job: &Job| {
-        let data = &datasets
-            .iter()
-            .find(|(s, _)| *s == job.cfg.dataset)
-            .expect("loaded")
-            .1;
-        job.cfg.max_epochs * data.train_steps()
-    };
-    let mut jobs: Vec<Job> = jobs.into_iter().collect();
-    jobs.sort_by_key(|j| std::cmp::Reverse(cost(j)));
-    let queue = Mutex::new(VecDeque::from(jobs));
-    let results: Mutex<Vec<(String, Result<Summary>)>> = Mutex::new(Vec::new());
-    let bars = MultiProgress::new();
-    if opts.quiet {
-        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let workers = opts.jobs.max(1);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let Some(job) = queue.lock().expect("queue lock").pop_front() else {
-                    break;
-                };
-                let data = &datasets
-                    .iter()
-                    .find(|(s, _)| *s == job.cfg.dataset)
-                    .expect("loaded")
-                    .1;
-                let bar = bars.add(ProgressBar::new(0));
-                let result = run_job(&job, data, &bar, opts.quiet);
-                bar.finish_and_clear();
-                if opts.quiet {
-                    match &result {
-                        Ok(s) => eprintln!(
-                            "{}: done, {} epochs, {:.0} s",
-                            job.name, s.epochs, s.seconds
-                        ),
-                        Err(e) => eprintln!("{}: FAILED: {e:#}", job.name),
-                    }
-                }
-                results
-                    .lock()
-                    .expect("results lock")
-                    .push((job.name, result));
-            });
-        }
-    });
-
-    let mut rows = Vec::new();
-    let mut failures = Vec::new();
-    let mut results = results.into_inner().expect("results lock");
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, r) in results {
-        match r {
-            Ok(summary) => match table::row(&summary) {
-                Some(row) => rows.push(row),
-                None => failures.push(format!("{name}: every member diverged")),
-            },
-            Err(e) => failures.push(format!("{name}: {e:#}")),
-        }
-    }
-    // Paper order: datasets as asked, units tanh, GRU, LSTM.
-    rows.sort_by_key(|r| {
-        let d = opts
-            .datasets
-            .iter()
-            .position(|s| s.name() == r.dataset)
-            .unwrap_or(usize::MAX);
-        let u = crate::paper::UNITS
-            .iter()
-            .position(|u| *u == r.unit)
-            .unwrap_or(usize::MAX);
-        (d, u, r.cell.clone())
-    });
-    write_tables(
-        &opts.out,
-        &rows,
-        started.elapsed().as_secs_f64(),
-        opts.quick,
-    )?;
-    draw_figures(&opts.out);
-    if !failures.is_empty() {
-        bail!(
-            "{} experiment(s) failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        );
-    }
-    Ok(rows)
-}
-
-fn run_job(job: &Job, data: &AnyData, bar: &ProgressBar, quiet: bool) -> Result<Summary> {
-    let run = RunDir::at(&job.dir);
-    if let Ok(Some(s)) = run.read_summary() {
-        if !quiet {
-            bar.println(format!(
-                "{}: reusing finished run {}",
-                job.name,
-                job.dir.display()
-            ));
-        }
-        return Ok(s);
-    }
-    let start = if run.has_checkpoint() {
-        // Resume with the run's own config: it is what the checkpoint was made with.
-        let (_, cfg) = RunDir::open(&job.dir)?;
-        if cfg != job.cfg {
-            bail!(
-                "{} was started with another config than {} now gives; remove it or use another --out",
-                job.dir.display(),
-                job.name
-            );
-        }
-        Start::Resume(&job.dir)
-    } else {
-        if job.dir.exists() {
-            // A directory with no checkpoint holds nothing worth keeping (killed before its first epoch ended).
-            std::fs::remove_dir_all(&job.dir)
-                .with_context(|| format!("clearing {}", job.dir.display()))?;
-        }
-        Start::Fresh(&job.dir)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>18} {msg:<24} [{bar:30}] {pos}/{len} batches, eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(job.name.clone());
-    let name = job.name.clone();
-    let mut on_progress = |p: Progress| {
-        if let Some(m) = p.show_on(bar) {
-            if quiet {
-                eprintln!(
-                    "{name}: epoch {} valid {:.3} ({:.0} s)",
-                    m.epoch,
-                    m.best_valid(),
-                    m.seconds
-                );
+            for (point, suffix) in &points {
+                let cfg = job_config(opts, set, cell, point)?;
+                let name = format!("{}_{}{suffix}", set.name(), cell.name());
+                jobs.push(PlanJob {
+                    index: jobs.len(),
+                    run_dir: PathBuf::from("runs").join(&name),
+                    name,
+                    config: cfg.to_toml()?,
+                    data_dir: data_dir.clone(),
+                    cost: cfg.max_epochs as u64 * steps,
+                });
             }
         }
-    };
-    train::train(&job.cfg, data, start, &mut on_progress)
+    }
+    Ok(Plan {
+        version: PLAN_VERSION,
+        quick: opts.quick,
+        jobs,
+    })
+}
+
+/// Writes `OUT/plan.json` and runs it with `backend`: locally (then collects), or on Slurm (then, with `wait`,
+/// waits and collects). Finished runs are reused and unfinished ones resumed, so an interrupted reproduction
+/// continues where it stopped.
+pub fn reproduce(opts: &Options, backend: &Backend) -> Result<Outcome> {
+    let started = Instant::now();
+    let plan = plan(opts)?;
+    plan.write(&opts.out)?;
+    match backend {
+        Backend::Local => local::run(&opts.out, &plan, opts.jobs, opts.quiet)?,
+        Backend::Slurm { opts: s, wait } => {
+            let id = slurm::submit(&opts.out, &plan, s)?;
+            eprintln!(
+                "submitted job array {id} ({} tasks); watch: squeue -j {id} --array; collect: rnnlab reproduce --collect {}",
+                plan.jobs.len(),
+                opts.out.display()
+            );
+            if !wait {
+                return Ok(Outcome::Submitted(id));
+            }
+            slurm::wait(id, plan.jobs.len(), opts.quiet)?;
+        }
+    }
+    Ok(Outcome::Collected(collect::collect(
+        &opts.out,
+        started.elapsed().as_secs_f64(),
+    )?))
 }
 
 /// The figures of `out` into `out/plots/`. Drawing is a convenience on top of the tables, so a failure is a warning
 /// (the tables are written already, and `rnnlab plot` can draw again).
-fn draw_figures(out: &Path) {
+pub(crate) fn draw_figures(out: &Path) {
     let plots = out.join("plots");
     match crate::report::plot_all(&[out.to_path_buf()], &plots) {
         Ok(report) => {
@@ -283,7 +191,7 @@ fn draw_figures(out: &Path) {
     }
 }
 
-fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) -> Result<()> {
+pub(crate) fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) -> Result<()> {
     let mut md = String::new();
     if quick {
         md += "_Quick smoke run (--quick): tiny subsets and 2 epochs; these numbers are not results._\n\n";

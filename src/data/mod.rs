@@ -196,3 +196,16 @@ pub fn resolve_data_dir(explicit: Option<&Path>) -> PathBuf {
         _ => PathBuf::from("data"),
     }
 }
+
+/// The data directory of an existing run (`train --resume`, `sweep-task`): `explicit` (`--data-dir`) wins; else the
+/// directory the run recorded (`RUN_DIR/data.json`) if it still exists, so that a preempted job resumed elsewhere in
+/// time finds its data without flags; else `$RNNLAB_DATA`, else `./data`, as [`resolve_data_dir`].
+pub fn resolve_run_data_dir(explicit: Option<&Path>, recorded: Option<PathBuf>) -> PathBuf {
+    if let Some(dir) = explicit {
+        return dir.to_path_buf();
+    }
+    match recorded {
+        Some(dir) if dir.is_dir() => dir,
+        _ => resolve_data_dir(None),
+    }
+}

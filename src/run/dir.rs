@@ -2,8 +2,8 @@
 //! back what a run wrote (see the layout in [`super`]).
 
 use super::{
-    EpochMetrics, Summary, TrainState, CHECKPOINT_DIR, CONFIG_FILE, METRICS_CSV, METRICS_JSONL,
-    NORMALISATION_FILE, RUN_FORMAT_VERSION, STATE_FILE, SUMMARY_FILE, WEIGHTS_FILE,
+    EpochMetrics, Summary, TrainState, CHECKPOINT_DIR, CONFIG_FILE, DATA_FILE, METRICS_CSV,
+    METRICS_JSONL, NORMALISATION_FILE, RUN_FORMAT_VERSION, STATE_FILE, SUMMARY_FILE, WEIGHTS_FILE,
 };
 use crate::atomic::{write_atomic, write_atomic_with};
 use crate::config::TrainConfig;
@@ -69,6 +69,36 @@ impl RunDir {
 
     pub fn weights_path(&self) -> PathBuf {
         self.path.join(CHECKPOINT_DIR).join(WEIGHTS_FILE)
+    }
+
+    /// Records where the run's data came from (made absolute), so that `train --resume` and `reproduce --collect`
+    /// find it again without `--data-dir`. Creates the directory if needed.
+    pub fn record_data_dir(&self, data_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(&self.path)
+            .with_context(|| format!("creating run directory {}", self.path.display()))?;
+        let abs = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+        let json = serde_json::json!({ "data_dir": abs });
+        write_atomic(
+            &self.file(DATA_FILE),
+            serde_json::to_string_pretty(&json)?.as_bytes(),
+        )
+    }
+
+    /// The data directory recorded by [`RunDir::record_data_dir`], if any (runs made before it have none).
+    pub fn recorded_data_dir(&self) -> Option<PathBuf> {
+        let text = std::fs::read_to_string(self.file(DATA_FILE)).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v.get("data_dir")?.as_str().map(PathBuf::from)
+    }
+
+    /// Makes a run directory that never reached its first checkpoint (killed during epoch 1) startable again:
+    /// removes what it holds, so that it starts afresh.
+    pub fn clear_unstarted(&self) -> Result<()> {
+        if self.path.exists() {
+            std::fs::remove_dir_all(&self.path)
+                .with_context(|| format!("clearing {}", self.path.display()))?;
+        }
+        Ok(())
     }
 
     /// Whether the run has saved a checkpoint (it finished at least one epoch).

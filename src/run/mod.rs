@@ -10,6 +10,7 @@
 //! RUN_DIR/checkpoint/state.json        epoch, updates, seconds, per-member early-stopping state, seed, format version
 //! RUN_DIR/summary.json                 written at the end: per-member results at their best weights
 //! RUN_DIR/normalisation.json           speech runs only: the training split's mean and std (for rnnlab sample)
+//! RUN_DIR/data.json                    where the run's data came from ({"data_dir": ...}), so resume needs no --data-dir
 //! ```
 //!
 //! Every file is written atomically ([`crate::atomic`]).
@@ -40,6 +41,8 @@ pub const METRICS_JSONL: &str = "metrics.jsonl";
 pub const SUMMARY_FILE: &str = "summary.json";
 /// The speech normalisation of a speech run.
 pub const NORMALISATION_FILE: &str = "normalisation.json";
+/// Where the run's data came from: `{"data_dir": "/abs/path"}` (see [`RunDir::recorded_data_dir`]).
+pub const DATA_FILE: &str = "data.json";
 /// The folder of the last checkpoint.
 pub const CHECKPOINT_DIR: &str = "checkpoint";
 /// The checkpoint's tensors, in [`CHECKPOINT_DIR`].

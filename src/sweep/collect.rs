@@ -1,0 +1,189 @@
+//! `rnnlab reproduce --collect OUT`: Table 2 and the figures from whatever jobs of OUT's plan have finished, and a
+//! line for every other job: missing (no run directory), failed (with the tail of its log), or still to finish
+//! (pending/running as Slurm reports it, else unfinished with its last checkpoint). No job is dropped silently.
+
+use super::{local, slurm, Plan, PLAN_FILE};
+use crate::report::table::{self, Row};
+use crate::run::RunDir;
+use anyhow::Result;
+use std::path::Path;
+
+/// Lines of a failed job's log shown.
+const TAIL_LINES: usize = 8;
+
+/// Where a job of the plan stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobStatus {
+    /// summary.json is there.
+    Finished,
+    /// Slurm has it pending or running (its state and reason).
+    Active(String),
+    /// No run directory, and no backend knows it.
+    Missing,
+    /// Failed: why, and the tail of its log.
+    Failed(String),
+    /// A run directory without a summary that no backend is running: `Some(epoch)` of its checkpoint.
+    Unfinished(Option<usize>),
+}
+
+/// The outcome of a collection.
+pub struct Collected {
+    pub rows: Vec<Row>,
+    /// (job name, status) of every job that has no row, in plan order.
+    pub others: Vec<(String, JobStatus)>,
+}
+
+impl Collected {
+    /// Whether every job finished with a row.
+    pub fn complete(&self) -> bool {
+        self.others.is_empty()
+    }
+
+    /// Whether some job is missing, failed or unfinished with nothing running it (`--collect` then exits non-zero).
+    pub fn broken(&self) -> bool {
+        self.others
+            .iter()
+            .any(|(_, s)| !matches!(s, JobStatus::Active(_)))
+    }
+
+    /// One line per job without a row.
+    pub fn report(&self) -> String {
+        let mut s = String::new();
+        for (name, status) in &self.others {
+            let line = match status {
+                JobStatus::Finished => continue,
+                JobStatus::Active(state) => format!("{name}: {state}"),
+                JobStatus::Missing => format!("{name}: missing (no run directory)"),
+                JobStatus::Failed(why) => format!("{name}: FAILED: {why}"),
+                JobStatus::Unfinished(Some(e)) => {
+                    format!("{name}: unfinished: checkpoint at epoch {e}")
+                }
+                JobStatus::Unfinished(None) => {
+                    format!("{name}: unfinished: no checkpoint yet")
+                }
+            };
+            s += &line;
+            s.push('\n');
+        }
+        s
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Where job `index` of the plan stands, from its run directory first, then the backends' records.
+fn status(
+    out: &Path,
+    plan: &Plan,
+    index: usize,
+    slurm_id: Option<u64>,
+    states: &Option<std::collections::HashMap<usize, slurm::TaskState>>,
+) -> (JobStatus, Option<Row>) {
+    let job = &plan.jobs[index];
+    let run = RunDir::at(&out.join(&job.run_dir));
+    match run.read_summary() {
+        Ok(Some(summary)) => {
+            return match table::row(&summary) {
+                Some(row) => (JobStatus::Finished, Some(row)),
+                None => (JobStatus::Failed("every member diverged".into()), None),
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return (JobStatus::Failed(format!("{e:#}")), None),
+    }
+    if let (Some(id), Some(states)) = (slurm_id, states) {
+        if let Some(t) = states.get(&index) {
+            if t.active() {
+                return (
+                    JobStatus::Active(format!(
+                        "{} ({}), Slurm task {id}_{index}",
+                        t.state, t.reason
+                    )),
+                    None,
+                );
+            }
+            if t.state != "COMPLETED" {
+                let log = slurm::log_tail(out, id, index, TAIL_LINES)
+                    .map(|(p, t)| format!("\n  {}:\n{}", p.display(), indent(&t)))
+                    .unwrap_or_else(|| " (no log)".into());
+                return (
+                    JobStatus::Failed(format!(
+                        "Slurm task {id}_{index} {} ({}){log}",
+                        t.state, t.reason
+                    )),
+                    None,
+                );
+            }
+        }
+        if let Some((p, t)) = slurm::log_tail(out, id, index, TAIL_LINES) {
+            if !run.path.exists() || t.contains("error") {
+                return (
+                    JobStatus::Failed(format!(
+                        "Slurm task {id}_{index} left no result\n  {}:\n{}",
+                        p.display(),
+                        indent(&t)
+                    )),
+                    None,
+                );
+            }
+        }
+    }
+    if let Some((code, log)) = local::failure(out, index) {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        return (
+            JobStatus::Failed(format!(
+                "exit {code}\n  {}:\n{}",
+                log.display(),
+                indent(&slurm::tail(&text, TAIL_LINES))
+            )),
+            None,
+        );
+    }
+    if !run.path.exists() {
+        return (JobStatus::Missing, None);
+    }
+    let epoch = run
+        .has_checkpoint()
+        .then(|| run.load_checkpoint().ok().map(|(_, s)| s.epoch))
+        .flatten();
+    (JobStatus::Unfinished(epoch), None)
+}
+
+/// Collects OUT: writes Table 2 (`table2.{md,csv,json}`) from the finished jobs and the figures, and returns the
+/// rows and every other job's status.
+pub fn collect(out: &Path, seconds: f64) -> Result<Collected> {
+    let plan = Plan::read(&out.join(PLAN_FILE))?;
+    let slurm_id = slurm::recorded_job_id(out);
+    let states = slurm_id.and_then(slurm::task_states);
+    let mut rows = Vec::new();
+    let mut others = Vec::new();
+    for job in &plan.jobs {
+        match status(out, &plan, job.index, slurm_id, &states) {
+            (_, Some(row)) => rows.push((job.index, row)),
+            (s, None) => others.push((job.name.clone(), s)),
+        }
+    }
+    // Paper order: datasets in plan order, units tanh, GRU, LSTM; sweep points in plan order.
+    let dataset_pos = |d: &str| {
+        plan.jobs
+            .iter()
+            .position(|j| j.name.starts_with(&format!("{d}_")))
+            .unwrap_or(usize::MAX)
+    };
+    rows.sort_by_key(|(i, r)| {
+        let u = crate::paper::UNITS
+            .iter()
+            .position(|u| *u == r.unit)
+            .unwrap_or(usize::MAX);
+        (dataset_pos(&r.dataset), u, r.cell.clone(), *i)
+    });
+    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
+    crate::reproduce::write_tables(out, &rows, seconds, plan.quick)?;
+    crate::reproduce::draw_figures(out);
+    Ok(Collected { rows, others })
+}
