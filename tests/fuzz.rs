@@ -333,7 +333,7 @@ fn fuzz_wav_reader() {
 #[test]
 fn fuzz_fsdd_manifest() {
     let lines: Vec<&str> = BUNDLED_MANIFEST.lines().collect();
-    let seeds: Vec<Vec<u8>> = [&lines[..4], &lines[..40], &lines[..]]
+    let seeds: Vec<Vec<u8>> = [&lines[..4], &lines[..40], &lines[..300]]
         .iter()
         .map(|l| (l.join("\n") + "\n").into_bytes())
         .collect();
@@ -365,7 +365,7 @@ fn fuzz_run_directory_files() {
     fuzz(
         "run directory",
         &seeds,
-        iters(1) / 3,
+        iters(1) / 5,
         64 << 20,
         plain_mutations,
         |b| {
