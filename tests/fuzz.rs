@@ -261,7 +261,8 @@ fn fuzz_mat_reader() {
     });
 }
 
-/// Small Boulanger-style pickles in protocols 0-5: a dict of splits → sequences → frames → MIDI notes.
+/// Small Boulanger-style pickles in protocols 3 and 2 (serde-pickle writes no others), with str and with bytes
+/// keys: a dict of splits → sequences → frames → MIDI notes.
 fn pickle_seeds() -> Vec<Vec<u8>> {
     use serde_pickle::{HashableValue as H, SerOptions, Value as V};
     let notes = |ns: &[i64]| V::List(ns.iter().map(|&n| V::I64(n)).collect());
