@@ -9,7 +9,6 @@ mod common;
 
 use common::serve;
 use rnnlab::data::fetch::{fetch_music, pinned_mat, sha256_file, verify_music};
-use rnnlab::data::mat::parse_mat;
 use rnnlab::data::music::{
     find_music_file, read_music_file, MusicFormat, HIGHEST_NOTE, LOWEST_NOTE,
 };
@@ -69,40 +68,8 @@ fn error_text<T: std::fmt::Debug>(r: anyhow::Result<T>) -> String {
     format!("{:#}", r.expect_err("expected an error"))
 }
 
-/// A matrix for [`write_mat`]: rows, columns, row-major values.
+/// A matrix: rows, columns, row-major values.
 type Matrix = (usize, usize, Vec<f64>);
-
-/// A MAT file written by matrw: each variable a 1×N cell array of `T×cols` double matrices.
-fn write_mat(path: &Path, vars: &[(&str, Vec<Matrix>)], compress: bool) {
-    let mut mat = matrw::MatFile::new();
-    for (name, cells) in vars {
-        let cells: Vec<matrw::MatVariable> = cells
-            .iter()
-            .map(|(rows, cols, rowmajor)| {
-                let mut colmajor = vec![0.0; rows * cols];
-                for t in 0..*rows {
-                    for k in 0..*cols {
-                        colmajor[t + k * rows] = rowmajor[t * cols + k];
-                    }
-                }
-                matrw::MatVariable::NumericArray(
-                    matrw::NumericArray::new(
-                        vec![*rows, *cols],
-                        matrw::MatlabType::F64(colmajor),
-                        None,
-                    )
-                    .unwrap(),
-                )
-            })
-            .collect();
-        let n = cells.len();
-        mat.insert(
-            name,
-            matrw::MatVariable::CellArray(matrw::CellArray::new(vec![1, n], cells).unwrap()),
-        );
-    }
-    matrw::save_matfile_v7(path.to_str().unwrap(), mat, compress).unwrap();
-}
 
 /// A small valid roll of `t` frames: key `(3 t + s) mod 88` sounds in frame `t` (s = seed), plus silence at t = 1.
 fn small_roll(frames: usize, seed: usize) -> Matrix {
@@ -113,14 +80,6 @@ fn small_roll(frames: usize, seed: usize) -> Matrix {
         }
     }
     (frames, KEYS, v)
-}
-
-fn small_splits() -> Vec<(&'static str, Vec<Matrix>)> {
-    vec![
-        ("traindata", vec![small_roll(5, 0), small_roll(3, 7)]),
-        ("validdata", vec![small_roll(4, 1)]),
-        ("testdata", vec![small_roll(2, 2), small_roll(6, 3)]),
-    ]
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -397,25 +356,6 @@ fn bad_pickles_give_clear_errors() {
 // ---------------------------------------------------------------------------------------------------------------
 
 #[test]
-fn matrw_written_files_read_back() {
-    let dir = tempfile::tempdir().unwrap();
-    for compress in [false, true] {
-        let path = dir.path().join(format!("small-{compress}.mat"));
-        write_mat(&path, &small_splits(), compress);
-        let data = read_music_file(&path, MusicFormat::Mat).unwrap();
-        assert_eq!(
-            (data.train.len(), data.valid.len(), data.test.len()),
-            (2, 1, 2)
-        );
-        assert_eq!(data.train[0].len(), 5);
-        assert_eq!(data.train[0].notes(0), vec![LOWEST_NOTE]);
-        assert_eq!(data.train[0].notes(1), Vec::<i64>::new());
-        assert_eq!(data.train[0].notes(2), vec![LOWEST_NOTE + 6]);
-        assert_eq!(data.test[1].notes(4), vec![LOWEST_NOTE + 15]);
-    }
-}
-
-#[test]
 fn corrupted_mat_files_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let good = jsb_bytes();
@@ -447,46 +387,7 @@ fn corrupted_mat_files_give_clear_errors() {
     ty[128] = 3;
     check("type.mat", &ty, &["element type 3"]);
 
-    // Layout errors, in files matrw writes.
-    let mut vars = small_splits();
-    vars.pop();
-    let path = dir.path().join("missing.mat");
-    write_mat(&path, &vars, true);
-    check(
-        "missing.mat",
-        &std::fs::read(&path).unwrap(),
-        &["missing variable `testdata`", "traindata, validdata"],
-    );
-
-    let mut vars = small_splits();
-    vars[1].1.push((3, 87, vec![0.0; 3 * 87]));
-    let path = dir.path().join("cols.mat");
-    write_mat(&path, &vars, true);
-    check(
-        "cols.mat",
-        &std::fs::read(&path).unwrap(),
-        &["validdata{2}", "is 3×87", "expected T×88"],
-    );
-
-    let mut vars = small_splits();
-    vars[2].1[1].2[2 * KEYS + 5] = 2.0;
-    let path = dir.path().join("two.mat");
-    write_mat(&path, &vars, false);
-    check(
-        "two.mat",
-        &std::fs::read(&path).unwrap(),
-        &["testdata{2}", "value 2.0 at frame 2, key 5"],
-    );
-
-    let mut vars = small_splits();
-    vars[0].1.clear();
-    let path = dir.path().join("emptysplit.mat");
-    write_mat(&path, &vars, true);
-    check(
-        "emptysplit.mat",
-        &std::fs::read(&path).unwrap(),
-        &["traindata", "no sequences"],
-    );
+    // Content errors (NaN, values, missing split, width, empty split): tests/mat.rs, on SciPy-written fixtures.
 
     // A missing file.
     let e = error_text(read_music_file(
@@ -500,24 +401,6 @@ fn corrupted_mat_files_give_clear_errors() {
         e.contains("Piano_midi.mat") && e.contains("rnnlab data fetch --dataset piano"),
         "{e}"
     );
-}
-
-#[test]
-fn every_truncation_of_a_small_file_is_an_error_not_a_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    for compress in [false, true] {
-        let path = dir.path().join("small.mat");
-        write_mat(&path, &small_splits(), compress);
-        let bytes = std::fs::read(&path).unwrap();
-        for cut in 0..bytes.len() {
-            assert!(
-                parse_mat(&bytes[..cut]).is_err(),
-                "cut at {cut} of {} (compress {compress}) was accepted",
-                bytes.len()
-            );
-        }
-        assert!(parse_mat(&bytes).is_ok());
-    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 //! Data: the polyphonic music benchmarks and the speech stand-in, read, verified, fetched and batched.
 //!
 //! - [`music`]: the music sets' files → validated binary piano rolls; split statistics; chunking.
-//! - [`mat`]: the MAT v5 reader (via `matrw`, after a structural check of our own).
+//! - [`mat`]: our own MAT v5 reader (what MATLAB v5/v6/v7 and SciPy write) and the variables → piano rolls step.
 //! - [`pickle`]: the Boulanger pickle reader.
 //! - [`speech`]: FSDD WAV reader, training-split normalisation, 20-in / 10-out framing, device batches.
 //! - [`batch`]: next-step batches (`x = seq[:-1]`, `y = seq[1:]`), padded with a mask, gathered on the device.

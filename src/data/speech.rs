@@ -109,35 +109,40 @@ pub fn parse_manifest(text: &str, source: &str) -> Result<Vec<ManifestRow>> {
 
 /// Reads one WAV: RIFF PCM, mono, 16-bit integer, 8000 Hz. Errors name the file.
 pub fn read_wav(path: &Path) -> Result<Vec<i16>> {
-    let mut reader = hound::WavReader::open(path)
+    let file = std::fs::File::open(path)
         .with_context(|| format!("{} is not a readable WAV file", path.display()))?;
+    parse_wav(std::io::BufReader::new(file), &path.display().to_string())
+}
+
+/// Parses a WAV (see [`read_wav`]) from any reader; `source` names it in errors. Memory grows with the samples
+/// actually read, never with the count the header declares.
+pub fn parse_wav<R: std::io::Read>(input: R, source: &str) -> Result<Vec<i16>> {
+    let mut reader = hound::WavReader::new(input)
+        .with_context(|| format!("{source} is not a readable WAV file"))?;
     let spec = reader.spec();
     ensure!(
         spec.channels == 1
             && spec.bits_per_sample == 16
             && spec.sample_format == hound::SampleFormat::Int
             && spec.sample_rate == SAMPLE_RATE,
-        "{}: expected mono 16-bit integer PCM at {SAMPLE_RATE} Hz, found {} channel(s), {}-bit {:?} at {} Hz",
-        path.display(),
+        "{source}: expected mono 16-bit integer PCM at {SAMPLE_RATE} Hz, found {} channel(s), {}-bit {:?} at {} Hz",
         spec.channels,
         spec.bits_per_sample,
         spec.sample_format,
         spec.sample_rate
     );
     let declared = reader.duration() as usize;
-    let samples = reader
-        .samples::<i16>()
-        .collect::<std::result::Result<Vec<i16>, _>>()
-        .with_context(|| {
-            format!(
-                "{}: the audio data is cut short or corrupt (the header declares {declared} samples)",
-                path.display()
-            )
-        })?;
+    // A plain loop, so the buffer grows only with the samples actually read: hound's iterator reports the declared
+    // count as its exact size, and a collect that trusted it would reserve up to 8 GB for a lying header.
+    let mut samples = Vec::new();
+    for sample in reader.samples::<i16>() {
+        samples.push(sample.with_context(|| {
+            format!("{source}: the audio data is cut short or corrupt (the header declares {declared} samples)")
+        })?);
+    }
     ensure!(
         samples.len() == declared,
-        "{}: read {} samples, the header declares {declared} (truncated file?)",
-        path.display(),
+        "{source}: read {} samples, the header declares {declared} (truncated file?)",
         samples.len()
     );
     Ok(samples)
