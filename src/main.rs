@@ -610,8 +610,12 @@ fn report_collected(out: &std::path::Path, c: &rnnlab::reproduce::Collected) -> 
 #[derive(clap::Args)]
 struct PlotArgs {
     /// Run directories, reproduce outputs (holding runs/ and table2.json), or directories of runs.
-    #[arg(value_name = "RUN_DIR", required = true)]
+    #[arg(value_name = "RUN_DIR", required_unless_present = "study")]
     inputs: Vec<PathBuf>,
+    /// A recipe study (one run directory per setting, as scripts/recipe-study.sh writes): draw
+    /// recipe-study_<dataset>.png and write recipe-study_<dataset>.md instead of the paper's figures.
+    #[arg(long, value_name = "DIR", conflicts_with = "inputs")]
+    study: Option<PathBuf>,
     /// Where to write the PNGs (default: <reproduce output>/plots when one is given, else ./plots).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -625,7 +629,10 @@ fn plot_cmd(args: PlotArgs) -> Result<bool> {
             .map(|p| p.join("plots"))
             .unwrap_or_else(|| PathBuf::from("plots"))
     });
-    let report = rnnlab::report::plot_all(&args.inputs, &out)?;
+    let report = match &args.study {
+        Some(dir) => rnnlab::report::plot::recipe_study(dir, &out)?,
+        None => rnnlab::report::plot_all(&args.inputs, &out)?,
+    };
     for note in &report.notes {
         eprintln!("note: {note}");
     }

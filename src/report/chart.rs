@@ -81,11 +81,15 @@ pub fn draw_png(
 /// How a legend entry is drawn.
 #[derive(Clone, Copy)]
 pub enum Swatch {
-    Line { dashed: bool },
+    Line {
+        dashed: bool,
+    },
     Dot,
     HollowDiamond,
     Cross,
     Ring,
+    /// A vertical bar with caps through a filled square: a mean with its interval.
+    ErrorBar,
 }
 
 /// The title and a legend row under it, shared by every panel of a figure (so no legend hides a curve).
@@ -137,6 +141,21 @@ pub fn header(
             Swatch::Ring => area
                 .draw(&Circle::new((x + 18, y), 9, color.stroke_width(2)))
                 .map_err(|x| e(&x))?,
+            Swatch::ErrorBar => {
+                for path in [
+                    vec![(x + 18, y - 11), (x + 18, y + 11)],
+                    vec![(x + 12, y - 11), (x + 24, y - 11)],
+                    vec![(x + 12, y + 11), (x + 24, y + 11)],
+                ] {
+                    area.draw(&PathElement::new(path, style))
+                        .map_err(|x| e(&x))?;
+                }
+                area.draw(&Rectangle::new(
+                    [(x + 13, y - 5), (x + 23, y + 5)],
+                    color.filled(),
+                ))
+                .map_err(|x| e(&x))?
+            }
         }
         let (w, _) = area.estimate_text_size(label, &font).map_err(|x| e(&x))?;
         area.draw(&Text::new(label.clone(), (x + 44, y - 10), font.clone()))

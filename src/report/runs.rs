@@ -28,6 +28,9 @@ pub struct RunData {
     /// Epochs in order, one per epoch number (a resumed run's repeated epochs keep the last copy).
     pub epochs: Vec<EpochMetrics>,
     pub summary: Option<Summary>,
+    /// Independent seeds in the population: from summary.json, else config.toml's `seeds`, else 1. Member `m`
+    /// belongs to seed `m % seeds`.
+    pub seeds: usize,
     /// What was skipped or guessed while reading.
     pub notes: Vec<String>,
 }
@@ -57,6 +60,26 @@ impl RunData {
             .filter_map(|m| Some((m.member, m.valid_nll?)))
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(m, _)| m)
+    }
+
+    /// Each seed's chosen member: `best_member_per_seed` of summary.json when the run finished, otherwise the
+    /// seed's member with the lowest validation NLL so far that has not diverged (`None`: none has one yet).
+    pub fn seed_members(&self) -> Vec<Option<usize>> {
+        if let Some(s) = &self.summary {
+            return s.seed_bests();
+        }
+        let seeds = self.seeds.max(1);
+        let members = self.members();
+        (0..seeds)
+            .map(|k| {
+                members
+                    .iter()
+                    .filter(|m| m.member % seeds == k && !m.diverged)
+                    .filter_map(|m| Some((m.member, m.valid_nll?)))
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(m, _)| m)
+            })
+            .collect()
     }
 
     /// Every member's learning rate and final validation NLL: from summary.json when the run finished, otherwise
@@ -198,7 +221,13 @@ pub fn load_run(dir: &Path) -> Result<RunData> {
             by_epoch.len()
         ));
     }
+    let seeds = match &summary {
+        Some(s) => s.seeds,
+        None => config_seeds(dir).unwrap_or(1),
+    }
+    .max(1);
     Ok(RunData {
+        seeds,
         dir: dir.to_path_buf(),
         unit: unit_family(&cell),
         dataset,
@@ -207,6 +236,13 @@ pub fn load_run(dir: &Path) -> Result<RunData> {
         summary,
         notes,
     })
+}
+
+/// `seeds` of a run's config.toml, read as plain TOML.
+fn config_seeds(dir: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("config.toml")).ok()?;
+    let v = text.parse::<toml::Table>().ok()?;
+    usize::try_from(v.get("seeds")?.as_integer()?).ok()
 }
 
 /// Dataset and cell of a run without summary.json: from config.toml read as plain TOML (so that a config of

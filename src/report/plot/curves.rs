@@ -42,6 +42,19 @@ pub(super) fn curves_legend(chosen: &[&RunData]) -> Vec<(String, RGBColor, Swatc
     let mut legend: Vec<(String, RGBColor, Swatch)> = chosen
         .iter()
         .map(|r| {
+            if let Some(n) = seeded(r) {
+                let label = format!(
+                    "{} ({}, mean of {n} seeds' chosen members{})",
+                    r.unit,
+                    r.cell,
+                    if r.summary.is_none() {
+                        ", unfinished"
+                    } else {
+                        ""
+                    }
+                );
+                return (label, unit_color(r.unit), Swatch::Line { dashed: false });
+            }
             let m = r.best_member().unwrap_or(0);
             let lr = r.members().iter().find(|p| p.member == m).map(|p| p.lr);
             let label = match lr {
@@ -58,6 +71,13 @@ pub(super) fn curves_legend(chosen: &[&RunData]) -> Vec<(String, RGBColor, Swatc
             (label, unit_color(r.unit), Swatch::Line { dashed: false })
         })
         .collect();
+    if chosen.iter().any(|r| seeded(r).is_some()) {
+        legend.push((
+            "band: min–max across seeds".into(),
+            RGBColor(200, 200, 200),
+            Swatch::Dot,
+        ));
+    }
     legend.push((
         "train (noisy weights)".into(),
         RGBColor(60, 60, 60),
@@ -82,7 +102,14 @@ pub fn learning_curves(runs: &[RunData], dataset: &str, path: &Path) -> Result<(
         let (top, body) = root.split_vertically(HEADER_H);
         header(
             &top,
-            &format!("Learning curves on {dataset}: best member of each unit"),
+            &format!(
+                "Learning curves on {dataset}: {}",
+                if chosen.iter().any(|r| seeded(r).is_some()) {
+                    "each unit's best member; over seeds, the mean of each seed's best with a min–max band"
+                } else {
+                    "best member of each unit"
+                }
+            ),
             &format!(
                 "NLL per {} (log axis when every value is positive); wall-clock is of the whole population, which \
                  trains all members together",
@@ -108,27 +135,16 @@ pub(super) fn curve_panel(
     x_axis: XAxis,
     caption: &str,
 ) -> Result<()> {
-    let series: Vec<CurveSeries> = chosen
-        .iter()
-        .map(|r| {
-            let curve = r.curve(r.best_member().unwrap_or(0));
-            let x = |c: &CurvePoint| match x_axis {
-                XAxis::Epochs => c.epoch,
-                XAxis::Seconds => c.seconds,
-            };
-            let pick = |val: fn(&CurvePoint) -> Option<f64>| {
-                curve
-                    .iter()
-                    .filter_map(|c| Some((x(c), val(c)?)).filter(|p| p.0.is_finite()))
-                    .collect::<Vec<_>>()
-            };
-            (unit_color(r.unit), pick(|c| c.train), pick(|c| c.valid))
-        })
-        .collect();
+    let series: Vec<CurveSeries> = chosen.iter().map(|r| run_series(r, x_axis)).collect();
     let all = || {
-        series
-            .iter()
-            .flat_map(|(_, t, v)| t.iter().chain(v.iter()).copied())
+        series.iter().flat_map(|c| {
+            c.train.iter().chain(c.valid.iter()).copied().chain(
+                c.bands
+                    .iter()
+                    .flatten()
+                    .flat_map(|b| [(b.0, b.1), (b.0, b.2)]),
+            )
+        })
     };
     let (x_desc, caption) = match x_axis {
         XAxis::Epochs => ("epoch", caption.to_string()),
@@ -178,7 +194,63 @@ pub(super) fn curve_panel(
     }
 }
 
-type CurveSeries = (RGBColor, Vec<(f64, f64)>, Vec<(f64, f64)>);
+/// One run's curves on a panel: its colour, train and validation `(x, NLL)` and, over seeds, the train and
+/// validation bands `(x, min, max)`.
+pub(super) struct CurveSeries {
+    color: RGBColor,
+    train: Vec<(f64, f64)>,
+    valid: Vec<(f64, f64)>,
+    bands: [Vec<(f64, f64, f64)>; 2],
+}
+
+/// The seeds of a run drawn as a mean with a band: more than one, each with a chosen member.
+fn seeded(r: &RunData) -> Option<usize> {
+    let n = r.seed_members().iter().flatten().count();
+    (r.seeds > 1 && n > 1).then_some(n)
+}
+
+/// A run's curves: its best member's, or with seeds the mean across seeds of each seed's chosen member, at each
+/// epoch where at least one of them has a value, with the min–max across seeds as a band.
+fn run_series(r: &RunData, x_axis: XAxis) -> CurveSeries {
+    let x = |c: &CurvePoint| match x_axis {
+        XAxis::Epochs => c.epoch,
+        XAxis::Seconds => c.seconds,
+    };
+    let members: Vec<usize> = match seeded(r) {
+        Some(_) => r.seed_members().into_iter().flatten().collect(),
+        None => vec![r.best_member().unwrap_or(0)],
+    };
+    let curves: Vec<Vec<CurvePoint>> = members.iter().map(|m| r.curve(*m)).collect();
+    let pick = |val: fn(&CurvePoint) -> Option<f64>| {
+        let mut line = Vec::new();
+        let mut band = Vec::new();
+        for (i, c) in curves[0].iter().enumerate() {
+            let v: Vec<f64> = curves
+                .iter()
+                .filter_map(|k| k.get(i).and_then(val))
+                .collect();
+            if v.is_empty() || !x(c).is_finite() {
+                continue;
+            }
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            line.push((x(c), mean));
+            if curves.len() > 1 {
+                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                band.push((x(c), lo, hi));
+            }
+        }
+        (line, band)
+    };
+    let (train, train_band) = pick(|c| c.train);
+    let (valid, valid_band) = pick(|c| c.valid);
+    CurveSeries {
+        color: unit_color(r.unit),
+        train,
+        valid,
+        bands: [train_band, valid_band],
+    }
+}
 
 /// Axes, then train (solid) and validation (dashed) curves, on a chart of either y scale.
 fn draw_curves<Y>(
@@ -204,7 +276,29 @@ where
         .bold_line_style(RGBColor(220, 220, 220))
         .draw()
         .context("drawing the axes")?;
-    for (color, train, valid) in series {
+    // Bands first, so that every line lies on top of them.
+    for c in series {
+        for band in c.bands.iter().filter(|b| b.len() > 1) {
+            let outline: Vec<(f64, f64)> = band
+                .iter()
+                .map(|b| (b.0, b.1))
+                .chain(band.iter().rev().map(|b| (b.0, b.2)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    c.color.mix(0.18).filled(),
+                )))
+                .context("drawing a band")?;
+        }
+    }
+    for CurveSeries {
+        color,
+        train,
+        valid,
+        ..
+    } in series
+    {
         chart
             .draw_series(LineSeries::new(train.clone(), color.stroke_width(3)))
             .context("drawing a curve")?;

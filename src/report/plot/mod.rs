@@ -9,6 +9,8 @@
 //!                                                                                                      (table2_chart.rs)
 //! lr_search_<dataset>.png         final valid NLL at each member's best weights against its learning rate, log x
 //!                                                                                                         (lr_search.rs)
+//! recipe-study_<dataset>.png/.md  `rnnlab plot --study DIR`: best valid NLL so far against CPU seconds, one line per
+//!                                 setting, and the settings ranked at equal CPU time                        (study.rs)
 //! ```
 //!
 //! Runs are read by [`super::runs`] (leniently: unfinished runs are drawn from their metrics); whatever cannot be
@@ -18,11 +20,13 @@
 mod curves;
 mod fig2;
 mod lr_search;
+mod study;
 mod table2_chart;
 
 pub use curves::learning_curves;
 pub use fig2::learning_curves_grid;
 pub use lr_search::lr_search;
+pub use study::{read_study, recipe_study, study_markdown, StudySetting};
 pub use table2_chart::table2_chart;
 
 use super::runs::{expand_inputs, load_run, read_table2};

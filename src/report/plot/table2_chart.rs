@@ -20,18 +20,32 @@ pub fn table2_chart(rows: &[Row], path: &Path) -> Result<()> {
     ensure!(!datasets.is_empty(), "no Table 2 rows");
     let n = datasets.len() as u32;
     let width = (440 * n).max(FIG_W);
-    let legend = vec![
-        (
+    let seeds = rows.iter().filter_map(|r| seeded(r).map(|_| r.seeds)).max();
+    let mut legend = vec![];
+    if rows.iter().any(|r| seeded(r).is_none()) {
+        legend.push((
             "ours (best member by validation)".to_string(),
             RGBColor(60, 60, 60),
             Swatch::Dot,
-        ),
-        (
-            "paper (Chung et al. 2014, Table 2)".to_string(),
-            PAPER_MARK,
-            Swatch::HollowDiamond,
-        ),
-    ];
+        ));
+    }
+    if let Some(n) = seeds {
+        legend.push((
+            format!("ours: mean over seeds (up to {n}) ± 95 % t-interval"),
+            RGBColor(60, 60, 60),
+            Swatch::ErrorBar,
+        ));
+        legend.push((
+            "each seed's chosen member".to_string(),
+            RGBColor(60, 60, 60),
+            Swatch::Ring,
+        ));
+    }
+    legend.extend([(
+        "paper (Chung et al. 2014, Table 2)".to_string(),
+        PAPER_MARK,
+        Swatch::HollowDiamond,
+    )]);
     draw_png(path, (width, FIG_H), |root| {
         let (top, body) = root.split_vertically(HEADER_H);
         header(
@@ -67,10 +81,19 @@ fn table2_panel(
         .copied()
         .filter(|u| ours.iter().any(|r| r.unit == *u) || paper.iter().any(|p| p.0 == *u))
         .collect();
+    // The axis holds every point drawn: our best member, the seeds' mean and interval ends, each seed, the paper.
     let values: Vec<f64> = ours
         .iter()
-        .map(|r| r.test_nll)
+        .flat_map(|r| {
+            let mut v = vec![r.test_nll];
+            if let Some(s) = seeded(r) {
+                v.extend([s.mean, s.lo, s.hi]);
+                v.extend(s.seeds.iter().copied());
+            }
+            v
+        })
         .chain(paper.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
         .collect();
     let (lo, hi) = values
         .iter()
@@ -135,18 +158,52 @@ fn table2_panel(
         let mine: Vec<&&Row> = ours.iter().filter(|r| r.unit == *u).collect();
         for (j, r) in mine.iter().enumerate() {
             let dx = -26 - 34 * j as i32;
+            let Some(s) = seeded(r) else {
+                let text = if mine.len() > 1 {
+                    format!("{:.2} {}", r.test_nll, r.cell)
+                } else {
+                    format!("{:.2}", r.test_nll)
+                };
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((x.clone(), r.test_nll))
+                            + Circle::new((dx, 0), 9, color.filled())
+                            + Text::new(text, (dx - 16, -30), label_font.clone()),
+                    ))
+                    .context("drawing a point")?;
+                continue;
+            };
+            // Over seeds: the interval as a bar with caps, the mean as a filled square, each seed a small ring
+            // beside the bar.
+            let at = |v: f64| chart.backend_coord(&(x.clone(), v)).1;
+            let (top, bottom) = (at(s.hi) - at(s.mean), at(s.lo) - at(s.mean));
+            let bar = color.stroke_width(3);
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x.clone(), s.mean))
+                        + PathElement::new(vec![(dx, top), (dx, bottom)], bar)
+                        + PathElement::new(vec![(dx - 8, top), (dx + 8, top)], bar)
+                        + PathElement::new(vec![(dx - 8, bottom), (dx + 8, bottom)], bar),
+                ))
+                .context("drawing an error bar")?;
             let text = if mine.len() > 1 {
-                format!("{:.2} {}", r.test_nll, r.cell)
+                format!("{:.2}±{:.2} {}", s.mean, (s.hi - s.lo) / 2.0, r.cell)
             } else {
-                format!("{:.2}", r.test_nll)
+                format!("{:.2}±{:.2}", s.mean, (s.hi - s.lo) / 2.0)
             };
             chart
                 .draw_series(std::iter::once(
-                    EmptyElement::at((x.clone(), r.test_nll))
-                        + Circle::new((dx, 0), 9, color.filled())
-                        + Text::new(text, (dx - 16, -30), label_font.clone()),
+                    EmptyElement::at((x.clone(), s.mean))
+                        + Rectangle::new([(dx - 7, -7), (dx + 7, 7)], color.filled())
+                        + Text::new(text, (dx - 40, top - 24), label_font.clone()),
                 ))
-                .context("drawing a point")?;
+                .context("drawing a mean")?;
+            chart
+                .draw_series(s.seeds.iter().map(|v| {
+                    EmptyElement::at((x.clone(), *v))
+                        + Circle::new((dx - 14, 0), 3, color.stroke_width(2))
+                }))
+                .context("drawing the seeds")?;
         }
         if let Some((_, p)) = paper.iter().find(|p| p.0 == *u) {
             chart
@@ -169,4 +226,32 @@ fn table2_panel(
             .context("drawing a note")?;
     }
     Ok(())
+}
+
+/// A row's statistics over seeds, when it has more than one seed with an interval.
+struct Seeded {
+    mean: f64,
+    lo: f64,
+    hi: f64,
+    seeds: Vec<f64>,
+}
+
+fn seeded(r: &Row) -> Option<Seeded> {
+    if r.seeds < 2 {
+        return None;
+    }
+    let st = r.test_nll_stats.as_ref()?;
+    let (lo, hi) = st.ci95?;
+    Some(Seeded {
+        mean: st.mean?,
+        lo,
+        hi,
+        seeds: r
+            .test_nll_seeds
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect(),
+    })
 }
