@@ -47,34 +47,63 @@ enum Command {
     /// from its checkpoint, starts it otherwise, does nothing if it has finished.
     #[command(hide = true)]
     SweepTask(SweepTaskArgs),
-    /// Generate audio from a trained speech run (its best member's best weights), seeded, as an 8 kHz 16-bit WAV.
+    /// Sample a trained run (its best member's best weights), seeded: a speech run gives an 8 kHz 16-bit WAV; a
+    /// music run a Standard MIDI File and, beside it, a piano-roll PNG of the sample next to a real test piece.
     Sample(SampleArgs),
+    /// A run directory (or a `reproduce` output) at a glance: what it is, its state, best member, epochs, time and
+    /// where its figures and TensorBoard file are.
+    Show {
+        /// A run directory, a reproduce output (holding runs/), or a directory of run directories.
+        path: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
 struct SampleArgs {
-    /// A speech run directory (from `rnnlab train` or `rnnlab reproduce --task speech`).
+    /// A run directory (from `rnnlab train` or `rnnlab reproduce`): speech or music.
     run_dir: PathBuf,
-    /// The WAV file to write.
+    /// The file to write: a WAV (speech) or a MIDI file (music; the piano roll goes beside it as .png).
     #[arg(long)]
     out: PathBuf,
-    /// Length of the audio in seconds.
+    /// Speech: length of the audio in seconds.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
-    /// Seed of the draws.
-    #[arg(long, default_value_t = 2014)]
-    seed: u64,
     /// Population member to sample (default: the best by validation NLL).
     #[arg(long)]
     member: Option<usize>,
+    #[command(flatten)]
+    music: rnnlab::generate::music::MusicSampleOptions,
+    /// Music: data directory for the test pieces (default: $RNNLAB_DATA, else ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 fn sample_cmd(args: SampleArgs) -> Result<bool> {
+    let (_, cfg) = rnnlab::run::RunDir::open(&args.run_dir)?;
+    if cfg.dataset.task() == rnnlab::data::Task::Music {
+        let opts = rnnlab::generate::music::MusicSampleOptions {
+            member: args.member,
+            ..args.music
+        };
+        let data_dir = rnnlab::data::resolve_data_dir(args.data_dir.as_deref());
+        let s = rnnlab::generate::music::sample_music(&args.run_dir, &data_dir, &args.out, &opts)?;
+        println!(
+            "wrote {} ({} frames, {} notes, {:.3} s per frame, member {} of {}) and {}",
+            s.midi.display(),
+            s.roll.len() / rnnlab::data::KEYS,
+            s.notes,
+            s.timing.frame_seconds(),
+            s.member,
+            args.run_dir.display(),
+            s.png.display()
+        );
+        return Ok(true);
+    }
     let g = rnnlab::generate::sample_to_wav(
         &args.run_dir,
         &args.out,
         args.seconds,
-        args.seed,
+        args.music.seed,
         args.member,
     )?;
     println!(
@@ -735,6 +764,10 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot_cmd(args),
         Command::Sample(args) => sample_cmd(args),
         Command::SweepTask(args) => rnnlab::sweep::run_task(&args.plan, args.index).map(|_| true),
+        Command::Show { path } => rnnlab::report::show::show(&path).map(|text| {
+            print!("{text}");
+            true
+        }),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

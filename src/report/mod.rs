@@ -8,11 +8,17 @@
 //! | `plot/`         | the paper's figures, one file each (learning curves, Fig. 2, Table 2 at a glance, LR search) |
 //! | `plot_bench.rs` | the benchmark chart                                                                          |
 //! | `stats.rs`      | statistics over seeds: mean and t-interval of a cell, Welch's test between units, Holm          |
+//! | `midi.rs`       | piano rolls as Standard MIDI Files (the music samples of `rnnlab sample`)                     |
+//! | `pianoroll.rs`  | piano rolls as PNG panels side by side (a sample beside a real test piece)                  |
+//! | `show.rs`       | `rnnlab show`: a run directory or a reproduce output at a glance                             |
 
 pub mod chart;
+pub mod midi;
+pub mod pianoroll;
 pub mod plot;
 pub mod plot_bench;
 pub mod runs;
+pub mod show;
 pub mod stats;
 pub mod table;
 

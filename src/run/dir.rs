@@ -193,6 +193,27 @@ impl RunDir {
 
     /// Loads the last checkpoint; checks its format version and that tensors and state are of the same epoch.
     pub fn load_checkpoint(&self) -> Result<(Vec<(String, Tensor)>, TrainState)> {
+        let state = self.read_state()?;
+        let wp = self.weights_path();
+        let tensors = Tensor::read_safetensors(&wp)
+            .with_context(|| format!("reading checkpoint {}", wp.display()))?;
+        let epoch = tensors
+            .iter()
+            .find(|(n, _)| n == super::checkpoint::META_EPOCH)
+            .map(|(_, t)| t.int64_value(&[]))
+            .with_context(|| format!("{} lacks {}", wp.display(), super::checkpoint::META_EPOCH))?;
+        ensure!(
+            epoch as usize == state.epoch,
+            "{} holds epoch {epoch} but state.json says {}; the checkpoint is inconsistent",
+            wp.display(),
+            state.epoch
+        );
+        Ok((tensors, state))
+    }
+
+    /// The checkpoint's trainer state (`checkpoint/state.json`) alone, without its tensors: the epoch, time and every
+    /// member's early-stopping record of the last checkpoint. Checks the format version.
+    pub fn read_state(&self) -> Result<TrainState> {
         let sp = self.state_path();
         let text = std::fs::read_to_string(&sp).with_context(|| {
             format!(
@@ -213,21 +234,7 @@ impl RunDir {
             sp.display(),
             state.format_version
         );
-        let wp = self.weights_path();
-        let tensors = Tensor::read_safetensors(&wp)
-            .with_context(|| format!("reading checkpoint {}", wp.display()))?;
-        let epoch = tensors
-            .iter()
-            .find(|(n, _)| n == super::checkpoint::META_EPOCH)
-            .map(|(_, t)| t.int64_value(&[]))
-            .with_context(|| format!("{} lacks {}", wp.display(), super::checkpoint::META_EPOCH))?;
-        ensure!(
-            epoch as usize == state.epoch,
-            "{} holds epoch {epoch} but state.json says {}; the checkpoint is inconsistent",
-            wp.display(),
-            state.epoch
-        );
-        Ok((tensors, state))
+        Ok(state)
     }
 
     /// `summary.json`: `None` while the run has not finished; an error when it is there but unreadable.

@@ -11,17 +11,21 @@
 //! RUN_DIR/summary.json                 written at the end: per-member results at their best weights
 //! RUN_DIR/normalisation.json           speech runs only: the training split's mean and std (for rnnlab sample)
 //! RUN_DIR/data.json                    where the run's data came from ({"data_dir": ...}), so resume needs no --data-dir
+//! RUN_DIR/events.out.tfevents.<secs>.<host>   TensorBoard's scalars per epoch: per-member NLLs and lr, best/*
 //! ```
 //!
-//! Every file is written atomically ([`crate::atomic`]).
+//! Every file is written atomically ([`crate::atomic`]), except the event file, which is appended to and flushed
+//! after each epoch (a kill leaves at most a half-written last record, which [`tfevents::EventWriter::resume`] drops).
 //!
 //! - [`records`]: the serde records ([`Summary`], [`EpochMetrics`], [`TrainState`], …).
 //! - [`dir`]: [`RunDir`], which creates, appends to, checkpoints and reads a run directory.
 //! - [`checkpoint`]: the names of the checkpoint's tensors, and [`RunDir::load_best_model`].
+//! - [`tfevents`]: the TensorBoard event file (writer, resume, reader) and its tags.
 
 pub mod checkpoint;
 pub mod dir;
 pub mod records;
+pub mod tfevents;
 
 pub use dir::{metrics_csv_header, RunDir};
 pub use records::{

@@ -29,6 +29,7 @@ use crate::atomic::write_atomic;
 use crate::config::TrainConfig;
 use crate::data::{AnyData, MusicData, PreparedData, SpeechData, Split};
 use crate::rng::{Rng, SplitMix64};
+use crate::run::tfevents::EventWriter;
 use crate::run::{RunDir, METRICS_CSV, NORMALISATION_FILE, SUMMARY_FILE};
 use anyhow::{bail, ensure, Result};
 use indicatif::ProgressBar;
@@ -142,7 +143,7 @@ pub fn train<D: TrainData + ?Sized>(
     let (prepared, mut pop) = setup(cfg, data, device)?;
     let mut rng = Rng::new(epoch_seed(cfg.seed, 1))?;
     let mut best = pop.weights();
-    let (run, mut state) = open_run(cfg, data, start, &mut pop, &mut best)?;
+    let (run, mut state, mut events) = open_run(cfg, data, start, &mut pop, &mut best)?;
     let lrs = cfg.member_lrs();
 
     while state.epoch < cfg.max_epochs
@@ -165,6 +166,7 @@ pub fn train<D: TrainData + ?Sized>(
         state.cpu_seconds += thread_cpu_seconds() - cpu0;
         let metrics = epoch_metrics(&state, &lrs, &train_nll, &valid, &test);
         run.append_metrics(&metrics)?;
+        events.add_epoch(&metrics)?;
         run.save_checkpoint(&pop.checkpoint_tensors(&best, epoch), &state)?;
         progress(Progress::EpochEnd(&metrics));
     }
@@ -201,19 +203,20 @@ fn setup<D: TrainData + ?Sized>(
 }
 
 /// A new run directory with a fresh state, or an existing one whose last checkpoint is loaded into `pop` and
-/// `best` (its metrics cut back to that checkpoint's epoch).
+/// `best` (its metrics and TensorBoard events cut back to that checkpoint's epoch); and the run's event file.
 fn open_run<D: TrainData + ?Sized>(
     cfg: &TrainConfig,
     data: &D,
     start: Start,
     pop: &mut Population,
     best: &mut [Tensor],
-) -> Result<(RunDir, TrainState)> {
+) -> Result<(RunDir, TrainState, EventWriter)> {
     match start {
         Start::Fresh(dir) => {
             let run = RunDir::create(dir, cfg)?;
             data.write_run_files(&run.path)?;
-            Ok((run, TrainState::fresh(cfg.seed, &cfg.member_lrs())))
+            let events = EventWriter::create(&run.path)?;
+            Ok((run, TrainState::fresh(cfg.seed, &cfg.member_lrs()), events))
         }
         Start::Resume(dir) => {
             let (run, _) = RunDir::open(dir)?;
@@ -227,7 +230,8 @@ fn open_run<D: TrainData + ?Sized>(
             pop.restore(&tensors, best)?;
             pop.set_active(&state.members);
             run.truncate_metrics(state.epoch)?;
-            Ok((run, state))
+            let events = EventWriter::resume(&run.path, state.epoch as i64)?;
+            Ok((run, state, events))
         }
     }
 }

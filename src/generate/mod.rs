@@ -1,5 +1,7 @@
-//! `rnnlab sample`: audio from a trained speech run, so people can listen to what a model learned.
+//! `rnnlab sample`: audio from a trained speech run (this file), a MIDI file and a piano roll from a trained music run
+//! ([`music`], drawing frames as [`sampling`] says), so people can listen to what a model learned.
 //!
+//! Speech:
 //! The run's best weights (`best.*` in its last checkpoint, [`RunDir::load_best_model`]: weights only) are loaded for
 //! every member, on the CPU; generation starts from two
 //! frames of silence (int16 zero, normalised) and then feeds each step's draw back as input:
@@ -10,6 +12,9 @@
 //! ```
 //! Draws come from libtorch's generator seeded with `seed`, so the same run and seed give the same audio. The
 //! samples are de-normalised with the run's `normalisation.json` and written as 8 kHz mono 16-bit PCM.
+
+pub mod music;
+pub mod sampling;
 
 use crate::data::speech::{write_wav, Normalisation, FRAME, INPUT, SAMPLE_RATE};
 use crate::data::Task;
