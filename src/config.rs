@@ -22,8 +22,10 @@ pub struct TrainConfig {
     pub dataset: Dataset,
     /// Recurrent unit: `tanh`, `paper_gru`, `paper_lstm` (the paper's forms), `torch_gru`, `torch_lstm`.
     pub cell: CellKind,
-    /// `custom` (rnnlab's cells, all members batched), or libtorch's `builtin_seq` / `builtin_cell` kernels, which
-    /// exist only for tanh, torch_gru and torch_lstm and run member by member.
+    /// `custom` (rnnlab's cells, all members batched), `custom_member` (rnnlab's cells run member by member, for
+    /// comparison with the built-ins: `rnnlab compare`), or libtorch's `builtin_seq` / `builtin_cell` kernels, which
+    /// exist only for tanh, torch_gru and torch_lstm and run member by member. All four train the same maths from the
+    /// same initial weights; only the cost differs.
     pub implementation: Implementation,
     /// Hidden units; 0 takes Table 1's size for the task and unit (music: tanh 100, GRU 46, LSTM 36; speech:
     /// tanh 400, GRU 227, LSTM 195).
@@ -218,7 +220,7 @@ impl TrainConfig {
         );
         ensure!(self.init_scale > 0.0, "init_scale must be positive");
         ensure!(self.threads >= 1, "threads must be at least 1");
-        if self.implementation != Implementation::Custom && !self.cell.has_builtin() {
+        if !self.implementation.supports(self.cell) {
             bail!(
                 "implementation = '{}' needs cell = tanh, torch_gru or torch_lstm (libtorch has no {})",
                 self.implementation,

@@ -7,7 +7,8 @@
 //! models at once) → [`run`] (the run directory a training writes and everything else reads: its records, checkpoint,
 //! best member and best model) → [`reproduce`] (Table 2) → [`report`] (tables and charts). [`validate`] (proof that
 //! the maths matches PyTorch) and [`bench`] (how fast each implementation runs) are the cells' other consumers;
-//! [`generate`] samples a trained run: audio from a speech run, MIDI and a piano roll from a music run.
+//! [`generate`] samples a trained run: audio from a speech run, MIDI and a piano roll from a music run;
+//! [`compare`] trains the custom cells beside libtorch's built-ins and checks that they learn the same.
 //!
 //! Beside the pipeline: [`config`] is the single source of training defaults; [`paper`] holds the paper's facts
 //! (Table 1 sizes, Table 2 values, dataset and unit order); [`rng`] the seeded generators; [`atomic`] the one atomic
@@ -16,6 +17,7 @@
 pub mod atomic;
 pub mod bench;
 pub mod cells;
+pub mod compare;
 pub mod config;
 pub mod cuda_graph;
 pub mod data;

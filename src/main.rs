@@ -47,6 +47,10 @@ enum Command {
     /// from its checkpoint, starts it otherwise, does nothing if it has finished.
     #[command(hide = true)]
     SweepTask(SweepTaskArgs),
+    /// Train one experiment with the custom cells (member by member, and as one batched population) and with
+    /// libtorch's built-ins (builtin_seq, builtin_cell), from the same weights, noise and batches; check that they
+    /// agree (exit 1 when a difference exceeds the tolerance) and draw NLL against epochs and wall-clock.
+    Compare(CompareArgs),
     /// Sample a trained run (its best member's best weights), seeded: a speech run gives an 8 kHz 16-bit WAV; a
     /// music run a Standard MIDI File and, beside it, a piano-roll PNG of the sample next to a real test piece.
     Sample(SampleArgs),
@@ -56,6 +60,101 @@ enum Command {
         /// A run directory, a reproduce output (holding runs/), or a directory of run directories.
         path: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Any music set (jsb, nottingham, musedata, piano) or fsdd.
+    #[arg(long, default_value = "jsb")]
+    dataset: Dataset,
+    /// Units with a libtorch built-in, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "tanh,torch_gru,torch_lstm"
+    )]
+    cells: Vec<CellKind>,
+    /// Epochs per run (each unit trains four runs).
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    #[arg(long, value_enum, default_value_t = Dtype::F32)]
+    dtype: Dtype,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
+    /// Learning-rate candidates (default: the experiment's).
+    #[arg(long)]
+    lr_candidates: Option<usize>,
+    /// Use only N training sequences (config key train_subset).
+    #[arg(long)]
+    train_subset: Option<usize>,
+    /// Use only N validation and test sequences (config key eval_subset).
+    #[arg(long)]
+    eval_subset: Option<usize>,
+    /// Override a config key in every run (repeatable), e.g. `--set hidden=20`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Tolerance on |Δ NLL| at any epoch (default: by dtype, see rnnlab::compare::Tolerance).
+    #[arg(long)]
+    nll_tol: Option<f64>,
+    /// Tolerance on |Δ weight| after the first update (default: by dtype).
+    #[arg(long)]
+    weight_tol: Option<f64>,
+    /// Output directory (default: runs/compare/<dataset>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where the experiment configs are.
+    #[arg(long, default_value = "experiments")]
+    experiments: PathBuf,
+    /// Data directory (default: $RNNLAB_DATA, else ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// No line per epoch.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn compare_cmd(args: CompareArgs) -> Result<bool> {
+    let mut sets = vec![];
+    if let Some(n) = args.lr_candidates {
+        sets.push(format!("lr_candidates={n}"));
+    }
+    if let Some(n) = args.train_subset {
+        sets.push(format!("train_subset={n}"));
+    }
+    if let Some(n) = args.eval_subset {
+        sets.push(format!("eval_subset={n}"));
+    }
+    sets.extend(args.sets);
+    let default = rnnlab::compare::Tolerance::for_dtype(args.dtype);
+    let opts = rnnlab::compare::Options {
+        dataset: args.dataset,
+        cells: args.cells,
+        epochs: args.epochs,
+        dtype: args.dtype,
+        device: args.device,
+        sets,
+        tolerance: rnnlab::compare::Tolerance {
+            nll: args.nll_tol.unwrap_or(default.nll),
+            weights: args.weight_tol.unwrap_or(default.weights),
+        },
+        out: args
+            .out
+            .unwrap_or_else(|| PathBuf::from(format!("runs/compare/{}", args.dataset.name()))),
+        data_dir: rnnlab::data::resolve_data_dir(args.data_dir.as_deref()),
+        experiments: args.experiments,
+        quiet: args.quiet,
+    };
+    let c = rnnlab::compare::compare(&opts)?;
+    print!("{}", rnnlab::compare::markdown(&c));
+    println!(
+        "wrote {0}/compare.json, {0}/compare.md, {0}/compare_{1}.png",
+        opts.out.display(),
+        c.dataset
+    );
+    for f in &c.failures {
+        eprintln!("FAIL: {f}");
+    }
+    Ok(c.pass())
 }
 
 #[derive(clap::Args)]
@@ -768,6 +867,7 @@ fn main() -> ExitCode {
             print!("{text}");
             true
         }),
+        Command::Compare(args) => compare_cmd(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

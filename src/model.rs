@@ -26,12 +26,13 @@
 //! is per member.
 
 use crate::cells::{
-    new_cell, project, BuiltinLayer, Cell, CellConfig, CellKind, CustomLayer, Init,
+    new_cell, project, BuiltinLayer, Cell, CellConfig, CellKind, CudnnWeights, CustomLayer, Init,
 };
 use crate::cells::{SequenceLayer, State};
 use crate::data::speech::{FRAME, INPUT};
 use crate::data::Task;
 use anyhow::{ensure, Result};
+use std::sync::OnceLock;
 use tch::{Device, Kind, Reduction, Tensor};
 
 /// Keys of the piano roll ([`crate::data::KEYS`]), as the music model's input and output width.
@@ -162,6 +163,8 @@ pub struct Model {
     out_weight: Tensor,
     out_bias: Tensor,
     population: i64,
+    /// `builtin_seq` on CUDA: each member's cuDNN weight buffer, made at the first forward (empty on the CPU).
+    cudnn: OnceLock<Vec<CudnnWeights>>,
 }
 
 impl Model {
@@ -180,7 +183,7 @@ impl Model {
             device,
         } = cfg;
         ensure!(
-            implementation == Implementation::Custom || kind.has_builtin(),
+            implementation.supports(kind),
             "implementation {implementation} needs a cell with a libtorch built-in (tanh, torch_gru, torch_lstm), \
              not {kind}"
         );
@@ -211,6 +214,7 @@ impl Model {
             out_weight,
             out_bias,
             population: k,
+            cudnn: OnceLock::new(),
         })
     }
 
@@ -265,14 +269,49 @@ impl Model {
         let mut outs = Vec::with_capacity(self.population as usize);
         let mut finals = Vec::with_capacity(self.population as usize);
         for m in 0..self.population {
-            let p = |i: usize| named[i].1.get(m);
-            let layer = BuiltinLayer::from_tensors(cell.kind(), mode, [p(0), p(1), p(2), p(3)])?;
             let initial = state.map(|s| s.member(m));
-            let (h, last): (Tensor, State) = layer.forward(x, initial.as_ref())?;
+            let (h, last): (Tensor, State) = if mode == Implementation::CustomMember {
+                CustomLayer::new(cell.member(m)).forward(x, initial.as_ref())?
+            } else {
+                let p = |i: usize| named[i].1.get(m);
+                let mut layer =
+                    BuiltinLayer::from_tensors(cell.kind(), mode, [p(0), p(1), p(2), p(3)])?;
+                if let Some(flat) = self.cudnn_weights(m)? {
+                    layer = layer.with_cudnn_weights(flat);
+                }
+                layer.forward(x, initial.as_ref())?
+            };
             outs.push(h);
             finals.push(last);
         }
         Ok((Tensor::stack(&outs, 0), State::stack(&finals)))
+    }
+
+    /// Member `m`'s cuDNN weight buffer for `builtin_seq` on CUDA, made for every member at the first call (flattened
+    /// once); `None` for other implementations and on the CPU.
+    fn cudnn_weights(&self, m: i64) -> Result<Option<CudnnWeights>> {
+        if self.implementation != Implementation::BuiltinSeq || !self.out_weight.device().is_cuda()
+        {
+            return Ok(None);
+        }
+        if self.cudnn.get().is_none() {
+            let cell = self.rnn.cell();
+            let named = cell.named_parameters();
+            let mut bufs = Vec::with_capacity(self.population as usize);
+            for k in 0..self.population {
+                let p = |i: usize| named[i].1.get(k);
+                match CudnnWeights::new(cell.kind(), &[p(0), p(1), p(2), p(3)])? {
+                    Some(b) => bufs.push(b),
+                    None => break,
+                }
+            }
+            let _ = self.cudnn.set(bufs);
+        }
+        Ok(self
+            .cudnn
+            .get()
+            .and_then(|b| b.get(m as usize))
+            .map(CudnnWeights::shallow_clone))
     }
 
     /// Output-layer values `[K, T, B, O]` for `x: [T, B, D]`: the 88 logits of the next frame (music), or the
@@ -286,8 +325,8 @@ impl Model {
     /// state. `x` may be per member, `[K, T, B, D]`. Used for step-by-step generation.
     pub fn outputs_from(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)> {
         ensure!(
-            self.implementation == Implementation::Custom,
-            "step-by-step generation runs the custom cells only (implementation = custom)"
+            !self.implementation.is_builtin(),
+            "step-by-step generation runs the custom cells only (implementation = custom or custom_member)"
         );
         let (h, s) = self.rnn.forward(x, state)?;
         Ok((project(&h, &self.out_weight, Some(&self.out_bias)), s))

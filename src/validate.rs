@@ -273,7 +273,7 @@ fn builtin_reference(kind: CellKind, mode: Implementation, device: Device) -> St
         }
         Implementation::BuiltinSeq => format!("at::{op} (whole sequence)"),
         Implementation::BuiltinCell => format!("at::{op}_cell (per step)"),
-        Implementation::Custom => "rnnlab's custom cell".into(),
+        Implementation::Custom | Implementation::CustomMember => "rnnlab's custom cell".into(),
     }
 }
 

@@ -47,6 +47,17 @@ impl TorchGru {
 }
 
 impl Cell for TorchGru {
+    fn member(&self, m: i64) -> Box<dyn Cell> {
+        Box::new(TorchGru {
+            weight_ih: self.weight_ih.get(m),
+            weight_hh: self.weight_hh.get(m),
+            bias_ih: self.bias_ih.get(m),
+            bias_hh: self.bias_hh.get(m),
+            input: self.input,
+            hidden: self.hidden,
+            population: None,
+        })
+    }
     fn kind(&self) -> CellKind {
         CellKind::TorchGru
     }
@@ -110,6 +121,16 @@ impl PaperGru {
 }
 
 impl Cell for PaperGru {
+    fn member(&self, m: i64) -> Box<dyn Cell> {
+        Box::new(PaperGru {
+            weight_ih: self.weight_ih.get(m),
+            weight_hh: self.weight_hh.get(m),
+            bias: self.bias.get(m),
+            input: self.input,
+            hidden: self.hidden,
+            population: None,
+        })
+    }
     fn kind(&self) -> CellKind {
         CellKind::PaperGru
     }

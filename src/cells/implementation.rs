@@ -16,6 +16,9 @@ pub enum Implementation {
     /// rnnlab's own cells from tensor ops, all members in one batched op (any cell).
     #[default]
     Custom,
+    /// rnnlab's own cells run member by member, each on its own slice of the population's parameters (any cell): the
+    /// custom twin of the built-ins' member-by-member loop, so the two can be timed and compared on equal terms.
+    CustomMember,
     /// libtorch's whole-sequence kernel (`at::gru`/`at::lstm`/`at::rnn_tanh`, cuDNN on CUDA), member by member
     /// (torch forms only).
     BuiltinSeq,
@@ -31,14 +34,20 @@ impl Implementation {
     pub fn name(self) -> &'static str {
         match self {
             Implementation::Custom => "custom",
+            Implementation::CustomMember => "custom_member",
             Implementation::BuiltinSeq => "builtin_seq",
             Implementation::BuiltinCell => "builtin_cell",
         }
     }
 
+    /// Whether this runs one of libtorch's kernels (`builtin_seq`, `builtin_cell`).
+    pub fn is_builtin(self) -> bool {
+        Implementation::BUILTIN.contains(&self)
+    }
+
     /// Whether this implementation can run `kind`: the built-in kernels compute the torch forms only.
     pub fn supports(self, kind: CellKind) -> bool {
-        self == Implementation::Custom || kind.has_builtin()
+        !self.is_builtin() || kind.has_builtin()
     }
 }
 
@@ -53,10 +62,11 @@ impl FromStr for Implementation {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "custom" => Ok(Implementation::Custom),
+            "custom_member" => Ok(Implementation::CustomMember),
             "builtin_seq" => Ok(Implementation::BuiltinSeq),
             "builtin_cell" => Ok(Implementation::BuiltinCell),
             _ => {
-                bail!("unknown implementation '{s}': expected custom, builtin_seq or builtin_cell")
+                bail!("unknown implementation '{s}': expected custom, custom_member, builtin_seq or builtin_cell")
             }
         }
     }

@@ -53,6 +53,17 @@ impl TorchLstm {
 }
 
 impl Cell for TorchLstm {
+    fn member(&self, m: i64) -> Box<dyn Cell> {
+        Box::new(TorchLstm {
+            weight_ih: self.weight_ih.get(m),
+            weight_hh: self.weight_hh.get(m),
+            bias_ih: self.bias_ih.get(m),
+            bias_hh: self.bias_hh.get(m),
+            input: self.input,
+            hidden: self.hidden,
+            population: None,
+        })
+    }
     fn kind(&self) -> CellKind {
         CellKind::TorchLstm
     }
@@ -118,6 +129,17 @@ impl PaperLstm {
 }
 
 impl Cell for PaperLstm {
+    fn member(&self, m: i64) -> Box<dyn Cell> {
+        Box::new(PaperLstm {
+            weight_ih: self.weight_ih.get(m),
+            weight_hh: self.weight_hh.get(m),
+            bias: self.bias.get(m),
+            peephole: self.peephole.get(m),
+            input: self.input,
+            hidden: self.hidden,
+            population: None,
+        })
+    }
     fn kind(&self) -> CellKind {
         CellKind::PaperLstm
     }

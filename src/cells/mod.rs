@@ -27,7 +27,7 @@ mod lstm;
 mod sequence;
 mod tanh;
 
-pub use builtin::BuiltinLayer;
+pub use builtin::{BuiltinLayer, CudnnWeights};
 pub use gru::{PaperGru, TorchGru};
 pub use implementation::Implementation;
 pub use lstm::{PaperLstm, TorchLstm};
@@ -308,6 +308,10 @@ pub trait Cell {
     fn input_projection(&self, x: &Tensor) -> Tensor;
     /// One time step from this step's projected input `[(K,) B, gates·H]` and the previous state.
     fn step(&self, xp: &Tensor, state: &State) -> State;
+    /// Member `m` of a population as a single-model cell whose parameters are views (`get(m)`) of this cell's, so
+    /// gradients reach the population's parameters: how the custom cells run member by member
+    /// ([`Implementation::CustomMember`]). Only meaningful on a population.
+    fn member(&self, m: i64) -> Box<dyn Cell>;
 
     /// Parameter count by the paper's definition (see [`CellKind::paper_param_count`]), per model.
     fn paper_param_count(&self) -> i64 {

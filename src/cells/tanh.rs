@@ -36,6 +36,17 @@ impl TanhRnn {
 }
 
 impl Cell for TanhRnn {
+    fn member(&self, m: i64) -> Box<dyn Cell> {
+        Box::new(TanhRnn {
+            weight_ih: self.weight_ih.get(m),
+            weight_hh: self.weight_hh.get(m),
+            bias_ih: self.bias_ih.get(m),
+            bias_hh: self.bias_hh.get(m),
+            input: self.input,
+            hidden: self.hidden,
+            population: None,
+        })
+    }
     fn kind(&self) -> CellKind {
         CellKind::Tanh
     }

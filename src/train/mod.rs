@@ -154,7 +154,9 @@ pub fn train<D: TrainData + ?Sized>(
         let t0 = Instant::now();
         let cpu0 = thread_cpu_seconds();
         rng.reseed(epoch_seed(cfg.seed, epoch));
-        let train_nll = train_epoch(cfg, &prepared, &mut pop, &mut rng, &mut state, progress)?;
+        let train_nll = train_epoch(
+            cfg, &prepared, &mut pop, &mut rng, &mut state, None, progress,
+        )?;
         let valid = pop.evaluate_split(&prepared, Split::Valid)?;
         let test = pop.evaluate_split(&prepared, Split::Test)?;
         let improved = stopping::record_validation(&mut state.members, &valid, epoch, cfg.patience);
@@ -202,6 +204,41 @@ fn setup<D: TrainData + ?Sized>(
     Ok((prepared, pop))
 }
 
+/// The population's weights (named as [`crate::model::Model::named_parameters`]) after the first `updates` updates of
+/// a fresh run of `cfg` (epoch 1's batches and weight noise, exactly as [`train`] draws them), with no run directory:
+/// how `rnnlab compare` checks implementations against each other on the weights.
+pub fn weights_after_updates<D: TrainData + ?Sized>(
+    cfg: &TrainConfig,
+    data: &D,
+    updates: usize,
+) -> Result<Vec<(String, Tensor)>> {
+    let device = cfg.device.resolve()?;
+    tch::set_num_threads(cfg.threads as i32);
+    let (prepared, mut pop) = setup(cfg, data, device)?;
+    let mut rng = Rng::new(epoch_seed(cfg.seed, 1))?;
+    let mut state = TrainState::fresh(cfg.seed, &cfg.member_lrs());
+    train_epoch(
+        cfg,
+        &prepared,
+        &mut pop,
+        &mut rng,
+        &mut state,
+        Some(updates),
+        &mut |_| {},
+    )?;
+    ensure!(
+        state.updates == updates as u64,
+        "epoch 1 has only {} updates, {updates} were asked for",
+        state.updates
+    );
+    Ok(pop
+        .model
+        .named_parameters()
+        .into_iter()
+        .map(|(n, t)| (n, t.detach().copy()))
+        .collect())
+}
+
 /// A new run directory with a fresh state, or an existing one whose last checkpoint is loaded into `pop` and
 /// `best` (its metrics and TensorBoard events cut back to that checkpoint's epoch); and the run's event file.
 fn open_run<D: TrainData + ?Sized>(
@@ -238,13 +275,14 @@ fn open_run<D: TrainData + ?Sized>(
 
 /// One epoch's updates over the training batches (epoch `state.epoch + 1`); members whose update goes non-finite
 /// are marked diverged. Returns each member's mean training NLL per predicted frame (at the noisy weights), `None`
-/// where it was not finite.
+/// where it was not finite. With `max_updates`, the epoch stops once `state.updates` reaches it.
 fn train_epoch(
     cfg: &TrainConfig,
     prepared: &PreparedData,
     pop: &mut Population,
     rng: &mut Rng,
     state: &mut TrainState,
+    max_updates: Option<usize>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<Option<f64>>> {
     let epoch = state.epoch + 1;
@@ -257,7 +295,7 @@ fn train_epoch(
     });
     let mut train_sum = vec![0.0f64; k];
     let mut train_frames = 0usize;
-    for members in &plan.batches {
+    'batches: for members in &plan.batches {
         let b = prepared.train_batch(members, cfg.dtype.kind())?;
         // Zero-state chunks were cut when the data was prepared: one update per batch. With carried state the
         // batch holds whole pieces, trained chunk after chunk from the previous chunk's final state.
@@ -268,6 +306,9 @@ fn train_epoch(
         };
         let mut carried = None;
         for (start, len) in population::time_slices(&b.x, chunk) {
+            if max_updates.is_some_and(|n| state.updates >= n as u64) {
+                break 'batches;
+            }
             let (x, y, mask) = (
                 b.x.narrow(0, start, len),
                 b.y.narrow(0, start, len),

@@ -7,6 +7,8 @@
 //! fig2_nottingham_musedata.png    the paper's Fig. 2: one column per dataset, epochs on top, wall-clock below (fig2.rs)
 //! table2.png                      test NLL per dataset and unit: ours (filled) beside the paper's (hollow diamond)
 //!                                                                                                      (table2_chart.rs)
+//! compare_<dataset>.png           `rnnlab compare`: valid NLL of the best member per implementation, against epochs
+//!                                 and wall-clock seconds                                                    (compare.rs)
 //! lr_search_<dataset>.png         final valid NLL at each member's best weights against its learning rate, log x
 //!                                                                                                         (lr_search.rs)
 //! recipe-study_<dataset>.png/.md  `rnnlab plot --study DIR`: best valid NLL so far against CPU seconds, one line per
@@ -17,12 +19,14 @@
 //! drawn is reported as a note, never a panic. Wall-clock seconds are those of the whole population, which trains
 //! all its members in one op, so they compare units only across runs of the same population size on one machine.
 
+mod compare;
 mod curves;
 mod fig2;
 mod lr_search;
 mod study;
 mod table2_chart;
 
+pub use compare::compare_chart;
 pub use curves::learning_curves;
 pub use fig2::learning_curves_grid;
 pub use lr_search::lr_search;
