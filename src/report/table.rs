@@ -133,11 +133,7 @@ pub fn row(summary: &Summary) -> Option<Row> {
         .iter()
         .map(|m| m.lr)
         .fold(f64::MIN, f64::max);
-    let seed_values: Vec<f64> = test_nll_seeds
-        .iter()
-        .map(|v| v.unwrap_or(f64::NAN))
-        .collect();
-    Some(Row {
+    let mut row = Row {
         dataset: summary.dataset.clone(),
         unit: unit.into(),
         cell: summary.cell.clone(),
@@ -157,14 +153,16 @@ pub fn row(summary: &Summary) -> Option<Row> {
         population: summary.population,
         lr_at_max: summary.members.len() > 1 && best.lr >= max_lr,
         seeds: summary.seeds,
-        test_nll_stats: Some(summarize(&seed_values)),
+        test_nll_stats: None,
         test_nll_seeds,
         valid_nll_seeds: per_seed
             .iter()
             .map(|r| r.map(|r| r.valid_nll).filter(|v| v.is_finite()))
             .collect(),
         lr_seeds: per_seed.iter().map(|r| r.map(|r| r.lr)).collect(),
-    })
+    };
+    row.test_nll_stats = Some(summarize(&row.seed_values()));
+    Some(row)
 }
 
 fn opt(v: Option<f64>, prec: usize) -> String {
