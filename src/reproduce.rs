@@ -191,6 +191,12 @@ pub(crate) fn draw_figures(out: &Path) {
     }
 }
 
+/// Training wall-clock and CPU seconds summed over the rows' runs (every invocation of each run).
+fn totals(rows: &[Row]) -> (f64, f64) {
+    rows.iter()
+        .fold((0.0, 0.0), |(w, c), r| (w + r.seconds, c + r.cpu_seconds))
+}
+
 pub(crate) fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) -> Result<()> {
     let mut md = String::new();
     if quick {
@@ -202,10 +208,21 @@ pub(crate) fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) 
         md += "\n";
         md += &table::markdown_tests(&t2.tests);
     }
-    md += &format!("\nWall-clock for this invocation: {seconds:.0} s.\n");
+    let (wall, cpu) = totals(rows);
+    md += &format!(
+        "\nWall-clock for this invocation: {seconds:.0} s. Summed over the runs and all their invocations \
+         (resumes included): {wall:.0} s of training wall-clock, {cpu:.0} s of training-thread CPU time.\n"
+    );
     write_atomic(&out.join("table2.md"), md.as_bytes())?;
     write_atomic(&out.join("table2.csv"), table::csv(rows).as_bytes())?;
-    let json = serde_json::json!({ "quick": quick, "seconds": seconds, "rows": t2.rows, "tests": t2.tests });
+    let json = serde_json::json!({
+        "quick": quick,
+        "seconds": seconds,
+        "seconds_total": wall,
+        "cpu_seconds_total": cpu,
+        "rows": t2.rows,
+        "tests": t2.tests,
+    });
     write_atomic(
         &out.join("table2.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),

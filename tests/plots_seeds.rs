@@ -328,3 +328,34 @@ fn the_recipe_study_ranks_settings_at_the_common_cpu_budget() {
         assert!(n > 300, "colour {c:?}: {n} pixels");
     }
 }
+
+#[test]
+fn table2_marks_rows_whose_chosen_members_ended_at_the_epoch_cap_and_reports_cpu_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = write_seeded_run(&tmp.path().join("run"), 3, 4);
+    let row = table::row(&s).unwrap();
+    assert!(!row.at_cap && row.seeds_at_cap == 0);
+    assert!((row.cpu_seconds - 7.2).abs() < 1e-12);
+    let md = table::markdown(std::slice::from_ref(&row));
+    assert!(!md.contains('‡'), "{md}");
+
+    // The population's best member (seed 0's choice, member 3) and seed 1's choice (member 4) were still training
+    // when the run stopped at its cap; seed 2's choice stopped early.
+    s.members[3].status = Status::Active;
+    s.members[4].status = Status::Active;
+    let row = table::row(&s).unwrap();
+    assert!(row.at_cap);
+    assert_eq!(row.seeds_at_cap, 2);
+    let md = table::markdown(std::slice::from_ref(&row));
+    assert!(md.contains("4 (4) ‡"), "{md}");
+    assert!(md.contains("nottingham gru 2/3"), "{md}");
+    let csv = table::csv(std::slice::from_ref(&row));
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let values: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(header.len(), values.len());
+    assert_eq!(
+        header[header.len() - 3..],
+        ["cpu_seconds", "at_cap", "seeds_at_cap"]
+    );
+    assert_eq!(values[values.len() - 3..], ["7.2", "true", "2"]);
+}

@@ -2,7 +2,7 @@
 
 use super::stats::{compare_units, summarize, DatasetTests, SeedStats};
 use crate::cells::CellKind;
-use crate::run::Summary;
+use crate::run::{Status, Summary};
 use serde::{Deserialize, Serialize};
 
 pub use crate::paper::{paper_nll, paper_speech_reference, PAPER_TABLE2, PAPER_UBISOFT_A_TEST};
@@ -40,7 +40,17 @@ pub struct Row {
     pub epochs: usize,
     pub best_epoch: Option<usize>,
     pub seconds: f64,
+    /// CPU seconds of the run's training thread, over all its invocations (0 in tables made before it was recorded).
+    #[serde(default)]
+    pub cpu_seconds: f64,
     pub population: usize,
+    /// The best member was still training when the run reached its epoch cap: early stopping did not end it, so
+    /// more epochs might have lowered its NLL.
+    #[serde(default)]
+    pub at_cap: bool,
+    /// How many seeds' chosen members (see `test_nll_seeds`) ended at the epoch cap rather than by early stopping.
+    #[serde(default)]
+    pub seeds_at_cap: usize,
     /// The best member's learning rate is the largest of the population's candidates: the search's optimum may lie
     /// beyond its range (a search whose optimum is on its edge has not found it).
     #[serde(default)]
@@ -150,7 +160,14 @@ pub fn row(summary: &Summary) -> Option<Row> {
         epochs: summary.epochs,
         best_epoch: best.best_epoch,
         seconds: summary.seconds,
+        cpu_seconds: summary.cpu_seconds,
         population: summary.population,
+        at_cap: best.status == Status::Active,
+        seeds_at_cap: per_seed
+            .iter()
+            .flatten()
+            .filter(|m| m.status == Status::Active)
+            .count(),
         lr_at_max: summary.members.len() > 1 && best.lr >= max_lr,
         seeds: summary.seeds,
         test_nll_stats: None,
@@ -206,7 +223,7 @@ pub fn markdown(rows: &[Row]) -> String {
             r.dataset.clone()
         };
         s += &format!(
-            "| {} | {} | {} | {} | {} / {} | {:.2} | {:.2} | **{:.2}** | {} | {} | {} | {:.2e}{} | {} ({}) | {:.0} |",
+            "| {} | {} | {} | {} | {} / {} | {:.2} | {:.2} | **{:.2}** | {} | {} | {} | {:.2e}{} | {} ({}){} | {:.0} |",
             dataset,
             r.unit,
             r.cell,
@@ -223,6 +240,7 @@ pub fn markdown(rows: &[Row]) -> String {
             if r.lr_at_max { " ↑" } else { "" },
             r.epochs,
             r.best_epoch.map(|e| e.to_string()).unwrap_or_else(|| "–".into()),
+            if r.at_cap { " ‡" } else { "" },
             r.seconds
         );
         if seeded {
@@ -238,6 +256,24 @@ pub fn markdown(rows: &[Row]) -> String {
     if rows.iter().any(|r| r.lr_at_max) {
         s += "\n↑ the chosen learning rate is the largest candidate drawn: the search's optimum may lie above its \
               range.\n";
+    }
+    if rows.iter().any(|r| r.at_cap || r.seeds_at_cap > 0) {
+        s += "\n‡ the best member was still training at the epoch cap (early stopping did not end it): more epochs \
+              might lower its NLL.";
+        if seeded {
+            let capped: Vec<String> = rows
+                .iter()
+                .filter(|r| r.seeds_at_cap > 0)
+                .map(|r| format!("{} {} {}/{}", r.dataset, r.unit, r.seeds_at_cap, r.seeds))
+                .collect();
+            if !capped.is_empty() {
+                s += &format!(
+                    " Seeds whose chosen member ended at the cap: {}.",
+                    capped.join(", ")
+                );
+            }
+        }
+        s += "\n";
     }
     if rows.iter().any(|r| r.dataset == "fsdd") {
         s += &format!("\n† {SPEECH_NOTE}\n");
@@ -282,13 +318,14 @@ pub fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
         "dataset,unit,cell,hidden,params_paper,params_total,train_nll,valid_nll,test_nll,paper_train_nll,\
          paper_test_nll,test_diff,lr,epochs,best_epoch,seconds,population,seeds,n_seeds,diverged_seeds,\
-         test_nll_mean,test_nll_sd,test_nll_ci95_lo,test_nll_ci95_hi,test_nll_seeds,lr_at_max\n",
+         test_nll_mean,test_nll_sd,test_nll_ci95_lo,test_nll_ci95_hi,test_nll_seeds,lr_at_max,cpu_seconds,at_cap,\
+         seeds_at_cap\n",
     );
     for r in rows {
         let st = r.test_nll_stats.as_ref();
         let num = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
         s += &format!(
-            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{:e},{},{},{:.1},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{:e},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{:.1},{},{}\n",
             r.dataset,
             r.unit,
             r.cell,
@@ -318,7 +355,10 @@ pub fn csv(rows: &[Row]) -> String {
                 .map(|v| num(*v))
                 .collect::<Vec<_>>()
                 .join(";"),
-            r.lr_at_max
+            r.lr_at_max,
+            r.cpu_seconds,
+            r.at_cap,
+            r.seeds_at_cap
         );
     }
     s
