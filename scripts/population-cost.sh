@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# What extra population members cost (issue #12): trains one experiment with 1, 10 and 30 members (1 learning-rate
+# candidate; 10 candidates × 1 seed; 10 candidates × 3 seeds) for a few epochs and prints, for each, the wall-clock,
+# the training thread's CPU time, both per model, the peak resident memory, and the ratio of the 30-member per-model
+# cost to the 10-member one (the issue's target: at most 0.5).
+#
+#   scripts/population-cost.sh [--config experiments/jsb_gru.toml] [--epochs 3] [--out runs/population-cost]
+#
+# Runs one training at a time on one libtorch thread; time it on an otherwise idle machine and say what else ran.
+# Writes OUT/cost.md (the table) beside the three run directories; RNNLAB_BIN selects a binary other than this
+# tree's release build.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+config=experiments/jsb_gru.toml
+epochs=3
+out=runs/population-cost
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --config) config=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "population-cost: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ -f "$config" ] || { echo "population-cost: no config $config" >&2; exit 2; }
+command -v /usr/bin/time >/dev/null || { echo "population-cost: needs GNU time (apt-get install time)" >&2; exit 2; }
+
+bin=${RNNLAB_BIN:-target/release/rnnlab}
+[ -n "${RNNLAB_BIN:-}" ] || cargo build --release --quiet
+mkdir -p "$out"
+
+# label members extra-sets
+cases="k1 1 --set lr_candidates=1
+k10 10 --set seeds=1
+k30 30 --set seeds=3"
+rows=""
+while read -r label members sets; do
+  dir="$out/$label"
+  rm -rf "$dir" "$dir.time" "$dir.log"
+  # shellcheck disable=SC2086
+  /usr/bin/time -v -o "$dir.time" "$bin" train --config "$config" --out "$dir" --quiet \
+    --set max_epochs="$epochs" --set patience=1000 $sets >"$dir.log" 2>&1 ||
+    { echo "population-cost: $label failed, see $dir.log" >&2; exit 1; }
+  read -r wall cpu < <(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["seconds"], s["cpu_seconds"])' "$dir/summary.json")
+  rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$dir.time")
+  rows+="$label $members $wall $cpu $rss_kb"$'\n'
+done <<<"$cases"
+
+python3 - "$out/cost.md" "$config" "$epochs" <<PY
+import sys
+path, config, epochs = sys.argv[1], sys.argv[2], sys.argv[3]
+rows = [l.split() for l in """$rows""".strip().splitlines()]
+per = {}
+out = [f"Population cost: {config}, {epochs} epochs incl. evaluation, one libtorch thread.", "",
+       "| members | wall s | CPU s | wall s per model | CPU s per model | peak RSS GB |",
+       "|---:|---:|---:|---:|---:|---:|"]
+for label, k, wall, cpu, rss in rows:
+    k, wall, cpu = int(k), float(wall), float(cpu)
+    per[k] = (wall / k, cpu / k)
+    out.append(f"| {k} | {wall:.2f} | {cpu:.2f} | {wall / k:.3f} | {cpu / k:.3f} | {int(rss) / 1e6:.2f} |")
+out += ["", f"30 against 10 members, per model: wall {per[30][0] / per[10][0]:.2f}×, CPU {per[30][1] / per[10][1]:.2f}× "
+        "(the issue's target: at most 0.5×)."]
+text = "\n".join(out) + "\n"
+open(path + ".tmp", "w").write(text)
+import os; os.replace(path + ".tmp", path)
+print(text, end="")
+PY
