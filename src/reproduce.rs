@@ -209,9 +209,13 @@ pub(crate) fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) 
         md += &table::markdown_tests(&t2.tests);
     }
     let (wall, cpu) = totals(rows);
+    md += "\n";
+    if seconds > 0.0 {
+        md += &format!("Wall-clock for this invocation: {seconds:.0} s. ");
+    }
     md += &format!(
-        "\nWall-clock for this invocation: {seconds:.0} s. Summed over the runs and all their invocations \
-         (resumes included): {wall:.0} s of training wall-clock, {cpu:.0} s of training-thread CPU time.\n"
+        "Summed over the runs and all their invocations (resumes included): {wall:.0} s of training wall-clock, \
+         {cpu:.0} s of training-thread CPU time.\n"
     );
     write_atomic(&out.join("table2.md"), md.as_bytes())?;
     write_atomic(&out.join("table2.csv"), table::csv(rows).as_bytes())?;
