@@ -178,37 +178,73 @@ impl RunDir {
         write_atomic(&jsonl, kept.as_bytes())
     }
 
-    /// Saves tensors and state: the tensors first, then state.json, which names the epoch the tensors hold.
+    /// Saves tensors and state so that a process killed at any moment (Slurm's requeue, a power cut) leaves a
+    /// checkpoint [`RunDir::load_checkpoint`] can read: the tensors go to `last.safetensors.next` first (atomically),
+    /// then state.json (atomically: the commit, it names the epoch), then the tensors are renamed into place. Killed
+    /// before the commit, the previous pair stands; killed after it, loading finds the new tensors in `.next`.
     pub fn save_checkpoint(&self, tensors: &[(String, Tensor)], state: &TrainState) -> Result<()> {
         let named: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        write_atomic_with(&self.weights_path(), |tmp| {
+        let next = self.next_weights_path();
+        write_atomic_with(&next, |tmp| {
             Tensor::write_safetensors(&named, tmp)
                 .with_context(|| format!("writing {}", tmp.display()))
         })?;
         write_atomic(
             &self.state_path(),
             serde_json::to_string_pretty(state)?.as_bytes(),
-        )
+        )?;
+        let wp = self.weights_path();
+        std::fs::rename(&next, &wp)
+            .with_context(|| format!("renaming {} to {}", next.display(), wp.display()))
     }
 
-    /// Loads the last checkpoint; checks its format version and that tensors and state are of the same epoch.
-    pub fn load_checkpoint(&self) -> Result<(Vec<(String, Tensor)>, TrainState)> {
-        let state = self.read_state()?;
-        let wp = self.weights_path();
-        let tensors = Tensor::read_safetensors(&wp)
-            .with_context(|| format!("reading checkpoint {}", wp.display()))?;
+    /// Where [`RunDir::save_checkpoint`] writes the tensors before its commit.
+    fn next_weights_path(&self) -> PathBuf {
+        let mut p = self.weights_path().into_os_string();
+        p.push(".next");
+        PathBuf::from(p)
+    }
+
+    /// The epoch a checkpoint tensor file holds (`meta.epoch`), with the tensors.
+    fn read_weights(path: &Path) -> Result<(Vec<(String, Tensor)>, i64)> {
+        let tensors = Tensor::read_safetensors(path)
+            .with_context(|| format!("reading checkpoint {}", path.display()))?;
         let epoch = tensors
             .iter()
             .find(|(n, _)| n == super::checkpoint::META_EPOCH)
             .map(|(_, t)| t.int64_value(&[]))
-            .with_context(|| format!("{} lacks {}", wp.display(), super::checkpoint::META_EPOCH))?;
-        ensure!(
-            epoch as usize == state.epoch,
+            .with_context(|| {
+                format!("{} lacks {}", path.display(), super::checkpoint::META_EPOCH)
+            })?;
+        Ok((tensors, epoch))
+    }
+
+    /// Loads the last checkpoint; checks its format version and that tensors and state are of the same epoch. A
+    /// save killed between its commit and its last rename is completed here (see [`RunDir::save_checkpoint`]).
+    pub fn load_checkpoint(&self) -> Result<(Vec<(String, Tensor)>, TrainState)> {
+        let state = self.read_state()?;
+        let wp = self.weights_path();
+        let next = self.next_weights_path();
+        let last_epoch = match Self::read_weights(&wp) {
+            Ok((tensors, epoch)) if epoch as usize == state.epoch => return Ok((tensors, state)),
+            other => other.map(|(_, epoch)| epoch),
+        };
+        if next.exists() {
+            if let Ok((tensors, epoch)) = Self::read_weights(&next) {
+                if epoch as usize == state.epoch {
+                    std::fs::rename(&next, &wp).with_context(|| {
+                        format!("renaming {} to {}", next.display(), wp.display())
+                    })?;
+                    return Ok((tensors, state));
+                }
+            }
+        }
+        let epoch = last_epoch?;
+        bail!(
             "{} holds epoch {epoch} but state.json says {}; the checkpoint is inconsistent",
             wp.display(),
             state.epoch
-        );
-        Ok((tensors, state))
+        )
     }
 
     /// The checkpoint's trainer state (`checkpoint/state.json`) alone, without its tensors: the epoch, time and every

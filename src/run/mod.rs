@@ -7,6 +7,7 @@
 //! RUN_DIR/metrics.csv                  one row per epoch and member
 //! RUN_DIR/metrics.jsonl                one JSON object per epoch, with an array of members
 //! RUN_DIR/checkpoint/last.safetensors  weights (PyTorch-style names, leading [K]), best weights, RMSProp state
+//!                                     (`last.safetensors.next` briefly, while a save is under way)
 //! RUN_DIR/checkpoint/state.json        epoch, updates, seconds, per-member early-stopping state, seed, format version
 //! RUN_DIR/summary.json                 written at the end: per-member results at their best weights
 //! RUN_DIR/normalisation.json           speech runs only: the training split's mean and std (for rnnlab sample)
