@@ -60,7 +60,8 @@ pub(crate) struct ReproduceArgs {
     /// Trainings run side by side (each on one libtorch thread).
     #[arg(long, default_value_t = default_jobs())]
     pub(crate) jobs: usize,
-    /// Where the experiment configs are.
+    /// Where the experiment configs are: `experiments` (the quick profile, 90 minutes for the music table on 2 cores)
+    /// or `experiments/paper-scale` (500-epoch cap, patience 20, 3 seeds: about 100 CPU-hours).
     #[arg(long, default_value = "experiments")]
     pub(crate) experiments: PathBuf,
     /// Override a config key in every experiment (repeatable).
