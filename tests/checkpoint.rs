@@ -51,12 +51,15 @@ fn a_save_killed_before_or_after_its_commit_leaves_a_readable_checkpoint() {
     std::fs::copy(other.state_path(), run.state_path()).unwrap();
     let (t, s) = run.load_checkpoint().unwrap();
     assert_eq!((s.epoch, weight(&t)), (2, 2.0));
-    assert!(!next.exists(), "loading completes the interrupted rename");
+    assert!(next.exists(), "loading only reads");
+    // The resumed run's next save puts its tensors in place and leaves no .next.
+    run.save_checkpoint(&tensors(3), &state(3)).unwrap();
+    assert!(!next.exists());
     let (t, s) = run.load_checkpoint().unwrap();
-    assert_eq!((s.epoch, weight(&t)), (2, 2.0));
+    assert_eq!((s.epoch, weight(&t)), (3, 3.0));
 
     // No .next and the epochs disagree: an error that says so, not a silent mix.
-    std::fs::write(run.state_path(), serde_json::to_string(&state(3)).unwrap()).unwrap();
+    std::fs::write(run.state_path(), serde_json::to_string(&state(4)).unwrap()).unwrap();
     let err = format!("{:#}", run.load_checkpoint().unwrap_err());
     assert!(err.contains("inconsistent"), "{err}");
 }

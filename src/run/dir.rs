@@ -181,7 +181,7 @@ impl RunDir {
     /// Saves tensors and state so that a process killed at any moment (Slurm's requeue, a power cut) leaves a
     /// checkpoint [`RunDir::load_checkpoint`] can read: the tensors go to `last.safetensors.next` first (atomically),
     /// then state.json (atomically: the commit, it names the epoch), then the tensors are renamed into place. Killed
-    /// before the commit, the previous pair stands; killed after it, loading finds the new tensors in `.next`.
+    /// before the commit, the previous pair stands; killed after it, loading reads the new tensors from `.next`.
     pub fn save_checkpoint(&self, tensors: &[(String, Tensor)], state: &TrainState) -> Result<()> {
         let named: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let next = self.next_weights_path();
@@ -219,8 +219,10 @@ impl RunDir {
         Ok((tensors, epoch))
     }
 
-    /// Loads the last checkpoint; checks its format version and that tensors and state are of the same epoch. A
-    /// save killed between its commit and its last rename is completed here (see [`RunDir::save_checkpoint`]).
+    /// Loads the last checkpoint; checks its format version and that tensors and state are of the same epoch. After a
+    /// save killed between its commit and its last rename, the committed tensors are read from `.next` (left in place:
+    /// reading never writes, so `show` or `sample` beside a training run cannot disturb its save; the next save
+    /// replaces it). See [`RunDir::save_checkpoint`].
     pub fn load_checkpoint(&self) -> Result<(Vec<(String, Tensor)>, TrainState)> {
         let state = self.read_state()?;
         let wp = self.weights_path();
@@ -232,9 +234,6 @@ impl RunDir {
         if next.exists() {
             if let Ok((tensors, epoch)) = Self::read_weights(&next) {
                 if epoch as usize == state.epoch {
-                    std::fs::rename(&next, &wp).with_context(|| {
-                        format!("renaming {} to {}", next.display(), wp.display())
-                    })?;
                     return Ok((tensors, state));
                 }
             }
