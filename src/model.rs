@@ -222,6 +222,30 @@ impl Model {
         self.rnn.cell()
     }
 
+    /// Members `index` (`[K']`, int64) as a population of K' models whose parameters are `index_select`s of this
+    /// one's: a forward pass runs only those members, and gradients flow back to this population's parameters (zero
+    /// for the members left out). Custom implementation only (the others run member by member anyway).
+    pub fn select(&self, index: &Tensor) -> Result<Model> {
+        ensure!(
+            self.implementation == Implementation::Custom,
+            "selecting members needs implementation = custom, not {}",
+            self.implementation
+        );
+        Ok(Model {
+            rnn: CustomLayer::new(self.rnn.cell().select(index)),
+            implementation: self.implementation,
+            head: self.head,
+            out_weight: self.out_weight.index_select(0, index),
+            out_bias: self.out_bias.index_select(0, index),
+            population: index.size()[0],
+            cudnn: OnceLock::new(),
+        })
+    }
+
+    pub fn implementation(&self) -> Implementation {
+        self.implementation
+    }
+
     pub fn population(&self) -> i64 {
         self.population
     }

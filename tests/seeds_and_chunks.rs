@@ -8,7 +8,7 @@ use rnnlab::data::Task;
 use rnnlab::device::Dtype;
 use rnnlab::model::{Implementation, Model, ModelConfig, KEYS};
 use rnnlab::rng::Rng;
-use rnnlab::run::{seed_of, MemberResult, Status, Summary};
+use rnnlab::run::{seed_of, MemberResult, Status, Summary, TrainState};
 use rnnlab::train::Population;
 use tch::{Device, Kind, Tensor};
 
@@ -274,4 +274,129 @@ fn each_seed_chooses_its_own_best_member() {
         vec![Some(1)],
         "one seed: the population's best"
     );
+}
+
+/// Training skips members that are no longer active (`skip_stopped`, on by default): with two of six members
+/// stopped, two updates from a carried state and an evaluation give every active member exactly what the full
+/// population gives it (f64, ≤ 1e-12), the stopped members' weights do not move, and the skipped ones' entries are
+/// marked as not computed. Checked on the LSTM, whose state has two parts.
+#[test]
+fn skipping_stopped_members_changes_no_active_member() {
+    tch::manual_seed(21);
+    let mut rng = Rng::new(9).unwrap();
+    let cfg = TrainConfig {
+        cell: CellKind::PaperLstm,
+        hidden: 5,
+        lrs: vec![3e-3, 1e-3, 2e-3],
+        seeds: 2,
+        dtype: Dtype::F64,
+        ..Default::default()
+    };
+    let mut skip = Population::new(&cfg, Device::Cpu).unwrap();
+    let mut full = Population::new(&cfg, Device::Cpu).unwrap();
+    full.skip_stopped = false;
+    tch::no_grad(|| {
+        for (src, dst) in skip.model.parameters().iter().zip(full.model.parameters()) {
+            dst.shallow_clone().copy_(src);
+        }
+    });
+    let initial: Vec<Tensor> = skip
+        .model
+        .parameters()
+        .iter()
+        .map(|p| p.detach().copy())
+        .collect();
+    let mut state = TrainState::fresh(1, &cfg.member_lrs());
+    for m in [1, 4] {
+        state.members[m].status = Status::Stopped;
+    }
+    skip.set_active(&state.members);
+    full.set_active(&state.members);
+    let active: Vec<bool> = (0..6).map(|m| m != 1 && m != 4).collect();
+    assert_eq!(skip.active_members(), active.as_slice());
+
+    let (x, y, mask, _) = random_batch(12, 3);
+    let (mut carried_skip, mut carried_full): (Option<State>, Option<State>) = (None, None);
+    for (start, len) in [(0i64, 6i64), (6, 6)] {
+        let (xs, ys, ms) = (
+            x.narrow(0, start, len),
+            y.narrow(0, start, len),
+            mask.narrow(0, start, len),
+        );
+        let frames = ms.sum(Kind::Double).double_value(&[]) as usize;
+        let noise = skip.draw_noise(0.075, &mut rng).unwrap();
+        let (nll_s, finite_s, last_s) = skip
+            .update_from(&xs, &ys, &ms, frames, &noise, carried_skip.as_ref())
+            .unwrap();
+        let (nll_f, finite_f, last_f) = full
+            .update_from(&xs, &ys, &ms, frames, &noise, carried_full.as_ref())
+            .unwrap();
+        assert_eq!(finite_s, finite_f);
+        for m in 0..6i64 {
+            if active[m as usize] {
+                assert!(
+                    max_abs(&nll_s.get(m), &nll_f.get(m)) <= 1e-12,
+                    "member {m} nll"
+                );
+                assert!(
+                    max_abs(&last_s.h.get(m), &last_f.h.get(m)) <= 1e-12,
+                    "member {m} h"
+                );
+                let (cs, cf) = (last_s.c.as_ref().unwrap(), last_f.c.as_ref().unwrap());
+                assert!(max_abs(&cs.get(m), &cf.get(m)) <= 1e-12, "member {m} c");
+            } else {
+                // Skipped: no forward pass ran for it.
+                assert_eq!(nll_s.get(m).double_value(&[]), 0.0, "member {m}");
+                assert!(nll_f.get(m).double_value(&[]) > 0.0, "member {m}");
+            }
+        }
+        carried_skip = Some(last_s);
+        carried_full = Some(last_f);
+    }
+    for (i, ((name, p), q)) in skip
+        .model
+        .named_parameters()
+        .iter()
+        .zip(full.model.parameters())
+        .enumerate()
+    {
+        for m in 0..6i64 {
+            let d = max_abs(&p.get(m), &q.get(m));
+            assert!(d <= 1e-12, "member {m} {name}: {d:e}");
+            let moved = max_abs(&p.get(m), &initial[i].get(m));
+            assert_eq!(
+                moved > 0.0,
+                active[m as usize],
+                "member {m} {name} moved by {moved:e}"
+            );
+        }
+    }
+
+    let batch = {
+        let (x, y, mask, frames) = random_batch(9, 2);
+        Batch {
+            x,
+            y,
+            mask,
+            members: vec![0, 1],
+            predicted_frames: frames,
+        }
+    };
+    let frames = batch.predicted_frames;
+    let some = skip
+        .evaluate_members(std::slice::from_ref(&batch), frames, &active)
+        .unwrap();
+    let all = full.evaluate(std::slice::from_ref(&batch), frames).unwrap();
+    for m in 0..6 {
+        if active[m] {
+            assert!(
+                (some[m] - all[m]).abs() <= 1e-12 * all[m].abs(),
+                "member {m}: {} vs {}",
+                some[m],
+                all[m]
+            );
+        } else {
+            assert!(some[m].is_nan(), "member {m} was evaluated: {}", some[m]);
+        }
+    }
 }

@@ -428,3 +428,134 @@ fn runs_side_by_side_equal_the_same_runs_alone() {
     }
     assert_eq!(compared, 3);
 }
+
+/// Training skips members that have stopped, and reuses their last validation and test NLLs (their weights no longer
+/// move). A resumed run must skip and reuse exactly as the uninterrupted one did: here a run with one member stopped
+/// at epoch 8 is cut at epoch 9 and resumed to 12 (its stored config's epoch cap raised, as a user extending a run
+/// would), and must give the uninterrupted run's metrics. A second copy of the cut run, whose recorded epoch-9
+/// validation NLL of the stopped member is altered before resuming, shows that the resumed run takes that value from
+/// `metrics.jsonl` rather than evaluating the member again.
+#[test]
+fn resume_with_stopped_members_equals_an_uninterrupted_run() {
+    let data = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
+    let run = |out: &Path, epochs: usize| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+            .args(["train", "--config", config.to_str().unwrap(), "--quiet"])
+            .args(["--set", "hidden=8", "--set", "lrs=[0.02, 0.003, 1e-5]"])
+            .args(["--set", "train_subset=40", "--set", "eval_subset=10"])
+            .args(["--set", "patience=2", "--set"])
+            .arg(format!("max_epochs={epochs}"))
+            .arg("--out")
+            .arg(out)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (full, cut) = (dir.path().join("full"), dir.path().join("cut"));
+    run(&full, 12);
+    // The premise: a member stopped before the cut, and another trains on after it.
+    let status = |epoch: usize| -> Vec<String> {
+        let line = std::fs::read_to_string(full.join("metrics.jsonl")).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(line.lines().nth(epoch - 1).unwrap()).unwrap();
+        v["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        status(9).contains(&"stopped".to_string()),
+        "no member stopped by epoch 9: {:?}",
+        status(9)
+    );
+    assert!(
+        status(12).contains(&"active".to_string()),
+        "no member trained to epoch 12: {:?}",
+        status(12)
+    );
+
+    run(&cut, 9);
+    let toml = cut.join("config.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(text.contains("max_epochs = 9\n"));
+    std::fs::write(&toml, text.replace("max_epochs = 9\n", "max_epochs = 12\n")).unwrap();
+    std::fs::remove_file(cut.join("summary.json")).unwrap();
+    let altered = dir.path().join("altered");
+    std::fs::create_dir_all(altered.join("checkpoint")).unwrap();
+    for entry in walk(&cut) {
+        let to = altered.join(entry.strip_prefix(&cut).unwrap());
+        std::fs::copy(&entry, to).unwrap();
+    }
+    let lines: Vec<String> = std::fs::read_to_string(altered.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if v["epoch"] == 9 {
+                v["members"][0]["valid_nll"] = serde_json::json!(123.0);
+            }
+            v.to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(altered.join("metrics.jsonl"), lines.concat()).unwrap();
+    let resume = |run: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+            .args(["train", "--quiet", "--resume"])
+            .arg(run)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    resume(&cut);
+    resume(&altered);
+    assert_eq!(metrics_without_time(&full), metrics_without_time(&cut));
+    let jsonl = |p: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(p.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["seconds"] = serde_json::Value::Null;
+                v["cpu_seconds"] = serde_json::Value::Null;
+                v
+            })
+            .collect()
+    };
+    // Every NLL to the last bit (the CSV rounds them), and no training NLL for a member after it stopped.
+    assert_eq!(jsonl(&full), jsonl(&cut));
+    assert!(jsonl(&full)[10]["members"][0]["train_nll"].is_null());
+    for epoch in 10..=12 {
+        let valid = &jsonl(&altered)[epoch - 1]["members"][0]["valid_nll"];
+        assert_eq!(valid, &serde_json::json!(123.0), "epoch {epoch}");
+    }
+}
+
+/// Every file under `dir` (a run directory: two levels at most).
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -53,15 +53,19 @@ impl TorchLstm {
 }
 
 impl Cell for TorchLstm {
-    fn member(&self, m: i64) -> Box<dyn Cell> {
+    fn map_parameters(
+        &self,
+        f: &dyn Fn(&Tensor) -> Tensor,
+        population: Option<i64>,
+    ) -> Box<dyn Cell> {
         Box::new(TorchLstm {
-            weight_ih: self.weight_ih.get(m),
-            weight_hh: self.weight_hh.get(m),
-            bias_ih: self.bias_ih.get(m),
-            bias_hh: self.bias_hh.get(m),
+            weight_ih: f(&self.weight_ih),
+            weight_hh: f(&self.weight_hh),
+            bias_ih: f(&self.bias_ih),
+            bias_hh: f(&self.bias_hh),
             input: self.input,
             hidden: self.hidden,
-            population: None,
+            population,
         })
     }
     fn kind(&self) -> CellKind {
@@ -129,15 +133,19 @@ impl PaperLstm {
 }
 
 impl Cell for PaperLstm {
-    fn member(&self, m: i64) -> Box<dyn Cell> {
+    fn map_parameters(
+        &self,
+        f: &dyn Fn(&Tensor) -> Tensor,
+        population: Option<i64>,
+    ) -> Box<dyn Cell> {
         Box::new(PaperLstm {
-            weight_ih: self.weight_ih.get(m),
-            weight_hh: self.weight_hh.get(m),
-            bias: self.bias.get(m),
-            peephole: self.peephole.get(m),
+            weight_ih: f(&self.weight_ih),
+            weight_hh: f(&self.weight_hh),
+            bias: f(&self.bias),
+            peephole: f(&self.peephole),
             input: self.input,
             hidden: self.hidden,
-            population: None,
+            population,
         })
     }
     fn kind(&self) -> CellKind {

@@ -168,6 +168,28 @@ impl State {
         }
     }
 
+    /// Members `index` of a population's state (`[K, B, H]` → `[K', B, H]`).
+    pub fn select(&self, index: &Tensor) -> State {
+        State {
+            h: self.h.index_select(0, index),
+            c: self.c.as_ref().map(|c| c.index_select(0, index)),
+        }
+    }
+
+    /// A population's state of `k` members (`[k, B, H]`) holding this state (`[K', B, H]`) at the members `index`
+    /// and zeros elsewhere: the inverse of [`State::select`] for the members it kept.
+    pub fn scatter(&self, index: &Tensor, k: i64) -> State {
+        let put = |t: &Tensor| {
+            let mut shape = t.size();
+            shape[0] = k;
+            Tensor::zeros(shape.as_slice(), (t.kind(), t.device())).index_copy(0, index, t)
+        };
+        State {
+            h: put(&self.h),
+            c: self.c.as_ref().map(put),
+        }
+    }
+
     /// Member `m` of a population's state (`[K, B, H]` → `[B, H]`).
     pub fn member(&self, m: i64) -> State {
         State {
@@ -308,10 +330,28 @@ pub trait Cell {
     fn input_projection(&self, x: &Tensor) -> Tensor;
     /// One time step from this step's projected input `[(K,) B, gates·H]` and the previous state.
     fn step(&self, xp: &Tensor, state: &State) -> State;
+    /// The same cell with every parameter replaced by `f(parameter)` (each has the leading `[K]` of a population),
+    /// as a population of `population` models (`None`: a single model). The primitive behind [`Cell::member`] and
+    /// [`Cell::select`].
+    fn map_parameters(
+        &self,
+        f: &dyn Fn(&Tensor) -> Tensor,
+        population: Option<i64>,
+    ) -> Box<dyn Cell>;
+
     /// Member `m` of a population as a single-model cell whose parameters are views (`get(m)`) of this cell's, so
     /// gradients reach the population's parameters: how the custom cells run member by member
     /// ([`Implementation::CustomMember`]). Only meaningful on a population.
-    fn member(&self, m: i64) -> Box<dyn Cell>;
+    fn member(&self, m: i64) -> Box<dyn Cell> {
+        self.map_parameters(&|t| t.get(m), None)
+    }
+
+    /// The members `index` (`[K']`, int64) of a population as a population of K' models, their parameters taken
+    /// with `index_select` so gradients reach the population's own (zero for the members left out): how training
+    /// skips members that have stopped. Only meaningful on a population.
+    fn select(&self, index: &Tensor) -> Box<dyn Cell> {
+        self.map_parameters(&|t| t.index_select(0, index), Some(index.size()[0]))
+    }
 
     /// Parameter count by the paper's definition (see [`CellKind::paper_param_count`]), per model.
     fn paper_param_count(&self) -> i64 {

@@ -36,15 +36,19 @@ impl TanhRnn {
 }
 
 impl Cell for TanhRnn {
-    fn member(&self, m: i64) -> Box<dyn Cell> {
+    fn map_parameters(
+        &self,
+        f: &dyn Fn(&Tensor) -> Tensor,
+        population: Option<i64>,
+    ) -> Box<dyn Cell> {
         Box::new(TanhRnn {
-            weight_ih: self.weight_ih.get(m),
-            weight_hh: self.weight_hh.get(m),
-            bias_ih: self.bias_ih.get(m),
-            bias_hh: self.bias_hh.get(m),
+            weight_ih: f(&self.weight_ih),
+            weight_hh: f(&self.weight_hh),
+            bias_ih: f(&self.bias_ih),
+            bias_hh: f(&self.bias_hh),
             input: self.input,
             hidden: self.hidden,
-            population: None,
+            population,
         })
     }
     fn kind(&self) -> CellKind {

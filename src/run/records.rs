@@ -57,7 +57,8 @@ pub struct TrainState {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MemberMetrics {
     pub lr: f64,
-    /// Mean NLL per predicted frame over this epoch's updates, at the noisy weights the updates used.
+    /// Mean NLL per predicted frame over this epoch's updates, at the noisy weights the updates used; none for a
+    /// member that had stopped or diverged before the epoch (it takes no updates, and training skips it).
     pub train_nll: Option<f64>,
     pub valid_nll: Option<f64>,
     pub test_nll: Option<f64>,

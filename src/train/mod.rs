@@ -145,6 +145,7 @@ pub fn train<D: TrainData + ?Sized>(
     let mut best = pop.weights();
     let (run, mut state, mut events) = open_run(cfg, data, start, &mut pop, &mut best)?;
     let lrs = cfg.member_lrs();
+    let mut last_eval = last_evaluation(&run, &state);
 
     while state.epoch < cfg.max_epochs
         && state.members.iter().any(|m| m.status == Status::Active)
@@ -154,11 +155,12 @@ pub fn train<D: TrainData + ?Sized>(
         let t0 = Instant::now();
         let cpu0 = thread_cpu_seconds();
         rng.reseed(epoch_seed(cfg.seed, epoch));
+        // Members inactive from the start of the epoch keep their weights through it.
+        let moving = pop.active_members().to_vec();
         let train_nll = train_epoch(
             cfg, &prepared, &mut pop, &mut rng, &mut state, None, progress,
         )?;
-        let valid = pop.evaluate_split(&prepared, Split::Valid)?;
-        let test = pop.evaluate_split(&prepared, Split::Test)?;
+        let (valid, test) = evaluate_epoch(&pop, &prepared, &moving, &mut last_eval)?;
         let improved = stopping::record_validation(&mut state.members, &valid, epoch, cfg.patience);
         pop.keep_best(&mut best, &improved);
         pop.set_active(&state.members);
@@ -294,6 +296,7 @@ fn train_epoch(
         batches: plan.batches.len(),
     });
     let mut train_sum = vec![0.0f64; k];
+    let trains = pop.active_members().to_vec();
     let mut train_frames = 0usize;
     'batches: for members in &plan.batches {
         let b = prepared.train_batch(members, cfg.dtype.kind())?;
@@ -338,10 +341,69 @@ fn train_epoch(
         }
         progress(Progress::Batch);
     }
+    // A member that was not training this epoch (stopped or diverged before it) has no training NLL.
     Ok(train_sum
         .iter()
-        .map(|&sum| (train_frames > 0 && sum.is_finite()).then(|| sum / train_frames as f64))
+        .zip(&trains)
+        .map(|(&sum, &on)| {
+            (on && train_frames > 0 && sum.is_finite()).then(|| sum / train_frames as f64)
+        })
         .collect())
+}
+
+/// The validation and test NLLs of the checkpoint's epoch, read back from `metrics.jsonl` (exactly what an
+/// uninterrupted run holds in memory there, see [`evaluate_epoch`], so a resumed run skips and reuses as it would
+/// have); `None` for a fresh run, or when that epoch's line is missing.
+fn last_evaluation(run: &RunDir, state: &TrainState) -> Option<(Vec<f64>, Vec<f64>)> {
+    if state.epoch == 0 {
+        return None;
+    }
+    let (epochs, _) = run.read_metrics();
+    let line = epochs.iter().rev().find(|m| m.epoch == state.epoch)?;
+    if line.members.len() != state.members.len() {
+        return None;
+    }
+    let values = |f: fn(&MemberMetrics) -> Option<f64>| -> Vec<f64> {
+        line.members
+            .iter()
+            .map(|m| f(m).unwrap_or(f64::NAN))
+            .collect()
+    };
+    Some((values(|m| m.valid_nll), values(|m| m.test_nll)))
+}
+
+/// Validation and test NLL of every member for an epoch's metrics. A member that was not `moving` this epoch
+/// (inactive from its start) has the weights of the last evaluation, so it keeps that evaluation's values, which
+/// are what evaluating it again would give; the others are evaluated (all of them at an invocation's first epoch).
+fn evaluate_epoch(
+    pop: &Population,
+    prepared: &PreparedData,
+    moving: &[bool],
+    last: &mut Option<(Vec<f64>, Vec<f64>)>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let needed: Vec<bool> = match last {
+        Some(_) => moving.to_vec(),
+        None => vec![true; moving.len()],
+    };
+    let split = |split: Split, previous: Option<&Vec<f64>>| -> Result<Vec<f64>> {
+        let mut v = pop.evaluate_members(
+            prepared.eval_batches(split),
+            prepared.frames(split),
+            &needed,
+        )?;
+        if let Some(previous) = previous {
+            for (m, x) in v.iter_mut().enumerate() {
+                if !needed[m] {
+                    *x = previous[m];
+                }
+            }
+        }
+        Ok(v)
+    };
+    let valid = split(Split::Valid, last.as_ref().map(|l| &l.0))?;
+    let test = split(Split::Test, last.as_ref().map(|l| &l.1))?;
+    *last = Some((valid.clone(), test.clone()));
+    Ok((valid, test))
 }
 
 /// The line of `metrics.jsonl` (and rows of `metrics.csv`) for the epoch `state` has just completed.

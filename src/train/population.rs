@@ -24,6 +24,11 @@ pub struct Population {
     pub noisy: Vec<bool>,
     /// Evaluation's time slice (frames; 0: whole pieces at once), see `TrainConfig::eval_chunk`.
     pub eval_chunk: usize,
+    /// Run updates on the active members only (see [`Population::update_from`]); on by default, off to check that
+    /// it changes nothing.
+    pub skip_stopped: bool,
+    /// The `active` flags on the host, to pick the members an update runs without a device round trip.
+    active_host: Vec<bool>,
 }
 
 impl Population {
@@ -51,7 +56,23 @@ impl Population {
             clip_norm: cfg.clip_norm,
             noisy,
             eval_chunk: cfg.eval_chunk,
+            skip_stopped: true,
+            active_host: vec![true; k as usize],
         })
+    }
+
+    /// The members (`[K']`, int64, on the device) a forward pass has to run when `members` (one flag per member)
+    /// are needed: `None` for all of them, which is also the answer when skipping is off, when the implementation
+    /// is not the batched custom one, or when no member is needed (the full pass then runs as before).
+    fn subset(&self, members: &[bool]) -> Option<Tensor> {
+        let keep: Vec<i64> = (0..members.len() as i64)
+            .filter(|&m| members[m as usize])
+            .collect();
+        let useful = self.skip_stopped
+            && self.model.implementation() == crate::cells::Implementation::Custom
+            && !keep.is_empty()
+            && keep.len() < members.len();
+        useful.then(|| Tensor::from_slice(&keep).to_device(self.active.device()))
     }
 
     /// Fresh weight noise for one update: N(0, σ²) for each noisy parameter, drawn from the run's own generator.
@@ -84,6 +105,12 @@ impl Population {
 
     /// [`Population::update`] on a chunk that starts from `state` (zero when `None`); also returns the chunk's final
     /// state, detached (truncated BPTT: the next chunk starts from it, and the gradient stops there).
+    ///
+    /// Members that are no longer active (stopped or diverged) are left out of the forward and backward passes when
+    /// `skip_stopped` is on: their weights would not move anyway, so the active members' updates are the same,
+    /// and a population whose early members have stopped costs what its active ones cost. A left-out member's NLL
+    /// and final state come back as zeros; the weight noise is still drawn for every member, so the active ones
+    /// see the same noise either way.
     pub fn update_from(
         &mut self,
         x: &Tensor,
@@ -109,7 +136,21 @@ impl Population {
                 })
                 .collect()
         });
-        let result = self.loss_and_grads(x, y, mask, frames, &params, state);
+        let k = self.model.population();
+        let result = match self.subset(&self.active_host) {
+            None => Self::loss_and_grads(&self.model, x, y, mask, frames, &params, state),
+            Some(index) => self.model.select(&index).and_then(|sub| {
+                let sub_state = state.map(|s| s.select(&index));
+                let (nll, grads, last) =
+                    Self::loss_and_grads(&sub, x, y, mask, frames, &params, sub_state.as_ref())?;
+                let full = Tensor::zeros([k], (nll.kind(), nll.device())).index_copy(
+                    0,
+                    &index,
+                    &nll.detach(),
+                );
+                Ok((full, grads, last.detach().scatter(&index, k)))
+            }),
+        };
         tch::no_grad(|| {
             for (p, c) in params.iter().zip(&clean) {
                 if let Some(c) = c {
@@ -144,7 +185,7 @@ impl Population {
     }
 
     fn loss_and_grads(
-        &self,
+        model: &Model,
         x: &Tensor,
         y: &Tensor,
         mask: &Tensor,
@@ -152,7 +193,7 @@ impl Population {
         params: &[&Tensor],
         state: Option<&State>,
     ) -> Result<(Tensor, Vec<Tensor>, State)> {
-        let (nll_sum, last) = self.model.nll_sum_from(x, y, mask, state)?;
+        let (nll_sum, last) = model.nll_sum_from(x, y, mask, state)?;
         // Σ_m L_m with L_m per frame; non-finite members are excluded so they cannot poison the others.
         let per_frame = &nll_sum / frames as f64;
         let safe = per_frame.where_self(&per_frame.isfinite(), &per_frame.zeros_like());
@@ -170,10 +211,48 @@ impl Population {
         batches: &[crate::data::batch::Batch],
         frames: usize,
     ) -> Result<Vec<f64>> {
+        Self::evaluate_model(&self.model, self.eval_chunk, batches, frames)
+    }
+
+    /// [`Population::evaluate`] for the members flagged in `members` only (skipping the others when `skip_stopped`
+    /// allows); the others' entries are NaN.
+    pub fn evaluate_members(
+        &self,
+        batches: &[crate::data::batch::Batch],
+        frames: usize,
+        members: &[bool],
+    ) -> Result<Vec<f64>> {
+        let Some(index) = self.subset(members) else {
+            return self.evaluate(batches, frames);
+        };
+        let sub = Self::evaluate_model(
+            &self.model.select(&index)?,
+            self.eval_chunk,
+            batches,
+            frames,
+        )?;
+        let mut all = vec![f64::NAN; members.len()];
+        let kept = members
+            .iter()
+            .enumerate()
+            .filter(|(_, &on)| on)
+            .map(|(m, _)| m);
+        for (m, v) in kept.zip(sub) {
+            all[m] = v;
+        }
+        Ok(all)
+    }
+
+    fn evaluate_model(
+        model: &Model,
+        eval_chunk: usize,
+        batches: &[crate::data::batch::Batch],
+        frames: usize,
+    ) -> Result<Vec<f64>> {
         tch::no_grad(|| {
             let mut total: Option<Tensor> = None;
             for b in batches {
-                let s = self.nll_in_slices(b)?.to_kind(Kind::Double);
+                let s = Self::nll_in_slices(model, eval_chunk, b)?.to_kind(Kind::Double);
                 total = Some(match total {
                     Some(t) => t + s,
                     None => s,
@@ -187,11 +266,15 @@ impl Population {
     }
 
     /// One batch's per-member NLL sum `[K]`, computed slice by slice with the state carried across.
-    fn nll_in_slices(&self, b: &crate::data::batch::Batch) -> Result<Tensor> {
+    fn nll_in_slices(
+        model: &Model,
+        eval_chunk: usize,
+        b: &crate::data::batch::Batch,
+    ) -> Result<Tensor> {
         let mut state: Option<State> = None;
         let mut total: Option<Tensor> = None;
-        for (start, len) in time_slices(&b.x, self.eval_chunk) {
-            let (s, last) = self.model.nll_sum_from(
+        for (start, len) in time_slices(&b.x, eval_chunk) {
+            let (s, last) = model.nll_sum_from(
                 &b.x.narrow(0, start, len),
                 &b.y.narrow(0, start, len),
                 &b.mask.narrow(0, start, len),
@@ -307,10 +390,17 @@ impl Population {
         self.evaluate(data.eval_batches(split), data.frames(split))
     }
 
-    pub(super) fn set_active(&mut self, members: &[MemberState]) {
-        let v: Vec<f64> = members
+    /// Which members are active (`true`) on the host.
+    pub fn active_members(&self) -> &[bool] {
+        &self.active_host
+    }
+
+    pub fn set_active(&mut self, members: &[MemberState]) {
+        self.active_host = members.iter().map(|m| m.status == Status::Active).collect();
+        let v: Vec<f64> = self
+            .active_host
             .iter()
-            .map(|m| if m.status == Status::Active { 1.0 } else { 0.0 })
+            .map(|&a| if a { 1.0 } else { 0.0 })
             .collect();
         self.active = Tensor::from_slice(&v)
             .to_kind(self.active.kind())
