@@ -203,7 +203,10 @@ impl Model {
         };
         let cell = new_cell(kind, &cfg)?;
         let out_weight = tch::no_grad(|| {
-            Tensor::empty([k, outputs, hidden], (dtype, device)).uniform_(-init_scale, init_scale)
+            // On the CPU, then moved: the same weights for a seed on every device (as the cell's, see CellConfig).
+            Tensor::empty([k, outputs, hidden], (dtype, Device::Cpu))
+                .uniform_(-init_scale, init_scale)
+                .to_device(device)
         })
         .set_requires_grad(true);
         let out_bias = Tensor::zeros([k, outputs], (dtype, device)).set_requires_grad(true);

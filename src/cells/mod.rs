@@ -263,10 +263,16 @@ impl CellConfig {
             .collect()
     }
 
-    /// A leaf parameter of `shape` (population prefix added) ~ U(−a, a).
+    /// A leaf parameter of `shape` (population prefix added) ~ U(−a, a). Drawn on the CPU from libtorch's CPU
+    /// generator whatever the device, then moved: a seed gives the same initial weights on the CPU and on CUDA (whose
+    /// own generator draws other numbers), so runs of one config on both devices can be compared.
     fn uniform(&self, dims: &[i64], a: f64) -> Tensor {
-        tch::no_grad(|| Tensor::empty(self.shape(dims), (self.kind, self.device)).uniform_(-a, a))
-            .set_requires_grad(true)
+        tch::no_grad(|| {
+            Tensor::empty(self.shape(dims), (self.kind, Device::Cpu))
+                .uniform_(-a, a)
+                .to_device(self.device)
+        })
+        .set_requires_grad(true)
     }
 
     fn zeros(&self, dims: &[i64]) -> Tensor {
@@ -296,11 +302,12 @@ impl CellConfig {
     }
 
     /// A random orthogonal `[H, H]` (or `[K, H, H]`) matrix: Q of a Gaussian's QR, signs fixed by diag(R).
+    /// Drawn and factored on the CPU (see [`CellConfig::uniform`]), then moved to the device.
     fn orthogonal(&self, h: i64) -> Tensor {
-        let a = Tensor::randn(self.shape(&[h, h]), (Kind::Double, self.device));
+        let a = Tensor::randn(self.shape(&[h, h]), (Kind::Double, Device::Cpu));
         let (q, r) = Tensor::linalg_qr(&a, "reduced");
         let signs = r.diagonal(0, -2, -1).sign().unsqueeze(-2);
-        (q * signs).to_kind(self.kind)
+        (q * signs).to_kind(self.kind).to_device(self.device)
     }
 
     /// A bias vector of `len` entries (population prefix added).
