@@ -96,7 +96,16 @@ mod ffi {
         pub fn rnnlab_allow_tf32_cudnn() -> i32;
         pub fn rnnlab_set_user_enabled_mkldnn(enabled: i32);
         pub fn rnnlab_user_enabled_mkldnn() -> i32;
+        pub fn rnnlab_libtorch_version(out: *mut i32);
     }
+}
+
+/// The libtorch version rnnlab was built against (from its headers), e.g. `2.13.0`.
+pub fn libtorch_version() -> String {
+    let mut v = [0i32; 3];
+    // SAFETY: writes three ints into `v`, which has room for them.
+    unsafe { ffi::rnnlab_libtorch_version(v.as_mut_ptr()) };
+    format!("{}.{}.{}", v[0], v[1], v[2])
 }
 
 /// Whether cuDNN may use TF32 for float32 work (libtorch's `allowTF32CuDNN`, PyTorch's

@@ -55,6 +55,3 @@ pub use table::{format_table, geomean};
 pub use timing::{matmul_flop, time_runs, Stats};
 
 use table::seq_ratio_geomean;
-
-/// The libtorch rnnlab is pinned to (tch 0.26).
-pub const LIBTORCH_VERSION: &str = "2.13.0";

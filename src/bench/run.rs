@@ -4,7 +4,6 @@
 use super::timing::{
     device_description, matmul_flop, measure_op_overhead, measure_peak, time_runs, Stats,
 };
-use super::LIBTORCH_VERSION;
 use super::{
     fill_ratios, form_name, Direction, Meta, NaiveLayer, Options, Report, Row, Shape, Tier,
 };
@@ -240,7 +239,8 @@ fn meta(
     Meta {
         framework: "rnnlab".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        libtorch: LIBTORCH_VERSION.into(),
+        // The libtorch actually linked (a portable build links 2.11, not the 2.13 that tch 0.26 is made for).
+        libtorch: crate::device::libtorch_version(),
         device,
         device_name: device_description(opts.device),
         threads: tch::get_num_threads() as i64,

@@ -226,7 +226,7 @@ pub(crate) fn validate_cmd(args: ValidateArgs) -> Result<bool> {
             "results": rows,
             "pass": pass,
             "cuda_skipped": cuda_note,
-            "libtorch": "2.13.0",
+            "libtorch": rnnlab::device::libtorch_version(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {

@@ -15,3 +15,14 @@ extern "C" {
 void rnnlab_set_user_enabled_mkldnn(int enabled) { at::globalContext().setUserEnabledMkldnn(enabled != 0); }
 int rnnlab_user_enabled_mkldnn() { return at::globalContext().userEnabledMkldnn() ? 1 : 0; }
 }
+
+// The version of the libtorch headers this shim was compiled against (the libtorch rnnlab links), for reports:
+// a portable build links another libtorch than the one Cargo.toml's tch is made for.
+#include <torch/headeronly/version.h>
+extern "C" {
+void rnnlab_libtorch_version(int* out) {
+  out[0] = TORCH_VERSION_MAJOR;
+  out[1] = TORCH_VERSION_MINOR;
+  out[2] = TORCH_VERSION_PATCH;
+}
+}
