@@ -440,24 +440,45 @@ fn resume_with_stopped_members_equals_an_uninterrupted_run() {
     let data = data_dir();
     let dir = tempfile::tempdir().unwrap();
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
-    let run = |out: &Path, epochs: usize| {
+    let rnnlab = |args: &[&std::ffi::OsStr]| {
         let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-            .args(["train", "--config", config.to_str().unwrap(), "--quiet"])
-            .args(["--set", "hidden=8", "--set", "lrs=[0.02, 0.003, 1e-5]"])
-            .args(["--set", "train_subset=40", "--set", "eval_subset=10"])
-            .args(["--set", "patience=2", "--set"])
-            .arg(format!("max_epochs={epochs}"))
-            .arg("--out")
-            .arg(out)
+            .args(args)
             .arg("--data-dir")
             .arg(&data)
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "{}",
+            "rnnlab {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    };
+    let run = |out: &Path, epochs: usize| {
+        let epochs = format!("max_epochs={epochs}");
+        let mut args: Vec<&std::ffi::OsStr> = [
+            "train",
+            "--quiet",
+            "--config",
+            config.to_str().unwrap(),
+            "--set",
+            "hidden=8",
+            "--set",
+            "lrs=[0.02, 0.003, 1e-5]",
+            "--set",
+            "train_subset=40",
+            "--set",
+            "eval_subset=10",
+            "--set",
+            "patience=2",
+            "--set",
+            &epochs,
+            "--out",
+        ]
+        .iter()
+        .map(|a| std::ffi::OsStr::new(*a))
+        .collect();
+        args.push(out.as_os_str());
+        rnnlab(&args);
     };
     let (full, cut) = (dir.path().join("full"), dir.path().join("cut"));
     run(&full, 12);
@@ -509,18 +530,12 @@ fn resume_with_stopped_members_equals_an_uninterrupted_run() {
         .collect();
     std::fs::write(altered.join("metrics.jsonl"), lines.concat()).unwrap();
     let resume = |run: &Path| {
-        let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-            .args(["train", "--quiet", "--resume"])
-            .arg(run)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        rnnlab(&[
+            "train".as_ref(),
+            "--quiet".as_ref(),
+            "--resume".as_ref(),
+            run.as_os_str(),
+        ])
     };
     resume(&cut);
     resume(&altered);
