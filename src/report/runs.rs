@@ -124,12 +124,18 @@ impl RunData {
             .collect()
     }
 
-    /// One member's curve: a point for each epoch that has it.
+    /// One member's curve: a point for each epoch that has it, up to the epoch where it stopped or diverged (after
+    /// that its weights no longer move: its validation NLL stays flat and it has no training NLL).
     pub fn curve(&self, member: usize) -> Vec<CurvePoint> {
+        let mut ended = false;
         self.epochs
             .iter()
             .filter_map(|e| {
                 let m = e.members.get(member)?;
+                if ended {
+                    return None;
+                }
+                ended = m.status != Status::Active;
                 Some(CurvePoint {
                     epoch: e.epoch as f64,
                     seconds: e.seconds,
@@ -445,4 +451,46 @@ pub fn read_table2(path: &Path) -> Result<Vec<Row>> {
         )
     })?;
     Ok(t.rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A member's curve ends at the epoch where it stopped (its last metrics line as active is followed by one with
+    /// the new status); a member still active has every epoch.
+    #[test]
+    fn a_curve_ends_where_its_member_stopped() {
+        let epochs = (1..=6)
+            .map(|e| EpochMetrics {
+                epoch: e,
+                updates: e as u64,
+                seconds: e as f64,
+                cpu_seconds: e as f64,
+                members: [(e >= 3).then_some(Status::Stopped), None]
+                    .iter()
+                    .map(|s| MemberMetrics {
+                        lr: 1e-3,
+                        train_nll: (s.is_none() || e == 3).then_some(9.0),
+                        valid_nll: Some(9.0),
+                        test_nll: Some(9.0),
+                        status: s.unwrap_or(Status::Active),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let run = RunData {
+            dir: PathBuf::from("run"),
+            dataset: "jsb".into(),
+            cell: "paper_gru".into(),
+            unit: "gru",
+            epochs,
+            summary: None,
+            seeds: 1,
+            notes: vec![],
+        };
+        let epochs_of = |m| -> Vec<f64> { run.curve(m).iter().map(|p| p.epoch).collect() };
+        assert_eq!(epochs_of(0), vec![1.0, 2.0, 3.0]);
+        assert_eq!(epochs_of(1), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    }
 }
