@@ -214,8 +214,8 @@ impl Population {
         Self::evaluate_model(&self.model, self.eval_chunk, batches, frames)
     }
 
-    /// [`Population::evaluate`] for the members flagged in `members` only (skipping the others when `skip_stopped`
-    /// allows); the others' entries are NaN.
+    /// [`Population::evaluate`] for the members flagged in `members`: the others are skipped where `skip_stopped` and
+    /// the implementation allow (their entries are then NaN), else evaluated too.
     pub fn evaluate_members(
         &self,
         batches: &[crate::data::batch::Batch],
