@@ -374,7 +374,8 @@ fn last_evaluation(run: &RunDir, state: &TrainState) -> Option<(Vec<f64>, Vec<f6
 
 /// Validation and test NLL of every member for an epoch's metrics. A member that was not `moving` this epoch
 /// (inactive from its start) has the weights of the last evaluation, so it keeps that evaluation's values, which
-/// are what evaluating it again would give; the others are evaluated (all of them at an invocation's first epoch).
+/// are what evaluating it again would give; the others are evaluated (all of them when no earlier evaluation is
+/// known: a fresh run's first epoch, or a resumed run whose metrics lack the checkpoint's epoch).
 fn evaluate_epoch(
     pop: &Population,
     prepared: &PreparedData,
