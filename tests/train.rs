@@ -375,9 +375,9 @@ fn resume_after_kill_equals_an_uninterrupted_run() {
     assert_eq!(before, std::fs::read(full.join("metrics.csv")).unwrap());
 }
 
-/// `reproduce` trains its runs on threads of one process, side by side. Each must come out exactly as the same
-/// config trained alone: runs once shared libtorch's process-wide generator, and their weight noise depended on how
-/// the threads interleaved.
+/// `reproduce` trains its runs side by side (worker processes now; threads of one process once). Each must come out
+/// exactly as the same config trained alone: runs on threads once shared libtorch's process-wide generator, and
+/// their weight noise depended on how the threads interleaved.
 #[test]
 fn runs_side_by_side_equal_the_same_runs_alone() {
     let data = data_dir();
