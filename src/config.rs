@@ -66,6 +66,14 @@ pub struct TrainConfig {
     pub max_seconds: f64,
     /// Early stopping: a member stops after this many epochs without a better validation NLL.
     pub patience: usize,
+    /// Pruning, not in the paper and off by default (0). From this epoch on, after each evaluation, an active member
+    /// is stopped as `pruned` when it could not reach its seed's best validation NLL by `max_epochs` even if it kept
+    /// improving at its rate of the last `prune_window` epochs (a linear extrapolation, optimistic since learning
+    /// curves flatten). A pruned member costs nothing from then on and cannot be its seed's best. It only saves
+    /// time; the evidence that it leaves the chosen members unchanged is in docs/pruning.md.
+    pub prune_after: usize,
+    /// Epochs over which a member's rate of improvement (of its best validation NLL) is measured for pruning.
+    pub prune_window: usize,
     /// Standard deviation of the Gaussian weight noise (Graves 2011): the loss and gradient are taken at the noisy
     /// weights, the update is applied to the clean weights. 0 disables it.
     pub weight_noise: f64,
@@ -116,6 +124,8 @@ impl Default for TrainConfig {
             max_epochs: 100,
             max_seconds: 0.0,
             patience: 10,
+            prune_after: 0,
+            prune_window: 20,
             weight_noise: 0.075,
             noise_on_biases: false,
             clip_norm: 1.0,
@@ -204,6 +214,19 @@ impl TrainConfig {
             "max_seconds must be 0 (no cap) or a positive number of seconds"
         );
         ensure!(self.patience >= 1, "patience must be at least 1");
+        if self.prune_after > 0 {
+            ensure!(
+                self.prune_window >= 1,
+                "prune_window must be at least 1 when prune_after is set"
+            );
+            ensure!(
+                self.prune_after > self.prune_window,
+                "prune_after ({}) must be larger than prune_window ({}): the rate of improvement needs \
+                 prune_window epochs of history",
+                self.prune_after,
+                self.prune_window
+            );
+        }
         ensure!(
             self.weight_noise >= 0.0,
             "weight_noise must not be negative"
@@ -228,6 +251,19 @@ impl TrainConfig {
             );
         }
         Ok(())
+    }
+
+    /// Whether `self` and `other` are the same config but for `prune_after` and `prune_window`.
+    pub fn differs_only_in_pruning(&self, other: &TrainConfig) -> bool {
+        let mut a = self.clone();
+        a.prune_after = other.prune_after;
+        a.prune_window = other.prune_window;
+        a == *other && self != other
+    }
+
+    /// The first epoch after which pruning acts, or `None` when it is off.
+    pub fn pruning_from(&self) -> Option<usize> {
+        (self.prune_after > 0).then_some(self.prune_after)
     }
 
     pub fn hidden_size(&self) -> i64 {

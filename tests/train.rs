@@ -214,6 +214,17 @@ fn config_overrides_and_errors_name_the_key() {
         .to_string()
         .contains("batch_size"));
     assert!(cfg.with_overrides(&["cell=gru9".into()]).is_err());
+    for (set, key) in [
+        (["prune_after=10", "prune_window=0"], "prune_window"),
+        (["prune_after=10", "prune_window=10"], "prune_after"),
+    ] {
+        let sets: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+        let err = cfg.with_overrides(&sets).unwrap_err().to_string();
+        assert!(err.contains(key), "{set:?}: {err}");
+    }
+    assert!(cfg
+        .with_overrides(&["prune_after=0".into(), "prune_window=0".into()])
+        .is_ok());
     assert!(cfg
         .with_overrides(&["implementation=builtin_seq".into(), "cell=paper_gru".into()])
         .unwrap_err()
@@ -559,6 +570,144 @@ fn resume_with_stopped_members_equals_an_uninterrupted_run() {
         let valid = &jsonl(&altered)[epoch - 1]["members"][0]["valid_nll"];
         assert_eq!(valid, &serde_json::json!(123.0), "epoch {epoch}");
     }
+}
+
+/// Pruning (`prune_after`): a member that cannot catch its seed's best at its recent rate stops as `pruned`; the other
+/// members train exactly as without pruning; a run cut before a pruning that reads epochs from before the cut, and
+/// resumed, equals the uninterrupted run (the rule's history is rebuilt from `metrics.jsonl`); and a run directory
+/// made without pruning takes it on (`RunDir::adopt_pruning`, as `sweep-task` does) only while pruning could not yet
+/// have acted.
+#[test]
+fn pruning_stops_only_hopeless_members_and_resumes_exactly() {
+    let data = data_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
+    let run = |out: &Path, epochs: usize, prune_after: usize| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+            .args(["train", "--quiet", "--config", config.to_str().unwrap()])
+            .args(["--set", "hidden=8", "--set", "lrs=[0.02, 0.003, 1e-5]"])
+            .args(["--set", "train_subset=40", "--set", "eval_subset=10"])
+            .args(["--set", "patience=12", "--set", "prune_window=2"])
+            .arg("--set")
+            .arg(format!("max_epochs={epochs}"))
+            .arg("--set")
+            .arg(format!("prune_after={prune_after}"))
+            .arg("--out")
+            .arg(out)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let jsonl = |p: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(p.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (full, cut, off) = (
+        dir.path().join("full"),
+        dir.path().join("cut"),
+        dir.path().join("off"),
+    );
+    // Pruning from epoch 7 on: the cut at epoch 6 below (made with max_epochs = 6, so that the cap, which the rule
+    // reads, cannot have changed a decision before it) precedes every pruning, which reads epochs 5 and 6.
+    run(&full, 12, 7);
+    run(&off, 12, 0);
+    let (on, plain) = (jsonl(&full), jsonl(&off));
+    let status = |e: usize, m: usize| {
+        on[e - 1]["members"][m]["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // The premise: some member is pruned (after epoch 6, the cut below), and pruning changed something.
+    let late: Vec<usize> = (0..3)
+        .filter(|&m| status(6, m) == "active" && status(12, m) == "pruned")
+        .collect();
+    assert!(!late.is_empty(), "no member pruned after epoch 6: {on:?}");
+    assert!(plain[11]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["status"] == "active"));
+    // Every member, while it trains, has exactly the numbers it has without pruning; once pruned, no training NLL.
+    for e in 1..=12 {
+        for m in 0..3 {
+            let (a, b) = (&on[e - 1]["members"][m], &plain[e - 1]["members"][m]);
+            // A member pruned after epoch e trained during it.
+            let trained = status(e, m) == "active" || (e > 1 && status(e - 1, m) == "active");
+            match status(e, m).as_str() {
+                "active" | "pruned" if trained => {
+                    for key in ["train_nll", "valid_nll", "test_nll"] {
+                        assert_eq!(a[key], b[key], "epoch {e} member {m} {key}");
+                    }
+                }
+                "pruned" => assert!(a["train_nll"].is_null(), "epoch {e} member {m}"),
+                other => panic!("epoch {e} member {m}: unexpected status {other}"),
+            }
+        }
+    }
+
+    run(&cut, 6, 7);
+    let toml = cut.join("config.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("max_epochs = 6\n", "max_epochs = 12\n")).unwrap();
+    std::fs::remove_file(cut.join("summary.json")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(["train", "--quiet", "--resume"])
+        .arg(&cut)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let strip = |v: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
+        v.into_iter()
+            .map(|mut l| {
+                l["seconds"] = serde_json::Value::Null;
+                l["cpu_seconds"] = serde_json::Value::Null;
+                l
+            })
+            .collect()
+    };
+    assert_eq!(strip(jsonl(&full)), strip(jsonl(&cut)));
+
+    // Adopting pruning: the run without it finished 12 epochs.
+    let (stored_dir, stored) = rnnlab::run::RunDir::open(&off).unwrap();
+    let with = |after: usize| TrainConfig {
+        prune_after: after,
+        ..stored.clone()
+    };
+    assert!(
+        !stored_dir.adopt_pruning(&stored, &with(12)).unwrap(),
+        "pruning could have acted at epoch 12"
+    );
+    let other = TrainConfig {
+        patience: 3,
+        ..with(20)
+    };
+    assert!(
+        !stored_dir.adopt_pruning(&stored, &other).unwrap(),
+        "another key differs"
+    );
+    assert_eq!(
+        rnnlab::run::RunDir::open(&off).unwrap().1,
+        stored,
+        "a refusal leaves config.toml alone"
+    );
+    assert!(stored_dir.adopt_pruning(&stored, &with(20)).unwrap());
+    assert_eq!(rnnlab::run::RunDir::open(&off).unwrap().1, with(20));
 }
 
 /// Every file under `dir` (a run directory: two levels at most).

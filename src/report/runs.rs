@@ -345,6 +345,7 @@ fn read_csv(path: &Path, notes: &mut Vec<String>) -> Vec<EpochMetrics> {
         let status = match get(c_status) {
             "stopped" => Status::Stopped,
             "diverged" => Status::Diverged,
+            "pruned" => Status::Pruned,
             _ => Status::Active,
         };
         let idx = match out.iter().position(|e| e.epoch == epoch) {

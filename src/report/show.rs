@@ -308,7 +308,7 @@ fn show_run(v: &RunView) -> Result<String> {
     } else if c.max_seconds > 0.0 && v.seconds().0 >= c.max_seconds {
         " (reached max_seconds)"
     } else {
-        " (every member stopped early or diverged)"
+        " (every member stopped early, was pruned or diverged)"
     };
     writeln!(out, "epochs     {epochs} of max {}{why}", c.max_epochs)?;
     let statuses = v.member_statuses();
@@ -323,11 +323,20 @@ fn show_run(v: &RunView) -> Result<String> {
             })
             .collect()
     };
-    let (stopped, diverged) = (listed(Status::Stopped), listed(Status::Diverged));
-    let active = statuses.len() - stopped.len() - diverged.len();
+    let (stopped, diverged, pruned) = (
+        listed(Status::Stopped),
+        listed(Status::Diverged),
+        listed(Status::Pruned),
+    );
+    let active = statuses.len() - stopped.len() - diverged.len() - pruned.len();
+    let pruned_part = if pruned.is_empty() {
+        String::new()
+    } else {
+        format!(", {} pruned", pruned.len())
+    };
     writeln!(
         out,
-        "members    {} active, {} stopped early, {} diverged",
+        "members    {} active, {} stopped early{pruned_part}, {} diverged",
         active,
         stopped.len(),
         diverged.len()
@@ -337,6 +346,9 @@ fn show_run(v: &RunView) -> Result<String> {
     }
     if !stopped.is_empty() {
         writeln!(out, "  stopped  {}", stopped.join(", "))?;
+    }
+    if !pruned.is_empty() {
+        writeln!(out, "  pruned   {}", pruned.join(", "))?;
     }
     match v.best() {
         Some((m, lr, valid, test, epoch)) => writeln!(

@@ -58,6 +58,23 @@ impl RunDir {
         Ok((run, cfg))
     }
 
+    /// Takes `cfg` as the run's config in place of `stored` (its `config.toml`) when the two differ only in the
+    /// pruning keys and pruning has acted in neither before the run's checkpoint: its epoch is below both configs'
+    /// `prune_after` (where set), so every epoch trained so far is what `cfg` trains. Returns whether it did;
+    /// `false` leaves the directory as it was.
+    pub fn adopt_pruning(&self, stored: &TrainConfig, cfg: &TrainConfig) -> Result<bool> {
+        if !stored.differs_only_in_pruning(cfg) {
+            return Ok(false);
+        }
+        let done = self.read_state()?.epoch;
+        let untouched = |c: &TrainConfig| c.pruning_from().is_none_or(|after| done < after);
+        if !(untouched(stored) && untouched(cfg)) {
+            return Ok(false);
+        }
+        write_atomic(&self.file(CONFIG_FILE), cfg.to_toml()?.as_bytes())?;
+        Ok(true)
+    }
+
     /// A file of the run directory, by one of the names in [`super`] (`SUMMARY_FILE`, …).
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)

@@ -13,6 +13,9 @@ pub enum Status {
     Stopped,
     /// Its loss or gradient became NaN/Inf; its weights are frozen at their last finite values.
     Diverged,
+    /// Stopped by the pruning rule (`prune_after`, off by default): even at its recent rate of improvement it could
+    /// not reach its seed's best validation NLL by the epoch cap. Its best weights are kept.
+    Pruned,
 }
 
 impl fmt::Display for Status {
@@ -21,6 +24,7 @@ impl fmt::Display for Status {
             Status::Active => "active",
             Status::Stopped => "stopped",
             Status::Diverged => "diverged",
+            Status::Pruned => "pruned",
         })
     }
 }

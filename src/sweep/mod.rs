@@ -203,7 +203,12 @@ pub fn run_task(plan_path: &Path, index: usize) -> Result<TaskOutcome> {
     if resume {
         // Resume with the run's own config: it is what the checkpoint was made with.
         let (_, stored) = RunDir::open(&dir)?;
-        if stored != cfg {
+        if run.adopt_pruning(&stored, &cfg)? {
+            eprintln!(
+                "{}: takes the plan's pruning (prune_after {}, prune_window {}); no epoch trained so far is affected",
+                job.name, cfg.prune_after, cfg.prune_window
+            );
+        } else if stored != cfg {
             bail!(
                 "{} was started with another config than plan job {} ({}); remove it or use another --out",
                 dir.display(),

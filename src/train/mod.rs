@@ -146,6 +146,13 @@ pub fn train<D: TrainData + ?Sized>(
     let (run, mut state, mut events) = open_run(cfg, data, start, &mut pop, &mut best)?;
     let lrs = cfg.member_lrs();
     let mut last_eval = last_evaluation(&run, &state);
+    let mut best_history = best_history(&run, &state);
+    let pruning = stopping::Pruning {
+        after: cfg.prune_after,
+        window: cfg.prune_window,
+        cap: cfg.max_epochs,
+        seeds: cfg.seeds,
+    };
 
     while state.epoch < cfg.max_epochs
         && state.members.iter().any(|m| m.status == Status::Active)
@@ -162,6 +169,8 @@ pub fn train<D: TrainData + ?Sized>(
         )?;
         let (valid, test) = evaluate_epoch(&pop, &prepared, &moving, &mut last_eval)?;
         let improved = stopping::record_validation(&mut state.members, &valid, epoch, cfg.patience);
+        best_history.push(best_so_far(&state));
+        stopping::record_pruning(&mut state.members, &best_history, epoch, &pruning);
         pop.keep_best(&mut best, &improved);
         pop.set_active(&state.members);
 
@@ -370,6 +379,47 @@ fn last_evaluation(run: &RunDir, state: &TrainState) -> Option<(Vec<f64>, Vec<f6
             .collect()
     };
     Some((values(|m| m.valid_nll), values(|m| m.test_nll)))
+}
+
+/// Each member's best validation NLL so far, NaN while it has none (a row of the pruning rule's history).
+fn best_so_far(state: &TrainState) -> Vec<f64> {
+    state
+        .members
+        .iter()
+        .map(|m| m.best_valid.unwrap_or(f64::NAN))
+        .collect()
+}
+
+/// The pruning rule's history up to the checkpoint's epoch, rebuilt from `metrics.jsonl`: row `e - 1` holds each
+/// member's lowest validation NLL over epochs 1..=e, what [`best_so_far`] gave an uninterrupted run there (for the
+/// members the rule reads, the active ones). An epoch missing from the file leaves its row NaN, which keeps the rule
+/// from pruning on it.
+fn best_history(run: &RunDir, state: &TrainState) -> Vec<Vec<f64>> {
+    let k = state.members.len();
+    let mut rows = vec![vec![f64::NAN; k]; state.epoch];
+    if state.epoch == 0 {
+        return rows;
+    }
+    let (epochs, _) = run.read_metrics();
+    let mut best = vec![f64::NAN; k];
+    let mut complete = true;
+    for e in 1..=state.epoch {
+        match epochs.iter().rev().find(|m| m.epoch == e) {
+            Some(line) if complete && line.members.len() == k => {
+                for (b, m) in best.iter_mut().zip(&line.members) {
+                    if let Some(v) = m.valid_nll.filter(|v| v.is_finite()) {
+                        if b.is_nan() || v < *b {
+                            *b = v;
+                        }
+                    }
+                }
+                rows[e - 1] = best.clone();
+            }
+            // A running minimum cannot skip an epoch: from a gap on, the history is unknown.
+            _ => complete = false,
+        }
+    }
+    rows
 }
 
 /// Validation and test NLL of every member for an epoch's metrics. A member that was not `moving` this epoch
