@@ -61,7 +61,8 @@ pub(crate) struct ReproduceArgs {
     #[arg(long, default_value_t = default_jobs())]
     pub(crate) jobs: usize,
     /// Where the experiment configs are: `experiments` (the quick profile, 90 minutes for the music table on 2 cores)
-    /// or `experiments/paper-scale` (500-epoch cap, patience 20, 3 seeds: about 100 CPU-hours).
+    /// or `experiments/paper-scale` (500-epoch cap, patience 20, 3 seeds, pruning outside JSB: many CPU-hours, about
+    /// 100 without pruning; see docs/pruning.md).
     #[arg(long, default_value = "experiments")]
     pub(crate) experiments: PathBuf,
     /// Override a config key in every experiment (repeatable).
