@@ -354,8 +354,25 @@ fn table2_marks_rows_whose_chosen_members_ended_at_the_epoch_cap_and_reports_cpu
     let values: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(header.len(), values.len());
     assert_eq!(
-        header[header.len() - 3..],
-        ["cpu_seconds", "at_cap", "seeds_at_cap"]
+        header[header.len() - 4..],
+        ["cpu_seconds", "at_cap", "seeds_at_cap", "pruned"]
     );
-    assert_eq!(values[values.len() - 3..], ["7.2", "true", "2"]);
+    assert_eq!(values[values.len() - 4..], ["7.2", "true", "2", "0"]);
+    assert!(!md.contains("pruning"), "{md}");
+
+    // Two members pruned: counted in the row, the CSV and a note under the table.
+    s.members[0].status = Status::Pruned;
+    s.members[1].status = Status::Pruned;
+    let row = table::row(&s).unwrap();
+    assert_eq!(row.pruned, 2);
+    let md = table::markdown(std::slice::from_ref(&row));
+    assert!(
+        md.contains("pruning") && md.contains(&format!("nottingham gru 2/{}", row.population)),
+        "{md}"
+    );
+    assert!(table::csv(std::slice::from_ref(&row))
+        .lines()
+        .nth(1)
+        .unwrap()
+        .ends_with(",2"));
 }

@@ -51,6 +51,9 @@ pub struct Row {
     /// How many seeds' chosen members (see `test_nll_seeds`) ended at the epoch cap rather than by early stopping.
     #[serde(default)]
     pub seeds_at_cap: usize,
+    /// Members stopped by the pruning rule (`prune_after`, not in the paper; docs/pruning.md).
+    #[serde(default)]
+    pub pruned: usize,
     /// The best member's learning rate is the largest of the population's candidates: the search's optimum may lie
     /// beyond its range (a search whose optimum is on its edge has not found it).
     #[serde(default)]
@@ -168,6 +171,11 @@ pub fn row(summary: &Summary) -> Option<Row> {
             .flatten()
             .filter(|m| m.status == Status::Active)
             .count(),
+        pruned: summary
+            .members
+            .iter()
+            .filter(|m| m.status == Status::Pruned)
+            .count(),
         lr_at_max: summary.members.len() > 1 && best.lr >= max_lr,
         seeds: summary.seeds,
         test_nll_stats: None,
@@ -275,6 +283,18 @@ pub fn markdown(rows: &[Row]) -> String {
         }
         s += "\n";
     }
+    let pruned: Vec<String> = rows
+        .iter()
+        .filter(|r| r.pruned > 0)
+        .map(|r| format!("{} {} {}/{}", r.dataset, r.unit, r.pruned, r.population))
+        .collect();
+    if !pruned.is_empty() {
+        s += &format!(
+            "\nMembers stopped by pruning (not the paper's protocol; they could not catch their seed's best by the \
+             cap at their recent rate, see docs/pruning.md): {}.\n",
+            pruned.join(", ")
+        );
+    }
     if rows.iter().any(|r| r.dataset == "fsdd") {
         s += &format!("\n† {SPEECH_NOTE}\n");
     }
@@ -319,13 +339,13 @@ pub fn csv(rows: &[Row]) -> String {
         "dataset,unit,cell,hidden,params_paper,params_total,train_nll,valid_nll,test_nll,paper_train_nll,\
          paper_test_nll,test_diff,lr,epochs,best_epoch,seconds,population,seeds,n_seeds,diverged_seeds,\
          test_nll_mean,test_nll_sd,test_nll_ci95_lo,test_nll_ci95_hi,test_nll_seeds,lr_at_max,cpu_seconds,at_cap,\
-         seeds_at_cap\n",
+         seeds_at_cap,pruned\n",
     );
     for r in rows {
         let st = r.test_nll_stats.as_ref();
         let num = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
         s += &format!(
-            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{:e},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{:.1},{},{}\n",
+            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{:e},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{}\n",
             r.dataset,
             r.unit,
             r.cell,
@@ -358,7 +378,8 @@ pub fn csv(rows: &[Row]) -> String {
             r.lr_at_max,
             r.cpu_seconds,
             r.at_cap,
-            r.seeds_at_cap
+            r.seeds_at_cap,
+            r.pruned
         );
     }
     s
