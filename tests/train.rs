@@ -655,6 +655,21 @@ fn pruning_stops_only_hopeless_members_and_resumes_exactly() {
         }
     }
 
+    // `rnnlab show` names the rule and the pruned members.
+    let show = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .arg("show")
+        .arg(&full)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    let n = (0..3).filter(|&m| status(12, m) == "pruned").count();
+    assert!(
+        text.contains("pruning from epoch 7 (window 2)")
+            && text.contains(&format!(", {n} pruned, "))
+            && text.contains("  pruned   "),
+        "{text}"
+    );
+
     run(&cut, 6, 7);
     let toml = cut.join("config.toml");
     let text = std::fs::read_to_string(&toml).unwrap();

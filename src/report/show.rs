@@ -270,11 +270,18 @@ fn show_run(v: &RunView) -> Result<String> {
     )?;
     writeln!(
         out,
-        "config     seed {}, batch {}, chunk_len {}, patience {}, weight_noise {}, clip_norm {}, device {}, dtype {}{}",
+        "config     seed {}, batch {}, chunk_len {}, patience {}{}, weight_noise {}, clip_norm {}, device {}, dtype {}{}",
         c.seed,
         c.batch_size,
         c.chunk_len,
         c.patience,
+        match c.pruning_from() {
+            Some(after) => format!(
+                ", pruning from epoch {after} (window {})",
+                c.prune_window
+            ),
+            None => String::new(),
+        },
         c.weight_noise,
         c.clip_norm,
         format!("{:?}", c.device).to_lowercase(),
