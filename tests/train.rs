@@ -551,18 +551,7 @@ fn resume_with_stopped_members_equals_an_uninterrupted_run() {
     resume(&cut);
     resume(&altered);
     assert_eq!(metrics_without_time(&full), metrics_without_time(&cut));
-    let jsonl = |p: &Path| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(p.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["seconds"] = serde_json::Value::Null;
-                v["cpu_seconds"] = serde_json::Value::Null;
-                v
-            })
-            .collect()
-    };
+    let jsonl = metrics_jsonl_without_time;
     // Every NLL to the last bit (the CSV rounds them), and no training NLL for a member after it stopped.
     assert_eq!(jsonl(&full), jsonl(&cut));
     assert!(jsonl(&full)[10]["members"][0]["train_nll"].is_null());
@@ -604,13 +593,7 @@ fn pruning_stops_only_hopeless_members_and_resumes_exactly() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    let jsonl = |p: &Path| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(p.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
+    let jsonl = metrics_jsonl_without_time;
     let (full, cut, off) = (
         dir.path().join("full"),
         dir.path().join("cut"),
@@ -687,16 +670,7 @@ fn pruning_stops_only_hopeless_members_and_resumes_exactly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let strip = |v: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
-        v.into_iter()
-            .map(|mut l| {
-                l["seconds"] = serde_json::Value::Null;
-                l["cpu_seconds"] = serde_json::Value::Null;
-                l
-            })
-            .collect()
-    };
-    assert_eq!(strip(jsonl(&full)), strip(jsonl(&cut)));
+    assert_eq!(jsonl(&full), jsonl(&cut));
 
     // Adopting pruning: the run without it finished 12 epochs.
     let (stored_dir, stored) = rnnlab::run::RunDir::open(&off).unwrap();
@@ -723,6 +697,20 @@ fn pruning_stops_only_hopeless_members_and_resumes_exactly() {
     );
     assert!(stored_dir.adopt_pruning(&stored, &with(20)).unwrap());
     assert_eq!(rnnlab::run::RunDir::open(&off).unwrap().1, with(20));
+}
+
+/// Every line of a run's `metrics.jsonl`, with its timings (`seconds`, `cpu_seconds`) blanked.
+fn metrics_jsonl_without_time(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["seconds"] = serde_json::Value::Null;
+            v["cpu_seconds"] = serde_json::Value::Null;
+            v
+        })
+        .collect()
 }
 
 /// Every file under `dir` (a run directory: two levels at most).
