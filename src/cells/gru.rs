@@ -19,29 +19,20 @@
 //! `weight_ih: [3H, D]`, `weight_hh: [3H, H]`, `bias: [3H]`. Both map `[B, D] × [B, H] → [B, H]`; a population
 //! adds a leading `[K]` to every parameter and state.
 
+use super::layout::{Dims, PaperLayout, TorchLayout};
 use super::{project, recurrent, Cell, CellConfig, CellKind, State};
 use tch::Tensor;
 
 pub struct TorchGru {
-    weight_ih: Tensor,
-    weight_hh: Tensor,
-    bias_ih: Tensor,
-    bias_hh: Tensor,
-    input: i64,
-    hidden: i64,
-    population: Option<i64>,
+    p: TorchLayout,
+    dims: Dims,
 }
 
 impl TorchGru {
     pub fn new(cfg: &CellConfig) -> Self {
         TorchGru {
-            weight_ih: cfg.weight_ih(3),
-            weight_hh: cfg.weight_hh(3),
-            bias_ih: cfg.bias(3 * cfg.hidden),
-            bias_hh: cfg.bias(3 * cfg.hidden),
-            input: cfg.input,
-            hidden: cfg.hidden,
-            population: cfg.population,
+            p: TorchLayout::new(cfg, 3),
+            dims: Dims::of(cfg),
         }
     }
 }
@@ -53,44 +44,28 @@ impl Cell for TorchGru {
         population: Option<i64>,
     ) -> Box<dyn Cell> {
         Box::new(TorchGru {
-            weight_ih: f(&self.weight_ih),
-            weight_hh: f(&self.weight_hh),
-            bias_ih: f(&self.bias_ih),
-            bias_hh: f(&self.bias_hh),
-            input: self.input,
-            hidden: self.hidden,
-            population,
+            p: self.p.map(f),
+            dims: self.dims.with_population(population),
         })
     }
     fn kind(&self) -> CellKind {
         CellKind::TorchGru
     }
-    fn input_size(&self) -> i64 {
-        self.input
-    }
-    fn hidden_size(&self) -> i64 {
-        self.hidden
-    }
-    fn population(&self) -> Option<i64> {
-        self.population
+    fn dims(&self) -> Dims {
+        self.dims
     }
     fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        vec![
-            ("weight_ih", &self.weight_ih),
-            ("weight_hh", &self.weight_hh),
-            ("bias_ih", &self.bias_ih),
-            ("bias_hh", &self.bias_hh),
-        ]
+        self.p.named()
     }
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
-        project(x, &self.weight_ih, Some(&self.bias_ih))
+        project(x, &self.p.weight_ih, Some(&self.p.bias_ih))
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
         // b_hn must stay inside r ⊙ (…), so the recurrent bias is added here rather than folded into xp.
-        let gh = recurrent(h, &self.weight_hh, Some(&self.bias_hh));
+        let gh = recurrent(h, &self.p.weight_hh, Some(&self.p.bias_hh));
         let xi = xp.chunk(3, -1);
         let hh = gh.chunk(3, -1);
         let r = (&xi[0] + &hh[0]).sigmoid();
@@ -103,23 +78,15 @@ impl Cell for TorchGru {
 }
 
 pub struct PaperGru {
-    weight_ih: Tensor,
-    weight_hh: Tensor,
-    bias: Tensor,
-    input: i64,
-    hidden: i64,
-    population: Option<i64>,
+    p: PaperLayout,
+    dims: Dims,
 }
 
 impl PaperGru {
     pub fn new(cfg: &CellConfig) -> Self {
         PaperGru {
-            weight_ih: cfg.weight_ih(3),
-            weight_hh: cfg.weight_hh(3),
-            bias: cfg.bias(3 * cfg.hidden),
-            input: cfg.input,
-            hidden: cfg.hidden,
-            population: cfg.population,
+            p: PaperLayout::new(cfg, 3),
+            dims: Dims::of(cfg),
         }
     }
 }
@@ -131,44 +98,30 @@ impl Cell for PaperGru {
         population: Option<i64>,
     ) -> Box<dyn Cell> {
         Box::new(PaperGru {
-            weight_ih: f(&self.weight_ih),
-            weight_hh: f(&self.weight_hh),
-            bias: f(&self.bias),
-            input: self.input,
-            hidden: self.hidden,
-            population,
+            p: self.p.map(f),
+            dims: self.dims.with_population(population),
         })
     }
     fn kind(&self) -> CellKind {
         CellKind::PaperGru
     }
-    fn input_size(&self) -> i64 {
-        self.input
-    }
-    fn hidden_size(&self) -> i64 {
-        self.hidden
-    }
-    fn population(&self) -> Option<i64> {
-        self.population
+    fn dims(&self) -> Dims {
+        self.dims
     }
     fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        vec![
-            ("weight_ih", &self.weight_ih),
-            ("weight_hh", &self.weight_hh),
-            ("bias", &self.bias),
-        ]
+        self.p.named()
     }
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
-        project(x, &self.weight_ih, Some(&self.bias))
+        project(x, &self.p.weight_ih, Some(&self.p.bias))
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
-        let hdim = self.hidden;
+        let hdim = self.dims.hidden;
         // U_r and U_z in one matmul; U (the candidate's block) must wait for r.
-        let u_rz = self.weight_hh.narrow(-2, 0, 2 * hdim);
-        let u_n = self.weight_hh.narrow(-2, 2 * hdim, hdim);
+        let u_rz = self.p.weight_hh.narrow(-2, 0, 2 * hdim);
+        let u_n = self.p.weight_hh.narrow(-2, 2 * hdim, hdim);
         let xi = xp.split_with_sizes([2 * hdim, hdim], -1);
         let rz = (&xi[0] + recurrent(h, &u_rz, None)).sigmoid();
         let rz = rz.chunk(2, -1);

@@ -20,6 +20,7 @@
 //! `weight_ih: [4H, D]`, `weight_hh: [4H, H]`, `bias: [4H]`, `peephole: [3H]` = (V_i, V_f, V_o), the diagonals of
 //! the peephole matrices. Both map `[B, D] × ([B, H], [B, H]) → ([B, H], [B, H])`; a population adds a leading `[K]`.
 
+use super::layout::{Dims, PaperLayout, TorchLayout};
 use super::{per_unit, project, recurrent, Cell, CellConfig, CellKind, Init, State};
 use tch::Tensor;
 
@@ -29,25 +30,15 @@ fn cell_state(state: &State) -> &Tensor {
 }
 
 pub struct TorchLstm {
-    weight_ih: Tensor,
-    weight_hh: Tensor,
-    bias_ih: Tensor,
-    bias_hh: Tensor,
-    input: i64,
-    hidden: i64,
-    population: Option<i64>,
+    p: TorchLayout,
+    dims: Dims,
 }
 
 impl TorchLstm {
     pub fn new(cfg: &CellConfig) -> Self {
         TorchLstm {
-            weight_ih: cfg.weight_ih(4),
-            weight_hh: cfg.weight_hh(4),
-            bias_ih: cfg.bias(4 * cfg.hidden),
-            bias_hh: cfg.bias(4 * cfg.hidden),
-            input: cfg.input,
-            hidden: cfg.hidden,
-            population: cfg.population,
+            p: TorchLayout::new(cfg, 4),
+            dims: Dims::of(cfg),
         }
     }
 }
@@ -59,44 +50,28 @@ impl Cell for TorchLstm {
         population: Option<i64>,
     ) -> Box<dyn Cell> {
         Box::new(TorchLstm {
-            weight_ih: f(&self.weight_ih),
-            weight_hh: f(&self.weight_hh),
-            bias_ih: f(&self.bias_ih),
-            bias_hh: f(&self.bias_hh),
-            input: self.input,
-            hidden: self.hidden,
-            population,
+            p: self.p.map(f),
+            dims: self.dims.with_population(population),
         })
     }
     fn kind(&self) -> CellKind {
         CellKind::TorchLstm
     }
-    fn input_size(&self) -> i64 {
-        self.input
-    }
-    fn hidden_size(&self) -> i64 {
-        self.hidden
-    }
-    fn population(&self) -> Option<i64> {
-        self.population
+    fn dims(&self) -> Dims {
+        self.dims
     }
     fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        vec![
-            ("weight_ih", &self.weight_ih),
-            ("weight_hh", &self.weight_hh),
-            ("bias_ih", &self.bias_ih),
-            ("bias_hh", &self.bias_hh),
-        ]
+        self.p.named()
     }
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
         // Both biases only ever appear summed, so both fold into the projection of the whole sequence.
-        project(x, &self.weight_ih, Some(&(&self.bias_ih + &self.bias_hh)))
+        project(x, &self.p.weight_ih, Some(&self.p.bias_sum()))
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
         let c = cell_state(state);
-        let gates = xp + recurrent(&state.h, &self.weight_hh, None);
+        let gates = xp + recurrent(&state.h, &self.p.weight_hh, None);
         let g = gates.chunk(4, -1);
         let c = g[1].sigmoid() * c + g[0].sigmoid() * g[2].tanh();
         let h = g[3].sigmoid() * c.tanh();
@@ -105,29 +80,22 @@ impl Cell for TorchLstm {
 }
 
 pub struct PaperLstm {
-    weight_ih: Tensor,
-    weight_hh: Tensor,
-    bias: Tensor,
+    p: PaperLayout,
     peephole: Tensor,
-    input: i64,
-    hidden: i64,
-    population: Option<i64>,
+    dims: Dims,
 }
 
 impl PaperLstm {
     pub fn new(cfg: &CellConfig) -> Self {
+        // The peepholes are drawn first: the order in which a seed has always drawn this cell's parameters.
         let peephole = match cfg.init {
             Init::Torch => cfg.uniform(&[3 * cfg.hidden], 1.0 / (cfg.hidden as f64).sqrt()),
             Init::Paper { scale } => cfg.uniform(&[3 * cfg.hidden], scale),
         };
         PaperLstm {
-            weight_ih: cfg.weight_ih(4),
-            weight_hh: cfg.weight_hh(4),
-            bias: cfg.bias(4 * cfg.hidden),
+            p: PaperLayout::new(cfg, 4),
             peephole,
-            input: cfg.input,
-            hidden: cfg.hidden,
-            population: cfg.population,
+            dims: Dims::of(cfg),
         }
     }
 }
@@ -139,43 +107,30 @@ impl Cell for PaperLstm {
         population: Option<i64>,
     ) -> Box<dyn Cell> {
         Box::new(PaperLstm {
-            weight_ih: f(&self.weight_ih),
-            weight_hh: f(&self.weight_hh),
-            bias: f(&self.bias),
+            p: self.p.map(f),
             peephole: f(&self.peephole),
-            input: self.input,
-            hidden: self.hidden,
-            population,
+            dims: self.dims.with_population(population),
         })
     }
     fn kind(&self) -> CellKind {
         CellKind::PaperLstm
     }
-    fn input_size(&self) -> i64 {
-        self.input
-    }
-    fn hidden_size(&self) -> i64 {
-        self.hidden
-    }
-    fn population(&self) -> Option<i64> {
-        self.population
+    fn dims(&self) -> Dims {
+        self.dims
     }
     fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        vec![
-            ("weight_ih", &self.weight_ih),
-            ("weight_hh", &self.weight_hh),
-            ("bias", &self.bias),
-            ("peephole", &self.peephole),
-        ]
+        let mut named = self.p.named();
+        named.push(("peephole", &self.peephole));
+        named
     }
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
-        project(x, &self.weight_ih, Some(&self.bias))
+        project(x, &self.p.weight_ih, Some(&self.p.bias))
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
         let c = cell_state(state);
-        let gates = xp + recurrent(&state.h, &self.weight_hh, None);
+        let gates = xp + recurrent(&state.h, &self.p.weight_hh, None);
         let g = gates.chunk(4, -1);
         let v = self.peephole.chunk(3, -1);
         let (v_i, v_f, v_o) = (per_unit(&v[0]), per_unit(&v[1]), per_unit(&v[2]));

@@ -10,6 +10,9 @@
 //! | `torch_lstm` | `lstm.rs`  | PyTorch `LSTMCell` (no peepholes, two biases)          | PyTorch `LSTMCell` layout |
 //! | `paper_lstm` | `lstm.rs`  | Graves 2013 (diagonal peepholes, `o` sees the new `c`) | `weight_ih`, `weight_hh`, `bias`, `peephole` |
 //!
+//! The parameter sets the cells share (PyTorch's two biases or the paper's one, and the sizes) are in
+//! `layout.rs`, so a new cell writes only its constructor and its maths.
+//!
 //! `sequence.rs` runs a cell over time ([`CustomLayer`]) and holds what every step-by-step layer shares: the input
 //! and initial-state checks and the loop over time steps ([`run_steps`]). `builtin.rs` wraps libtorch's fused kernels (`at::gru`, `at::lstm`, `at::rnn_tanh`, cuDNN on CUDA, and the per-step
 //! `gru_cell`, `lstm_cell`, `rnn_tanh_cell`) behind the same [`SequenceLayer`] interface, on the same weight tensors
@@ -23,6 +26,7 @@
 mod builtin;
 mod gru;
 mod implementation;
+mod layout;
 mod lstm;
 mod sequence;
 mod tanh;
@@ -30,6 +34,7 @@ mod tanh;
 pub use builtin::{BuiltinLayer, CudnnWeights};
 pub use gru::{PaperGru, TorchGru};
 pub use implementation::Implementation;
+pub use layout::Dims;
 pub use lstm::{PaperLstm, TorchLstm};
 pub use sequence::{check_input, initial_state, run_steps, zero_state, CustomLayer, SequenceLayer};
 pub use tanh::TanhRnn;
@@ -326,10 +331,8 @@ impl CellConfig {
 /// be folded in), and [`Cell::step`] takes one step's slice of it plus the previous state.
 pub trait Cell {
     fn kind(&self) -> CellKind;
-    fn input_size(&self) -> i64;
-    fn hidden_size(&self) -> i64;
-    /// `Some(K)` for a population of K models.
-    fn population(&self) -> Option<i64>;
+    /// Input and hidden sizes, and the population's K.
+    fn dims(&self) -> Dims;
     /// The parameters, named as PyTorch names them where a PyTorch twin exists (`weight_ih`, `weight_hh`,
     /// `bias_ih`, `bias_hh`), so a PyTorch state dict loads into them.
     fn named_parameters(&self) -> Vec<(&'static str, &Tensor)>;
@@ -345,6 +348,17 @@ pub trait Cell {
         f: &dyn Fn(&Tensor) -> Tensor,
         population: Option<i64>,
     ) -> Box<dyn Cell>;
+
+    fn input_size(&self) -> i64 {
+        self.dims().input
+    }
+    fn hidden_size(&self) -> i64 {
+        self.dims().hidden
+    }
+    /// `Some(K)` for a population of K models.
+    fn population(&self) -> Option<i64> {
+        self.dims().population
+    }
 
     /// Member `m` of a population as a single-model cell whose parameters are views (`get(m)`) of this cell's, so
     /// gradients reach the population's parameters: how the custom cells run member by member
