@@ -257,6 +257,23 @@ fn data_dir() -> PathBuf {
     ))
 }
 
+/// Runs the rnnlab binary with `args` and `--data-dir data`; fails the test, showing stderr, unless it succeeds.
+fn rnnlab_ok<S: AsRef<std::ffi::OsStr>>(data: &Path, args: &[S]) -> std::process::Output {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(&args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rnnlab {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn train_args(out: &Path) -> Vec<String> {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
     [
@@ -309,12 +326,7 @@ fn resume_after_kill_equals_an_uninterrupted_run() {
         c.args(args).arg("--data-dir").arg(&data);
         c
     };
-    let out = plain(&train_args(&full)).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    rnnlab_ok(&data, &train_args(&full));
 
     let mut child = plain(&train_args(&killed))
         .stderr(std::process::Stdio::null())
@@ -395,18 +407,7 @@ fn runs_side_by_side_equal_the_same_runs_alone() {
     let dir = tempfile::tempdir().unwrap();
     let experiments = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
     let rnnlab = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-            .args(args)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--quiet")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "rnnlab {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        rnnlab_ok(&data, &[args, &["--quiet"]].concat());
     };
     let side_by_side = dir.path().join("reproduce");
     rnnlab(&[
@@ -452,17 +453,7 @@ fn resume_with_stopped_members_equals_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
     let rnnlab = |args: &[&std::ffi::OsStr]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-            .args(args)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "rnnlab {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        rnnlab_ok(&data, args);
     };
     let run = |out: &Path, epochs: usize| {
         let epochs = format!("max_epochs={epochs}");
@@ -572,26 +563,23 @@ fn pruning_stops_only_hopeless_members_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
     let run = |out: &Path, epochs: usize, prune_after: usize| {
-        let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-            .args(["train", "--quiet", "--config", config.to_str().unwrap()])
-            .args(["--set", "hidden=8", "--set", "lrs=[0.02, 0.003, 1e-5]"])
-            .args(["--set", "train_subset=40", "--set", "eval_subset=10"])
-            .args(["--set", "patience=12", "--set", "prune_window=2"])
-            .arg("--set")
-            .arg(format!("max_epochs={epochs}"))
-            .arg("--set")
-            .arg(format!("prune_after={prune_after}"))
-            .arg("--out")
-            .arg(out)
-            .arg("--data-dir")
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let mut args = vec!["train", "--quiet", "--config", config.to_str().unwrap()];
+        args.extend(["--set", "hidden=8", "--set", "lrs=[0.02, 0.003, 1e-5]"]);
+        args.extend(["--set", "train_subset=40", "--set", "eval_subset=10"]);
+        args.extend(["--set", "patience=12", "--set", "prune_window=2"]);
+        let (cap, after) = (
+            format!("max_epochs={epochs}"),
+            format!("prune_after={prune_after}"),
         );
+        args.extend([
+            "--set",
+            &cap,
+            "--set",
+            &after,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        rnnlab_ok(&data, &args);
     };
     let jsonl = metrics_jsonl_without_time;
     let (full, cut, off) = (
@@ -658,17 +646,14 @@ fn pruning_stops_only_hopeless_members_and_resumes_exactly() {
     let text = std::fs::read_to_string(&toml).unwrap();
     std::fs::write(&toml, text.replace("max_epochs = 6\n", "max_epochs = 12\n")).unwrap();
     std::fs::remove_file(cut.join("summary.json")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(["train", "--quiet", "--resume"])
-        .arg(&cut)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    rnnlab_ok(
+        &data,
+        &[
+            "train".as_ref(),
+            "--quiet".as_ref(),
+            "--resume".as_ref(),
+            cut.as_os_str(),
+        ],
     );
     assert_eq!(jsonl(&full), jsonl(&cut));
 
