@@ -361,18 +361,9 @@ fn resume_after_kill_equals_an_uninterrupted_run() {
     assert!(epoch_at_kill >= killed_at);
     assert!(!killed.join("summary.json").exists());
 
-    let out = plain(&[
-        "train".into(),
-        "--resume".into(),
-        killed.to_str().unwrap().into(),
-        "--quiet".into(),
-    ])
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    rnnlab_ok(
+        &data,
+        &["train", "--resume", killed.to_str().unwrap(), "--quiet"],
     );
     let a = metrics_without_time(&full);
     let b = metrics_without_time(&killed);

@@ -40,8 +40,8 @@ pub(super) struct TorchLayout {
 }
 
 impl TorchLayout {
-    /// Drawn in PyTorch's order (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`): a seed gives the weights it gave
-    /// before this type existed, so checkpoints and recorded runs stay reproducible.
+    /// Drawn in PyTorch's order (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`), the order recorded runs were drawn
+    /// in, so they reproduce from their seeds (`tests/init_pinned.rs`).
     pub fn new(cfg: &CellConfig, gates: i64) -> Self {
         TorchLayout {
             weight_ih: cfg.weight_ih(gates),
@@ -103,6 +103,7 @@ impl PaperLayout {
         }
     }
 
+    /// The parameters under the names a checkpoint stores them by.
     pub fn named(&self) -> Vec<(&'static str, &Tensor)> {
         vec![
             ("weight_ih", &self.weight_ih),
