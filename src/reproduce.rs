@@ -197,7 +197,105 @@ fn totals(rows: &[Row]) -> (f64, f64) {
         .fold((0.0, 0.0), |(w, c), r| (w + r.seconds, c + r.cpu_seconds))
 }
 
+/// Table 2 from the `table2.json` of several reproductions: cells finished on different machines or in different
+/// sessions, whose run directories may be gone. Each input is a `table2.json` or a directory holding one. The rows
+/// come out in the paper's order (datasets, then tanh, GRU, LSTM), the tests between units are computed anew over the
+/// merged rows' per-seed test NLLs, and the tables are written to `out` as `--collect` writes them, with the figure
+/// of Table 2 at a glance (learning curves need the run directories: draw them with `rnnlab plot` where those are).
+/// Refuses a cell that two inputs both hold (say which to keep by leaving the other out), and a `--quick` smoke
+/// table beside real ones.
+pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Vec<Row>> {
+    anyhow::ensure!(!inputs.is_empty(), "--merge needs at least one table2.json");
+    anyhow::ensure!(
+        !out.join(crate::sweep::PLAN_FILE).exists(),
+        "{} holds a reproduction (plan.json) whose table2.* a merge would replace: give --out a directory of its own",
+        out.display()
+    );
+    let mut rows: Vec<(usize, Row)> = Vec::new();
+    let mut quick: Option<(bool, &Path)> = None;
+    let mut sources = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let path = if input.is_dir() {
+            input.join("table2.json")
+        } else {
+            input.clone()
+        };
+        let file = crate::report::runs::read_table2_file(&path)?;
+        match quick {
+            Some((q, first)) if q != file.quick => anyhow::bail!(
+                "{} is {} but {} is {}: a --quick smoke table is not a result and cannot be merged with one",
+                path.display(),
+                if file.quick { "a --quick smoke table" } else { "a full table" },
+                first.display(),
+                if q { "a --quick smoke table" } else { "a full table" },
+            ),
+            Some(_) => {}
+            None => quick = Some((file.quick, input.as_path())),
+        }
+        for r in file.rows {
+            if let Some((j, _)) = rows
+                .iter()
+                .find(|(_, x)| x.dataset == r.dataset && x.cell == r.cell)
+            {
+                anyhow::bail!(
+                    "{} {} is in both {} and {}: leave out the input whose row should not be in the table",
+                    r.dataset,
+                    r.cell,
+                    inputs[*j].display(),
+                    input.display()
+                );
+            }
+            rows.push((i, r));
+        }
+        sources.push(path);
+    }
+    let dataset_pos = |d: &str| {
+        crate::paper::MUSIC_DATASETS
+            .iter()
+            .chain(std::iter::once(&Dataset::Fsdd))
+            .position(|x| x.name() == d)
+            .unwrap_or(usize::MAX)
+    };
+    rows.sort_by_key(|(i, r)| {
+        let u = crate::paper::UNITS
+            .iter()
+            .position(|u| *u == r.unit)
+            .unwrap_or(usize::MAX);
+        (
+            dataset_pos(&r.dataset),
+            r.dataset.clone(),
+            u,
+            r.cell.clone(),
+            *i,
+        )
+    });
+    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
+    let note = format!(
+        "\nMerged by `rnnlab reproduce --merge` from {}.\n",
+        sources
+            .iter()
+            .map(|p| format!("`{}`", p.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_tables_noted(out, &rows, 0.0, quick.is_some_and(|(q, _)| q), &note)?;
+    draw_figures(out);
+    Ok(rows)
+}
+
 pub(crate) fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) -> Result<()> {
+    write_tables_noted(out, rows, seconds, quick, "")
+}
+
+/// [`write_tables`] with `note` (Markdown, may be empty) at the end of `table2.md`.
+fn write_tables_noted(
+    out: &Path,
+    rows: &[Row],
+    seconds: f64,
+    quick: bool,
+    note: &str,
+) -> Result<()> {
     let mut md = String::new();
     if quick {
         md += "_Quick smoke run (--quick): tiny subsets and 2 epochs; these numbers are not results._\n\n";
@@ -217,6 +315,7 @@ pub(crate) fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) 
         "Summed over the runs and all their invocations (resumes included): {wall:.0} s of training wall-clock, \
          {cpu:.0} s of training-thread CPU time.\n"
     );
+    md += note;
     write_atomic(&out.join("table2.md"), md.as_bytes())?;
     write_atomic(&out.join("table2.csv"), table::csv(rows).as_bytes())?;
     let json = serde_json::json!({

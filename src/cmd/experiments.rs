@@ -85,6 +85,12 @@ pub(crate) struct ReproduceArgs {
     /// still running; exits 1 if any is missing, failed or unfinished with nothing running it.
     #[arg(long, value_name = "OUT", conflicts_with_all = ["sweeps", "quick", "sets", "datasets"])]
     pub(crate) collect: Option<PathBuf>,
+    /// Build one Table 2 from the table2.json of several reproductions (each a file, or a directory holding one),
+    /// e.g. cells finished on different machines whose run directories are gone: rows in the paper's order, tests
+    /// between units recomputed, written to --out (a directory of its own: not a reproduction's OUT). Refuses a cell
+    /// that two inputs both hold, and --quick tables beside full ones.
+    #[arg(long, value_name = "TABLE_JSON", num_args = 1.., conflicts_with_all = ["collect", "sweeps", "quick", "sets", "datasets", "seeds", "device"])]
+    pub(crate) merge: Vec<PathBuf>,
     /// Slurm: wait for the array to end (polling squeue), then collect.
     #[arg(long)]
     pub(crate) wait: bool,
@@ -291,6 +297,17 @@ pub(crate) fn reproduce_cmd(args: ReproduceArgs) -> Result<bool> {
     if let Some(out) = &args.collect {
         let collected = rnnlab::sweep::collect::collect(out, 0.0)?;
         return Ok(report_collected(out, &collected));
+    }
+    if !args.merge.is_empty() {
+        let rows = rnnlab::reproduce::merge(&args.merge, &args.out)?;
+        print!("{}", rnnlab::report::table::markdown(&rows));
+        println!(
+            "Table 2 ({} row(s)) merged from {} table(s), written to {}/table2.{{md,csv,json}}",
+            rows.len(),
+            args.merge.len(),
+            args.out.display()
+        );
+        return Ok(true);
     }
     let units = args
         .units

@@ -439,19 +439,28 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>)>
 
 /// Reads Table 2 rows from a `table2.json` written by `rnnlab reproduce`.
 pub fn read_table2(path: &Path) -> Result<Vec<Row>> {
+    Ok(read_table2_file(path)?.rows)
+}
+
+/// What `rnnlab reproduce` wrote to a `table2.json` that later commands read back: the rows, and whether the table
+/// came from a `--quick` smoke run (tables made before the flag was recorded read as not quick).
+#[derive(serde::Deserialize)]
+pub struct Table2File {
+    #[serde(default)]
+    pub quick: bool,
+    pub rows: Vec<Row>,
+}
+
+/// Reads a `table2.json` written by `rnnlab reproduce` (its rows and its `quick` flag).
+pub fn read_table2_file(path: &Path) -> Result<Table2File> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    #[derive(serde::Deserialize)]
-    struct Table2 {
-        rows: Vec<Row>,
-    }
-    let t: Table2 = serde_json::from_str(&text).with_context(|| {
+    serde_json::from_str(&text).with_context(|| {
         format!(
-            "{} is not a Table 2 JSON this version can read",
+            "{} is not a Table 2 JSON this version can read (expected the table2.json of rnnlab reproduce)",
             path.display()
         )
-    })?;
-    Ok(t.rows)
+    })
 }
 
 #[cfg(test)]
