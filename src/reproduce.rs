@@ -256,6 +256,27 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Vec<Row>> {
             .position(|x| x.name() == d)
             .unwrap_or(usize::MAX)
     };
+    let rows = paper_order(rows, dataset_pos);
+    let note = format!(
+        "\nMerged by `rnnlab reproduce --merge` from {}.\n",
+        sources
+            .iter()
+            .map(|p| format!("`{}`", p.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_tables_noted(out, &rows, 0.0, quick.is_some_and(|(q, _)| q), &note)?;
+    draw_figures(out);
+    Ok(rows)
+}
+
+/// Rows (each with the index of its source) in the paper's order: datasets by `dataset_pos`, units tanh, GRU, LSTM,
+/// then cell name and source index.
+pub(crate) fn paper_order(
+    mut rows: Vec<(usize, Row)>,
+    dataset_pos: impl Fn(&str) -> usize,
+) -> Vec<Row> {
     rows.sort_by_key(|(i, r)| {
         let u = crate::paper::UNITS
             .iter()
@@ -269,19 +290,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Vec<Row>> {
             *i,
         )
     });
-    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
-    let note = format!(
-        "\nMerged by `rnnlab reproduce --merge` from {}.\n",
-        sources
-            .iter()
-            .map(|p| format!("`{}`", p.display()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    write_tables_noted(out, &rows, 0.0, quick.is_some_and(|(q, _)| q), &note)?;
-    draw_figures(out);
-    Ok(rows)
+    rows.into_iter().map(|(_, r)| r).collect()
 }
 
 pub(crate) fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) -> Result<()> {

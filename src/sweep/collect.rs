@@ -175,14 +175,7 @@ pub fn collect(out: &Path, seconds: f64) -> Result<Collected> {
             .position(|j| j.name.starts_with(&format!("{d}_")))
             .unwrap_or(usize::MAX)
     };
-    rows.sort_by_key(|(i, r)| {
-        let u = crate::paper::UNITS
-            .iter()
-            .position(|u| *u == r.unit)
-            .unwrap_or(usize::MAX);
-        (dataset_pos(&r.dataset), u, r.cell.clone(), *i)
-    });
-    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
+    let rows = crate::reproduce::paper_order(rows, dataset_pos);
     crate::reproduce::write_tables(out, &rows, seconds, plan.quick)?;
     crate::reproduce::draw_figures(out);
     Ok(Collected { rows, others })
