@@ -445,6 +445,7 @@ impl Drop for CudaGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Rng;
     use tch::{Kind, Tensor};
 
     #[test]
@@ -495,15 +496,14 @@ mod tests {
     #[test]
     fn cuda_replay_matches_eager_bitwise() -> Result<()> {
         let Some(device) = gpu() else { return Ok(()) };
-        tch::manual_seed(1);
-        let w = Tensor::randn([64, 64], (Kind::Float, device));
+        let mut rng = Rng::new(1)?;
+        let w = rng.randn(&[64, 64], (Kind::Float, device));
         let x = Tensor::zeros([32, 64], (Kind::Float, device));
         let (graph, y) = CudaGraph::capture(device, 2, || {
             Ok((x.matmul(&w).tanh() * 2.0).sum_dim_intlist(1, false, Kind::Float))
         })?;
         for seed in 0..5 {
-            tch::manual_seed(100 + seed);
-            let input = Tensor::randn([32, 64], (Kind::Float, device));
+            let input = rng.randn(&[32, 64], (Kind::Float, device));
             x.shallow_clone().copy_(&input);
             graph.replay()?;
             let eager = (input.matmul(&w).tanh() * 2.0).sum_dim_intlist(1, false, Kind::Float);
@@ -517,10 +517,10 @@ mod tests {
     #[test]
     fn cuda_training_step_replays_like_eager_steps() -> Result<()> {
         let Some(device) = gpu() else { return Ok(()) };
-        tch::manual_seed(2);
-        let init = Tensor::randn([16, 8], (Kind::Double, device)) * 0.3;
+        let mut rng = Rng::new(2)?;
+        let init = rng.randn(&[16, 8], (Kind::Double, device)) * 0.3;
         let xs: Vec<Tensor> = (0..6)
-            .map(|_| Tensor::randn([10, 16], (Kind::Double, device)))
+            .map(|_| rng.randn(&[10, 16], (Kind::Double, device)))
             .collect();
         let step = |w: &Tensor, x: &Tensor| -> Result<Tensor> {
             let loss = x.matmul(w).tanh().square().sum(Kind::Double);

@@ -31,6 +31,7 @@ use crate::cells::{
 use crate::cells::{SequenceLayer, State};
 use crate::data::speech::{FRAME, INPUT};
 use crate::data::Task;
+use crate::rng::Rng;
 use anyhow::{ensure, Result};
 use std::sync::OnceLock;
 use tch::{Device, Kind, Reduction, Tensor};
@@ -103,14 +104,29 @@ fn mog_split(out: &Tensor, components: i64, dim: i64, min_scale: f64) -> (Tensor
     (log_pi, mu, log_sigma)
 }
 
-/// One draw from the mixture for each leading index: `out: [..., C(1+2D)]` → `[..., D]`, from libtorch's generator.
-pub fn mog_sample(out: &Tensor, components: i64, dim: i64, min_scale: f64) -> Tensor {
+/// One draw from the mixture for each leading index: `out: [..., C(1+2D)]` → `[..., D]`, from `rng`.
+///
+/// The component is chosen by inverse CDF (`u ~ U[0, 1)`, the first component whose cumulative weight exceeds `u`),
+/// then the value is `μ + σ·ε` with `ε ~ N(0, I)`: one uniform and D normal draws per leading index.
+pub fn mog_sample(
+    out: &Tensor,
+    components: i64,
+    dim: i64,
+    min_scale: f64,
+    rng: &mut Rng,
+) -> Tensor {
     let (log_pi, mu, log_sigma) = mog_split(out, components, dim, min_scale);
     let lead: Vec<i64> = log_pi.size()[..log_pi.dim() - 1].to_vec();
-    let c = log_pi
+    let cdf = log_pi
         .exp()
         .reshape([-1, components])
-        .multinomial(1, false)
+        .cumsum(-1, Kind::Double);
+    let u = rng.uniform(&[cdf.size()[0], 1], 0.0, 1.0, (Kind::Double, cdf.device()));
+    // Rounding can leave the last cumulative weight just below 1: clamp to the last component.
+    let c = cdf
+        .le_tensor(&u)
+        .sum_dim_intlist(-1, true, Kind::Int64)
+        .clamp_max(components - 1)
         .reshape(
             lead.iter()
                 .copied()
@@ -128,7 +144,7 @@ pub fn mog_sample(out: &Tensor, components: i64, dim: i64, min_scale: f64) -> Te
         );
     let m = mu.gather(-2, &c, false).squeeze_dim(-2);
     let s = log_sigma.gather(-2, &c, false).squeeze_dim(-2).exp();
-    &m + s * m.randn_like()
+    &m + s * rng.randn_like(&m)
 }
 
 /// Which code runs the recurrent layer (defined with the cells, where [`BuiltinLayer`] takes it too).
@@ -171,7 +187,10 @@ impl Model {
     /// A population of `cfg.population` models for `cfg.task`, initialised as the paper's authors did (see
     /// [`Init::Paper`]); the output layer's weights ~ U(−scale, scale), its bias zero (for the MoG head: equal
     /// weights, means near 0 and scales ≈ 1, the normalised data's own).
-    pub fn new(cfg: &ModelConfig) -> Result<Self> {
+    ///
+    /// Every initial weight is drawn from `rng`: the cell's parameters in their layout's order, then the output
+    /// weights. A training run passes a generator seeded with its config's seed ([`crate::train::Population::new`]).
+    pub fn new(cfg: &ModelConfig, rng: &mut Rng) -> Result<Self> {
         let &ModelConfig {
             task,
             cell: kind,
@@ -201,14 +220,16 @@ impl Model {
             kind: dtype,
             device,
         };
-        let cell = new_cell(kind, &cfg)?;
-        let out_weight = tch::no_grad(|| {
-            // On the CPU, then moved: the same weights for a seed on every device (as the cell's, see CellConfig).
-            Tensor::empty([k, outputs, hidden], (dtype, Device::Cpu))
-                .uniform_(-init_scale, init_scale)
-                .to_device(device)
-        })
-        .set_requires_grad(true);
+        let cell = new_cell(kind, &cfg, rng)?;
+        // Drawn on the CPU, then moved: the same weights for a seed on every device (as the cell's).
+        let out_weight = rng
+            .uniform(
+                &[k, outputs, hidden],
+                -init_scale,
+                init_scale,
+                (dtype, device),
+            )
+            .set_requires_grad(true);
         let out_bias = Tensor::zeros([k, outputs], (dtype, device)).set_requires_grad(true);
         Ok(Model {
             rnn: CustomLayer::new(cell),

@@ -17,7 +17,7 @@ use crate::cells::{
     SequenceLayer, State,
 };
 use crate::device::{device_name, Dtype};
-use crate::rng::SplitMix64;
+use crate::rng::{Rng, SplitMix64};
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -164,18 +164,24 @@ impl Probe {
     /// Random inputs and states; the loss cotangents are N(0, 1)/(T·B), which makes the loss a mean over frames
     /// (as a training loss is), so gradient magnitudes stay O(1) at every shape and a max-abs bar means the same
     /// thing at sequence 1 and at sequence 50 × batch 16.
-    pub fn random(kind: CellKind, s: Shape, k: Kind, device: Device) -> Probe {
+    pub fn random(kind: CellKind, s: Shape, k: Kind, device: Device, rng: &mut Rng) -> Probe {
         let opts = (k, device);
         let scale = 1.0 / (s.seq * s.batch) as f64;
-        let state = || Tensor::randn([s.batch, s.hidden], opts) * 0.5;
         let lstm = kind.has_cell_state();
+        // Drawn in this order (the order of the fields), whatever the cell.
+        let x = rng.randn(&[s.seq, s.batch, s.input], opts);
+        let h0 = rng.randn(&[s.batch, s.hidden], opts) * 0.5;
+        let c0 = lstm.then(|| rng.randn(&[s.batch, s.hidden], opts) * 0.5);
+        let grad_out = rng.randn(&[s.seq, s.batch, s.hidden], opts) * scale;
+        let grad_h = rng.randn(&[s.batch, s.hidden], opts) * scale;
+        let grad_c = lstm.then(|| rng.randn(&[s.batch, s.hidden], opts) * scale);
         Probe {
-            x: Tensor::randn([s.seq, s.batch, s.input], opts),
-            h0: state(),
-            c0: lstm.then(state),
-            grad_out: Tensor::randn([s.seq, s.batch, s.hidden], opts) * scale,
-            grad_h: Tensor::randn([s.batch, s.hidden], opts) * scale,
-            grad_c: lstm.then(|| Tensor::randn([s.batch, s.hidden], opts) * scale),
+            x,
+            h0,
+            c0,
+            grad_out,
+            grad_h,
+            grad_c,
         }
     }
 }
@@ -284,7 +290,7 @@ pub fn compare_with_builtin(
     dtype: Dtype,
     opts: &Options,
 ) -> Result<Row> {
-    tch::manual_seed(opts.seed as i64);
+    let mut rng = Rng::new(opts.seed)?;
     let (mut worst_out, mut worst_grad) = (0.0f64, 0.0f64);
     let shapes = random_shapes(opts.random_cases, opts.seed);
     for s in &shapes {
@@ -293,10 +299,10 @@ pub fn compare_with_builtin(
             device: opts.device,
             ..CellConfig::new(s.input, s.hidden)
         };
-        let custom = CustomLayer::new(new_cell(kind, &cfg)?);
+        let custom = CustomLayer::new(new_cell(kind, &cfg, &mut rng)?);
         let builtin = BuiltinLayer::new(custom.cell(), mode)?;
         let params = custom.cell().parameters();
-        let probe = Probe::random(kind, *s, dtype.kind(), opts.device);
+        let probe = Probe::random(kind, *s, dtype.kind(), opts.device, &mut rng);
         let a = forward_backward(&custom, &params, &probe)
             .with_context(|| format!("custom {kind} on {s:?}"))?;
         let b = forward_backward(&builtin, &params, &probe)
@@ -386,7 +392,8 @@ pub fn check_fixture_case(case: &FixtureCase, kind: Kind, device: Device) -> Res
         device,
         ..CellConfig::new(case.input_size, case.hidden_size)
     };
-    let cell = new_cell(case.cell, &cfg)?;
+    // Every parameter is overwritten by the fixture's values: the seed of the initial draws does not matter.
+    let cell = new_cell(case.cell, &cfg, &mut Rng::new(0)?)?;
     let params: Vec<(String, Tensor)> = case
         .params
         .iter()
@@ -470,7 +477,7 @@ fn compare_with_fixtures(
 /// Autograd against central finite differences for every entry of every input and parameter, in f64.
 /// Returns the largest |autograd − difference quotient|.
 pub fn finite_difference_error(kind: CellKind, device: Device, seed: u64) -> Result<f64> {
-    tch::manual_seed(seed as i64);
+    let mut rng = Rng::new(seed)?;
     let s = Shape {
         seq: 4,
         batch: 2,
@@ -482,8 +489,8 @@ pub fn finite_difference_error(kind: CellKind, device: Device, seed: u64) -> Res
         device,
         ..CellConfig::new(s.input, s.hidden)
     };
-    let layer = CustomLayer::new(new_cell(kind, &cfg)?);
-    let probe = Probe::random(kind, s, Kind::Double, device);
+    let layer = CustomLayer::new(new_cell(kind, &cfg, &mut rng)?);
+    let probe = Probe::random(kind, s, Kind::Double, device, &mut rng);
     let params = layer.cell().parameters();
     let analytic = forward_backward(&layer, &params, &probe)?;
 

@@ -6,6 +6,7 @@ use rnnlab::cells::{
     Init, SequenceLayer, State,
 };
 use rnnlab::device::Dtype;
+use rnnlab::rng::Rng;
 use rnnlab::validate::{
     self, check_fixture_case, compare_with_builtin, finite_difference_error, forward_backward,
     max_abs_diff, Fixtures, Probe, Shape,
@@ -137,7 +138,7 @@ fn fixture_check_detects_a_perturbed_weight() {
         kind: Kind::Double,
         ..CellConfig::new(case.input_size, case.hidden_size)
     };
-    let cell = new_cell(case.cell, &cfg).unwrap();
+    let cell = new_cell(case.cell, &cfg, &mut Rng::new(0).unwrap()).unwrap();
     let (name, w) = params.iter_mut().find(|(n, _)| n == "weight_hh").unwrap();
     *w = &*w + Tensor::zeros_like(w).index_fill(0, &Tensor::from_slice(&[0i64]), 1e-6);
     assert_eq!(name, "weight_hh");
@@ -169,7 +170,7 @@ fn every_cell_passes_finite_differences_in_f64() {
 /// separate model with its slice of the weights computes, for a shared and for a per-member input.
 #[test]
 fn population_members_equal_separate_cells() {
-    tch::manual_seed(3);
+    let mut rng = Rng::new(3).unwrap();
     let k = 3;
     for kind in CellKind::ALL {
         let cfg = CellConfig {
@@ -178,9 +179,9 @@ fn population_members_equal_separate_cells() {
             init: Init::Paper { scale: 0.3 },
             ..CellConfig::new(5, 4)
         };
-        let pop = CustomLayer::new(new_cell(kind, &cfg).unwrap());
-        let shared = Tensor::randn([6, 2, 5], (Kind::Double, Device::Cpu));
-        let per_member = Tensor::randn([k, 6, 2, 5], (Kind::Double, Device::Cpu));
+        let pop = CustomLayer::new(new_cell(kind, &cfg, &mut rng).unwrap());
+        let shared = rng.randn(&[6, 2, 5], (Kind::Double, Device::Cpu));
+        let per_member = rng.randn(&[k, 6, 2, 5], (Kind::Double, Device::Cpu));
         let (out_shared, st_shared) = pop.forward(&shared, None).unwrap();
         let (out_member, _) = pop.forward(&per_member, None).unwrap();
         assert_eq!(out_shared.size(), [k, 6, 2, 4]);
@@ -191,6 +192,7 @@ fn population_members_equal_separate_cells() {
                     population: None,
                     ..cfg
                 },
+                &mut Rng::new(0).unwrap(),
             )
             .unwrap();
             let params: Vec<(String, Tensor)> = pop
@@ -220,7 +222,12 @@ fn population_members_equal_separate_cells() {
 fn parameter_counts_follow_table_1() {
     // The speech sizes of Table 1 (input 20) reproduce the paper's counts exactly.
     let count = |kind, hidden| {
-        let cell = new_cell(kind, &CellConfig::new(20, hidden)).unwrap();
+        let cell = new_cell(
+            kind,
+            &CellConfig::new(20, hidden),
+            &mut Rng::new(0).unwrap(),
+        )
+        .unwrap();
         (cell.paper_param_count(), cell.param_count())
     };
     assert_eq!(count(CellKind::PaperLstm, 195), (169_065, 169_065));
@@ -239,6 +246,7 @@ fn parameter_counts_follow_table_1() {
             population: Some(4),
             ..CellConfig::new(20, 227)
         },
+        &mut Rng::new(0).unwrap(),
     )
     .unwrap();
     assert_eq!(pop.param_count(), 168_888);
@@ -252,7 +260,7 @@ fn paper_init_makes_orthogonal_recurrent_blocks_and_zero_biases() {
         init: Init::Paper { scale: 0.1 },
         ..CellConfig::new(8, h)
     };
-    let cell = new_cell(CellKind::PaperLstm, &cfg).unwrap();
+    let cell = new_cell(CellKind::PaperLstm, &cfg, &mut Rng::new(0).unwrap()).unwrap();
     let named = cell.named_parameters();
     let get = |name: &str| named.iter().find(|(n, _)| *n == name).unwrap().1;
     let u = get("weight_hh");
@@ -276,7 +284,8 @@ fn paper_init_makes_orthogonal_recurrent_blocks_and_zero_biases() {
 #[test]
 fn bad_inputs_are_errors_not_panics() {
     let cfg = CellConfig::new(5, 4);
-    let lstm = CustomLayer::new(new_cell(CellKind::PaperLstm, &cfg).unwrap());
+    let lstm =
+        CustomLayer::new(new_cell(CellKind::PaperLstm, &cfg, &mut Rng::new(0).unwrap()).unwrap());
     let wrong_width = Tensor::zeros([3, 2, 6], (Kind::Float, Device::Cpu));
     let err = lstm.forward(&wrong_width, None).unwrap_err().to_string();
     assert!(
@@ -305,20 +314,23 @@ fn bad_inputs_are_errors_not_panics() {
         h: Tensor::zeros([3, 4], (Kind::Float, Device::Cpu)),
         c: None,
     };
-    let gru = CustomLayer::new(new_cell(CellKind::PaperGru, &cfg).unwrap());
+    let gru =
+        CustomLayer::new(new_cell(CellKind::PaperGru, &cfg, &mut Rng::new(0).unwrap()).unwrap());
     assert!(gru.forward(&x, Some(&bad_h)).is_err());
 
     // The paper forms have no libtorch twin.
     assert!(BuiltinLayer::new(gru.cell(), Implementation::BuiltinSeq).is_err());
     let builtin = BuiltinLayer::new(
-        new_cell(CellKind::TorchGru, &cfg).unwrap().as_ref(),
+        new_cell(CellKind::TorchGru, &cfg, &mut Rng::new(0).unwrap())
+            .unwrap()
+            .as_ref(),
         Implementation::BuiltinSeq,
     )
     .unwrap();
     assert!(builtin.forward(&wrong_width, None).is_err());
 
     // Loading parameters checks names and shapes.
-    let cell = new_cell(CellKind::TorchGru, &cfg).unwrap();
+    let cell = new_cell(CellKind::TorchGru, &cfg, &mut Rng::new(0).unwrap()).unwrap();
     let good: Vec<(String, Tensor)> = cell
         .named_parameters()
         .iter()
@@ -353,7 +365,12 @@ fn bad_inputs_are_errors_not_panics() {
         .to_string()
         .contains("no parameter"));
 
-    assert!(new_cell(CellKind::Tanh, &CellConfig::new(0, 4)).is_err());
+    assert!(new_cell(
+        CellKind::Tanh,
+        &CellConfig::new(0, 4),
+        &mut Rng::new(0).unwrap()
+    )
+    .is_err());
     assert!("gru2".parse::<CellKind>().is_err());
     assert_eq!(
         "paper_lstm".parse::<CellKind>().unwrap(),
@@ -364,12 +381,12 @@ fn bad_inputs_are_errors_not_panics() {
 /// Gradients flow to the shared weights through the built-in layer exactly as through the custom one.
 #[test]
 fn builtin_layers_share_the_custom_cells_weights() {
-    tch::manual_seed(5);
+    let mut rng = Rng::new(5).unwrap();
     let cfg = CellConfig {
         kind: Kind::Double,
         ..CellConfig::new(3, 2)
     };
-    let custom = CustomLayer::new(new_cell(CellKind::TorchLstm, &cfg).unwrap());
+    let custom = CustomLayer::new(new_cell(CellKind::TorchLstm, &cfg, &mut rng).unwrap());
     let builtin = BuiltinLayer::new(custom.cell(), Implementation::BuiltinSeq).unwrap();
     let s = Shape {
         seq: 4,
@@ -377,7 +394,7 @@ fn builtin_layers_share_the_custom_cells_weights() {
         input: 3,
         hidden: 2,
     };
-    let probe = Probe::random(CellKind::TorchLstm, s, Kind::Double, Device::Cpu);
+    let probe = Probe::random(CellKind::TorchLstm, s, Kind::Double, Device::Cpu, &mut rng);
     let params = custom.cell().parameters();
     let a = forward_backward(&custom, &params, &probe).unwrap();
     let b = forward_backward(&builtin, &params, &probe).unwrap();

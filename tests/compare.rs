@@ -9,6 +9,7 @@ use rnnlab::config::TrainConfig;
 use rnnlab::data::{MusicData, PianoRoll, Task};
 use rnnlab::device::Dtype;
 use rnnlab::model::{Implementation, Model, ModelConfig};
+use rnnlab::rng::Rng;
 use rnnlab::train::{self, Start};
 use tch::{Device, Kind, Tensor};
 
@@ -67,17 +68,19 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 fn same_seed_same_initial_weights_for_every_implementation() {
     for cell in CELLS {
         let draw = |implementation| {
-            tch::manual_seed(2014);
-            Model::new(&ModelConfig {
-                task: Task::Music,
-                cell,
-                implementation,
-                hidden: 10,
-                population: 3,
-                init_scale: 0.1,
-                kind: Kind::Double,
-                device: Device::Cpu,
-            })
+            Model::new(
+                &ModelConfig {
+                    task: Task::Music,
+                    cell,
+                    implementation,
+                    hidden: 10,
+                    population: 3,
+                    init_scale: 0.1,
+                    kind: Kind::Double,
+                    device: Device::Cpu,
+                },
+                &mut Rng::new(2014).unwrap(),
+            )
             .unwrap()
         };
         let reference = draw(Implementation::Custom);
@@ -117,10 +120,8 @@ fn f64_weights_agree_after_three_updates() {
                 worst = worst.max(d);
             }
             // The updates moved the weights: the comparison is not of untouched initial values.
-            let init = {
-                tch::manual_seed(config(cell, implementation).seed as i64);
-                rnnlab::train::Population::new(&config(cell, implementation), Device::Cpu).unwrap()
-            };
+            let init =
+                rnnlab::train::Population::new(&config(cell, implementation), Device::Cpu).unwrap();
             let moved = max_abs_diff(&w[0].1, init.model.parameters()[0]);
             assert!(
                 moved > 1e-6,

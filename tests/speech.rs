@@ -11,16 +11,9 @@ use rnnlab::data::speech::{
 };
 use rnnlab::data::{BatchConfig, BatchSource};
 use rnnlab::model::{mog_nll, mog_sample};
+use rnnlab::rng::Rng;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
-
-/// libtorch's generator is global to the process: tests that seed it and draw from it take this lock, so parallel
-/// test threads cannot interleave their draws.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn data_dir() -> PathBuf {
     PathBuf::from(std::env::var("RNNLAB_DATA").expect(
@@ -282,10 +275,10 @@ fn chunks_predict_every_step_once() {
 }
 
 /// `out` for K=2, T=1, B=3 with C components over D dims, and y, as f64 tensors.
-fn random_mog(c: i64, d: i64, seed: i64) -> (Tensor, Tensor) {
-    tch::manual_seed(seed);
-    let out = Tensor::randn([2, 1, 3, c * (1 + 2 * d)], (Kind::Double, Device::Cpu));
-    let y = Tensor::randn([1, 3, d], (Kind::Double, Device::Cpu));
+fn random_mog(c: i64, d: i64, seed: u64) -> (Tensor, Tensor) {
+    let mut rng = Rng::new(seed).unwrap();
+    let out = rng.randn(&[2, 1, 3, c * (1 + 2 * d)], (Kind::Double, Device::Cpu));
+    let y = rng.randn(&[1, 3, d], (Kind::Double, Device::Cpu));
     (out, y)
 }
 
@@ -311,9 +304,8 @@ fn direct_nll(out: &[f64], y: &[f64], c: usize, d: usize, floor: f64) -> f64 {
 
 #[test]
 fn mog_nll_matches_a_direct_computation() {
-    let _rng = rng_lock();
     for (c, d) in [(1i64, 1i64), (3, 2), (20, 10)] {
-        let (out, y) = random_mog(c, d, 7 + c);
+        let (out, y) = random_mog(c, d, 7 + c as u64);
         let floor = 1e-3;
         let nll = mog_nll(&out, &y, c, d, floor);
         assert_eq!(nll.size(), [2, 1, 3]);
@@ -335,7 +327,6 @@ fn mog_nll_matches_a_direct_computation() {
 /// With one component the mixture is a diagonal Gaussian: NLL = Σ_d [½ ((y−μ)/σ)² + ln σ + ½ ln 2π].
 #[test]
 fn one_component_equals_the_gaussian_nll() {
-    let _rng = rng_lock();
     let d = 10;
     let (out, y) = random_mog(1, d, 3);
     let floor = 1e-3;
@@ -372,7 +363,6 @@ fn mog_nll_is_stable_at_extremes() {
 /// Gradient with respect to every output against central differences, in f64.
 #[test]
 fn mog_gradient_matches_finite_differences() {
-    let _rng = rng_lock();
     let (c, d) = (3i64, 2i64);
     let (out, y) = random_mog(c, d, 11);
     let out = out.set_requires_grad(true);
@@ -402,8 +392,7 @@ fn mog_gradient_matches_finite_differences() {
 /// Samples from a one-component mixture have its mean and scale.
 #[test]
 fn mog_samples_follow_the_mixture() {
-    let _rng = rng_lock();
-    tch::manual_seed(5);
+    let mut rng = Rng::new(5).unwrap();
     let (c, d) = (2i64, 2i64);
     // Component 0: weight ~1, mean (3, −2), σ = floor + e^{ln 0.5} ≈ 0.5.
     let one = Tensor::from_slice(&[
@@ -419,7 +408,7 @@ fn mog_samples_follow_the_mixture() {
         0.0,
     ]);
     let out = one.unsqueeze(0).expand([20000, 10], false).contiguous();
-    let s = mog_sample(&out, c, d, 0.0);
+    let s = mog_sample(&out, c, d, 0.0, &mut rng);
     assert_eq!(s.size(), [20000, 2]);
     let mean: Vec<f64> = Vec::try_from(s.mean_dim(0, false, Kind::Double)).unwrap();
     let std: Vec<f64> = Vec::try_from(s.std_dim(0, true, false)).unwrap();
@@ -469,7 +458,6 @@ fn tiny_config() -> rnnlab::config::TrainConfig {
 /// Table 1's speech sizes are the default for fsdd, and the paper's parameter counts follow (input 20).
 #[test]
 fn speech_defaults_to_table1_sizes() {
-    let _rng = rng_lock();
     use rnnlab::cells::CellKind;
     for (cell, hidden, paper) in [
         (CellKind::Tanh, 400, 168_400),
@@ -495,7 +483,6 @@ fn speech_defaults_to_table1_sizes() {
 /// A speech run trains with the same recipe, writes its normalisation, and resumes exactly.
 #[test]
 fn speech_training_runs_and_resumes_exactly() {
-    let _rng = rng_lock();
     use rnnlab::train::{train, Start};
     let data = tiny_speech();
     let dir = tempfile::tempdir().unwrap();

@@ -15,8 +15,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
 
-fn random_batch(t: i64, b: i64, kind: Kind) -> (Tensor, Tensor, Tensor, usize) {
-    let roll = Tensor::rand([t + 1, b, KEYS], (kind, Device::Cpu))
+fn random_batch(rng: &mut Rng, t: i64, b: i64, kind: Kind) -> (Tensor, Tensor, Tensor, usize) {
+    let roll = rng
+        .uniform(&[t + 1, b, KEYS], 0.0, 1.0, (kind, Device::Cpu))
         .lt(0.1)
         .to_kind(kind);
     let x = roll.narrow(0, 0, t);
@@ -34,16 +35,20 @@ fn random_batch(t: i64, b: i64, kind: Kind) -> (Tensor, Tensor, Tensor, usize) {
 /// must score 88·ln 2 = 60.997 per frame, whatever the batch and padding.
 #[test]
 fn nll_is_nats_per_frame_summed_over_keys() {
-    let model = MusicModel::new(&ModelConfig {
-        task: Task::Music,
-        cell: CellKind::PaperGru,
-        implementation: Implementation::Custom,
-        hidden: 8,
-        population: 2,
-        init_scale: 0.1,
-        kind: Kind::Double,
-        device: Device::Cpu,
-    })
+    let mut data = Rng::new(0).unwrap();
+    let model = MusicModel::new(
+        &ModelConfig {
+            task: Task::Music,
+            cell: CellKind::PaperGru,
+            implementation: Implementation::Custom,
+            hidden: 8,
+            population: 2,
+            init_scale: 0.1,
+            kind: Kind::Double,
+            device: Device::Cpu,
+        },
+        &mut Rng::new(0).unwrap(),
+    )
     .unwrap();
     tch::no_grad(|| {
         for (name, p) in model.named_parameters() {
@@ -52,7 +57,7 @@ fn nll_is_nats_per_frame_summed_over_keys() {
             }
         }
     });
-    let (x, y, mask, frames) = random_batch(7, 5, Kind::Double);
+    let (x, y, mask, frames) = random_batch(&mut data, 7, 5, Kind::Double);
     let nll = model.nll_sum(&x, &y, &mask).unwrap() / frames as f64;
     for m in 0..2 {
         let v = nll.double_value(&[m]);
@@ -85,7 +90,7 @@ fn copy_member(from: &Population, m: i64, to: &Population) {
 /// Population training must equal K separate runs: same weights, same noise, same batches, a few updates.
 #[test]
 fn population_equals_separate_runs() {
-    tch::manual_seed(1);
+    let mut data = Rng::new(1).unwrap();
     let mut rng = Rng::new(1).unwrap();
     for cell in [CellKind::PaperGru, CellKind::PaperLstm, CellKind::Tanh] {
         let lrs = vec![3e-3, 1e-3, 2e-4];
@@ -100,8 +105,8 @@ fn population_equals_separate_runs() {
             })
             .collect();
         for _ in 0..4 {
-            let (x, y, mask, frames) = random_batch(9, 3, Kind::Double);
-            let noise = pop.draw_noise(0.075, &mut rng).unwrap();
+            let (x, y, mask, frames) = random_batch(&mut data, 9, 3, Kind::Double);
+            let noise = pop.draw_noise(0.075, &mut rng);
             let _ = pop.update(&x, &y, &mask, frames, &noise).unwrap();
             for (m, single) in singles.iter_mut().enumerate() {
                 let own: Vec<Option<Tensor>> = noise
@@ -135,7 +140,7 @@ fn population_equals_separate_runs() {
 /// A member whose loss is NaN is isolated: the others train exactly as they would without it.
 #[test]
 fn a_diverged_member_does_not_disturb_the_others() {
-    tch::manual_seed(2);
+    let mut data = Rng::new(2).unwrap();
     let mut rng = Rng::new(2).unwrap();
     let cfg = small_config(CellKind::PaperGru, vec![1e-3, 1e-3]);
     let mut pop = Population::new(&cfg, Device::Cpu).unwrap();
@@ -146,18 +151,12 @@ fn a_diverged_member_does_not_disturb_the_others() {
         let w = pop.model.parameters()[0].shallow_clone();
         let _ = w.get(1).fill_(f64::NAN);
     });
-    let (x, y, mask, frames) = random_batch(6, 2, Kind::Double);
-    let noise = pop.draw_noise(0.0, &mut rng).unwrap();
+    let (x, y, mask, frames) = random_batch(&mut data, 6, 2, Kind::Double);
+    let noise = pop.draw_noise(0.0, &mut rng);
     let (_, finite) = pop.update(&x, &y, &mask, frames, &noise).unwrap();
     assert_eq!(finite, vec![true, false]);
     let _ = alone
-        .update(
-            &x,
-            &y,
-            &mask,
-            frames,
-            &alone.draw_noise(0.0, &mut rng).unwrap(),
-        )
+        .update(&x, &y, &mask, frames, &alone.draw_noise(0.0, &mut rng))
         .unwrap();
     for (p, q) in pop.model.parameters().iter().zip(alone.model.parameters()) {
         let d = (p.get(0) - q.get(0)).abs().max().double_value(&[]);

@@ -11,6 +11,7 @@ use crate::cells::{
     new_cell, BuiltinLayer, Cell, CellConfig, CellKind, CustomLayer, SequenceLayer,
 };
 use crate::device::device_name;
+use crate::rng::Rng;
 use anyhow::{bail, Context, Result};
 use tch::{Kind, Tensor};
 
@@ -56,12 +57,13 @@ fn plan(opts: &Options, notes: &mut Vec<String>) -> Vec<Case> {
 /// Runs the benchmark. `progress` sees each row as soon as it is measured.
 pub fn run(opts: &Options, mut progress: impl FnMut(&Row)) -> Result<Report> {
     check(opts)?;
-    tch::manual_seed(opts.seed as i64);
+    // The weights and inputs of every case, and the matrices of the peak measurement.
+    let mut rng = Rng::new(opts.seed)?;
     let _onednn = OnednnGuard::set(opts.onednn);
     let mut notes = vec![];
     let cases = plan(opts, &mut notes);
     let device = device_name(opts.device);
-    let (peak_n, peak) = measure_peak(opts)?;
+    let (peak_n, peak) = measure_peak(opts, &mut rng)?;
     let overhead = measure_op_overhead(opts)?;
     let mut rows = vec![];
     // Cases come grouped by (shape, cell): the models and input are built once per group.
@@ -69,9 +71,10 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&Row)) -> Result<Report> {
     for case in cases {
         let group = match current.take() {
             Some(g) if g.kind == case.kind && g.shape == case.shape => g,
-            _ => Group::new(opts, &case)?,
+            _ => Group::new(opts, &case, &mut rng)?,
         };
-        time_case(opts, &case, &group, &device, &mut notes, &mut |row| {
+        let tier_layer = TierLayer::new(opts, &case, &group, &mut notes, &mut rng)?;
+        time_case(opts, &case, &group, &tier_layer, &device, &mut |row| {
             progress(&row);
             rows.push(row);
         })?;
@@ -107,14 +110,14 @@ struct Group {
 }
 
 impl Group {
-    fn new(opts: &Options, case: &Case) -> Result<Group> {
+    fn new(opts: &Options, case: &Case, rng: &mut Rng) -> Result<Group> {
         let s = case.shape;
         let cfg = CellConfig {
             device: opts.device,
             ..CellConfig::new(s.input, s.hidden)
         };
-        let layer = CustomLayer::new(new_cell(case.kind, &cfg)?);
-        let x = Tensor::randn([s.seq, s.batch, s.input], (Kind::Float, opts.device));
+        let layer = CustomLayer::new(new_cell(case.kind, &cfg, rng)?);
+        let x = rng.randn(&[s.seq, s.batch, s.input], (Kind::Float, opts.device));
         Ok(Group {
             kind: case.kind,
             shape: s,
@@ -137,7 +140,13 @@ enum TierLayer {
 impl TierLayer {
     /// Builds the layer of `case.tier`. Flattening weights for cuDNN may fail without stopping the run: that is
     /// noted in `notes`.
-    fn new(opts: &Options, case: &Case, group: &Group, notes: &mut Vec<String>) -> Result<Self> {
+    fn new(
+        opts: &Options,
+        case: &Case,
+        group: &Group,
+        notes: &mut Vec<String>,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         let cell = group.layer.cell();
         Ok(match case.tier {
             Tier::Fused => TierLayer::Shared,
@@ -147,7 +156,7 @@ impl TierLayer {
                     population: Some(opts.population),
                     ..CellConfig::new(group.shape.input, group.shape.hidden)
                 };
-                TierLayer::Population(CustomLayer::new(new_cell(case.kind, &cfg)?))
+                TierLayer::Population(CustomLayer::new(new_cell(case.kind, &cfg, rng)?))
             }
             Tier::Naive => TierLayer::Own(Box::new(NaiveLayer::new(cell)?)),
             Tier::BuiltinCell | Tier::BuiltinSeq | Tier::Cudnn => {
@@ -173,12 +182,11 @@ fn time_case(
     opts: &Options,
     case: &Case,
     group: &Group,
+    tier_layer: &TierLayer,
     device: &str,
-    notes: &mut Vec<String>,
     done: &mut dyn FnMut(Row),
 ) -> Result<()> {
-    let tier_layer = TierLayer::new(opts, case, group, notes)?;
-    let (layer, params, per): (&dyn SequenceLayer, Vec<&Tensor>, i64) = match &tier_layer {
+    let (layer, params, per): (&dyn SequenceLayer, Vec<&Tensor>, i64) = match tier_layer {
         TierLayer::Population(pop) => (pop, pop.cell().parameters(), opts.population),
         TierLayer::Own(own) => (own.as_ref(), group.layer.cell().parameters(), 1),
         TierLayer::Shared => (&group.layer, group.layer.cell().parameters(), 1),

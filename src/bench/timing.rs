@@ -3,6 +3,7 @@
 
 use super::{Direction, Options, Shape};
 use crate::cells::CellKind;
+use crate::rng::Rng;
 use anyhow::Result;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -84,15 +85,15 @@ pub fn matmul_flop(kind: CellKind, s: Shape, direction: Direction) -> f64 {
 }
 
 /// The practical matmul peak: GFLOP/s of an `n × n × n` f32 product, median of a few runs.
-pub(super) fn measure_peak(opts: &Options) -> Result<(i64, f64)> {
+pub(super) fn measure_peak(opts: &Options, rng: &mut Rng) -> Result<(i64, f64)> {
     let n = match (opts.device, opts.quick) {
         (Device::Cpu, true) => 256,
         (Device::Cpu, false) => 1024,
         (_, true) => 1024,
         (_, false) => 4096,
     };
-    let a = Tensor::randn([n, n], (Kind::Float, opts.device));
-    let b = Tensor::randn([n, n], (Kind::Float, opts.device));
+    let a = rng.randn(&[n, n], (Kind::Float, opts.device));
+    let b = rng.randn(&[n, n], (Kind::Float, opts.device));
     let o = Options {
         min_reps: 5,
         max_reps: 50,

@@ -21,6 +21,7 @@
 
 use super::layout::{Dims, PaperLayout, TorchLayout};
 use super::{project, recurrent, Cell, CellConfig, CellKind, State};
+use crate::rng::Rng;
 use tch::Tensor;
 
 pub struct TorchGru {
@@ -29,9 +30,9 @@ pub struct TorchGru {
 }
 
 impl TorchGru {
-    pub fn new(cfg: &CellConfig) -> Self {
+    pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         TorchGru {
-            p: TorchLayout::new(cfg, 3),
+            p: TorchLayout::new(cfg, 3, rng),
             dims: Dims::of(cfg),
         }
     }
@@ -83,9 +84,9 @@ pub struct PaperGru {
 }
 
 impl PaperGru {
-    pub fn new(cfg: &CellConfig) -> Self {
+    pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         PaperGru {
-            p: PaperLayout::new(cfg, 3),
+            p: PaperLayout::new(cfg, 3, rng),
             dims: Dims::of(cfg),
         }
     }

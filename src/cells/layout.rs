@@ -6,6 +6,7 @@
 //! sizes.
 
 use super::CellConfig;
+use crate::rng::Rng;
 use tch::Tensor;
 
 /// A cell's sizes: input `D`, hidden `H`, and `Some(K)` for a population of K models.
@@ -42,12 +43,12 @@ pub(super) struct TorchLayout {
 impl TorchLayout {
     /// Drawn in PyTorch's order (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`), the order recorded runs were drawn
     /// in, so they reproduce from their seeds (`tests/init_pinned.rs`).
-    pub fn new(cfg: &CellConfig, gates: i64) -> Self {
+    pub fn new(cfg: &CellConfig, gates: i64, rng: &mut Rng) -> Self {
         TorchLayout {
-            weight_ih: cfg.weight_ih(gates),
-            weight_hh: cfg.weight_hh(gates),
-            bias_ih: cfg.bias(gates * cfg.hidden),
-            bias_hh: cfg.bias(gates * cfg.hidden),
+            weight_ih: cfg.weight_ih(rng, gates),
+            weight_hh: cfg.weight_hh(rng, gates),
+            bias_ih: cfg.bias(rng, gates * cfg.hidden),
+            bias_hh: cfg.bias(rng, gates * cfg.hidden),
         }
     }
 
@@ -86,11 +87,11 @@ pub(super) struct PaperLayout {
 
 impl PaperLayout {
     /// Drawn in the order `weight_ih`, `weight_hh`, `bias`.
-    pub fn new(cfg: &CellConfig, gates: i64) -> Self {
+    pub fn new(cfg: &CellConfig, gates: i64, rng: &mut Rng) -> Self {
         PaperLayout {
-            weight_ih: cfg.weight_ih(gates),
-            weight_hh: cfg.weight_hh(gates),
-            bias: cfg.bias(gates * cfg.hidden),
+            weight_ih: cfg.weight_ih(rng, gates),
+            weight_hh: cfg.weight_hh(rng, gates),
+            bias: cfg.bias(rng, gates * cfg.hidden),
         }
     }
 

@@ -22,6 +22,7 @@
 
 use super::layout::{Dims, PaperLayout, TorchLayout};
 use super::{per_unit, project, recurrent, Cell, CellConfig, CellKind, Init, State};
+use crate::rng::Rng;
 use tch::Tensor;
 
 fn cell_state(state: &State) -> &Tensor {
@@ -35,9 +36,9 @@ pub struct TorchLstm {
 }
 
 impl TorchLstm {
-    pub fn new(cfg: &CellConfig) -> Self {
+    pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         TorchLstm {
-            p: TorchLayout::new(cfg, 4),
+            p: TorchLayout::new(cfg, 4, rng),
             dims: Dims::of(cfg),
         }
     }
@@ -86,14 +87,14 @@ pub struct PaperLstm {
 }
 
 impl PaperLstm {
-    pub fn new(cfg: &CellConfig) -> Self {
+    pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         // The peepholes are drawn first: the order in which a seed has always drawn this cell's parameters.
         let peephole = match cfg.init {
-            Init::Torch => cfg.uniform(&[3 * cfg.hidden], 1.0 / (cfg.hidden as f64).sqrt()),
-            Init::Paper { scale } => cfg.uniform(&[3 * cfg.hidden], scale),
+            Init::Torch => cfg.uniform(rng, &[3 * cfg.hidden], 1.0 / (cfg.hidden as f64).sqrt()),
+            Init::Paper { scale } => cfg.uniform(rng, &[3 * cfg.hidden], scale),
         };
         PaperLstm {
-            p: PaperLayout::new(cfg, 4),
+            p: PaperLayout::new(cfg, 4, rng),
             peephole,
             dims: Dims::of(cfg),
         }

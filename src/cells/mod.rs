@@ -39,6 +39,7 @@ pub use lstm::{PaperLstm, TorchLstm};
 pub use sequence::{check_input, initial_state, run_steps, zero_state, CustomLayer, SequenceLayer};
 pub use tanh::TanhRnn;
 
+use crate::rng::Rng;
 use anyhow::{ensure, Context, Result};
 use std::fmt;
 use std::str::FromStr;
@@ -268,16 +269,12 @@ impl CellConfig {
             .collect()
     }
 
-    /// A leaf parameter of `shape` (population prefix added) ~ U(−a, a). Drawn on the CPU from libtorch's CPU
-    /// generator whatever the device, then moved: a seed gives the same initial weights on the CPU and on CUDA (whose
-    /// own generator draws other numbers), so runs of one config on both devices can be compared.
-    fn uniform(&self, dims: &[i64], a: f64) -> Tensor {
-        tch::no_grad(|| {
-            Tensor::empty(self.shape(dims), (self.kind, Device::Cpu))
-                .uniform_(-a, a)
-                .to_device(self.device)
-        })
-        .set_requires_grad(true)
+    /// A leaf parameter of `shape` (population prefix added) ~ U(−a, a). Drawn on the CPU whatever the device,
+    /// then moved ([`Rng`] does): a seed gives the same initial weights on the CPU and on CUDA, so runs of one config
+    /// on both devices can be compared.
+    fn uniform(&self, rng: &mut Rng, dims: &[i64], a: f64) -> Tensor {
+        rng.uniform(&self.shape(dims), -a, a, (self.kind, self.device))
+            .set_requires_grad(true)
     }
 
     fn zeros(&self, dims: &[i64]) -> Tensor {
@@ -285,21 +282,21 @@ impl CellConfig {
     }
 
     /// Input weights `[gates·H, D]`.
-    fn weight_ih(&self, gates: i64) -> Tensor {
+    fn weight_ih(&self, rng: &mut Rng, gates: i64) -> Tensor {
         let a = match self.init {
             Init::Torch => 1.0 / (self.hidden as f64).sqrt(),
             Init::Paper { scale } => scale,
         };
-        self.uniform(&[gates * self.hidden, self.input], a)
+        self.uniform(rng, &[gates * self.hidden, self.input], a)
     }
 
     /// Recurrent weights `[gates·H, H]`: under the paper init each H×H gate block is orthogonal.
-    fn weight_hh(&self, gates: i64) -> Tensor {
+    fn weight_hh(&self, rng: &mut Rng, gates: i64) -> Tensor {
         let h = self.hidden;
         match self.init {
-            Init::Torch => self.uniform(&[gates * h, h], 1.0 / (h as f64).sqrt()),
+            Init::Torch => self.uniform(rng, &[gates * h, h], 1.0 / (h as f64).sqrt()),
             Init::Paper { .. } => tch::no_grad(|| {
-                let blocks: Vec<Tensor> = (0..gates).map(|_| self.orthogonal(h)).collect();
+                let blocks: Vec<Tensor> = (0..gates).map(|_| self.orthogonal(rng, h)).collect();
                 Tensor::cat(&blocks, -2)
             })
             .set_requires_grad(true),
@@ -308,17 +305,17 @@ impl CellConfig {
 
     /// A random orthogonal `[H, H]` (or `[K, H, H]`) matrix: Q of a Gaussian's QR, signs fixed by diag(R).
     /// Drawn and factored on the CPU (see [`CellConfig::uniform`]), then moved to the device.
-    fn orthogonal(&self, h: i64) -> Tensor {
-        let a = Tensor::randn(self.shape(&[h, h]), (Kind::Double, Device::Cpu));
+    fn orthogonal(&self, rng: &mut Rng, h: i64) -> Tensor {
+        let a = rng.randn(&self.shape(&[h, h]), (Kind::Double, Device::Cpu));
         let (q, r) = Tensor::linalg_qr(&a, "reduced");
         let signs = r.diagonal(0, -2, -1).sign().unsqueeze(-2);
         (q * signs).to_kind(self.kind).to_device(self.device)
     }
 
     /// A bias vector of `len` entries (population prefix added).
-    fn bias(&self, len: i64) -> Tensor {
+    fn bias(&self, rng: &mut Rng, len: i64) -> Tensor {
         match self.init {
-            Init::Torch => self.uniform(&[len], 1.0 / (self.hidden as f64).sqrt()),
+            Init::Torch => self.uniform(rng, &[len], 1.0 / (self.hidden as f64).sqrt()),
             Init::Paper { .. } => self.zeros(&[len]),
         }
     }
@@ -398,15 +395,15 @@ pub trait Cell {
     }
 }
 
-/// Makes a custom cell of the given kind.
-pub fn new_cell(kind: CellKind, cfg: &CellConfig) -> Result<Box<dyn Cell>> {
+/// Makes a custom cell of the given kind, its initial parameters drawn from `rng` (in the order its layout gives).
+pub fn new_cell(kind: CellKind, cfg: &CellConfig, rng: &mut Rng) -> Result<Box<dyn Cell>> {
     cfg.check()?;
     Ok(match kind {
-        CellKind::Tanh => Box::new(TanhRnn::new(cfg)),
-        CellKind::TorchGru => Box::new(TorchGru::new(cfg)),
-        CellKind::PaperGru => Box::new(PaperGru::new(cfg)),
-        CellKind::TorchLstm => Box::new(TorchLstm::new(cfg)),
-        CellKind::PaperLstm => Box::new(PaperLstm::new(cfg)),
+        CellKind::Tanh => Box::new(TanhRnn::new(cfg, rng)),
+        CellKind::TorchGru => Box::new(TorchGru::new(cfg, rng)),
+        CellKind::PaperGru => Box::new(PaperGru::new(cfg, rng)),
+        CellKind::TorchLstm => Box::new(TorchLstm::new(cfg, rng)),
+        CellKind::PaperLstm => Box::new(PaperLstm::new(cfg, rng)),
     })
 }
 

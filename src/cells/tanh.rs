@@ -10,6 +10,7 @@
 
 use super::layout::{Dims, TorchLayout};
 use super::{project, recurrent, Cell, CellConfig, CellKind, State};
+use crate::rng::Rng;
 use tch::Tensor;
 
 pub struct TanhRnn {
@@ -18,9 +19,9 @@ pub struct TanhRnn {
 }
 
 impl TanhRnn {
-    pub fn new(cfg: &CellConfig) -> Self {
+    pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         TanhRnn {
-            p: TorchLayout::new(cfg, 1),
+            p: TorchLayout::new(cfg, 1, rng),
             dims: Dims::of(cfg),
         }
     }

@@ -1,7 +1,7 @@
-// A random generator owned by one training run. libtorch's default CPU generator is one per process: `rnnlab
-// reproduce` trains several populations on threads of one process, and with a shared generator each run's weight
-// noise depended on how the threads interleaved. A CPU generator per run makes every run the same as it would be
-// alone; seeded with the same value, it yields the same stream as the default generator after torch::manual_seed.
+// A random generator owned by its user (a training run, a validation, a benchmark). libtorch's default CPU generator
+// is one per process: with it, a run's numbers would depend on whatever else draws in the process (other runs on
+// other threads, an embedding program). A CPU generator per owner makes every run the same as it would be alone;
+// seeded with the same value, it yields the same stream as the default generator after torch::manual_seed.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -42,6 +42,19 @@ int rnnlab_normal_(void* gen, void* tensor, char* err, size_t len) {
   try {
     auto* g = static_cast<at::Generator*>(gen);
     static_cast<at::Tensor*>(tensor)->normal_(0.0, 1.0, *g);
+    return 0;
+  } catch (const std::exception& e) {
+    copy_error(e, err, len);
+    return -1;
+  }
+}
+
+// Fills `tensor` (an at::Tensor*, on the CPU) with U(from, to) draws from `gen`, in place. Returns 0, or -1 with the
+// exception's message in `err`.
+int rnnlab_uniform_(void* gen, void* tensor, double from, double to, char* err, size_t len) {
+  try {
+    auto* g = static_cast<at::Generator*>(gen);
+    static_cast<at::Tensor*>(tensor)->uniform_(from, to, *g);
     return 0;
   } catch (const std::exception& e) {
     copy_error(e, err, len);

@@ -19,6 +19,7 @@ pub mod sampling;
 use crate::data::speech::{write_wav, Normalisation, FRAME, INPUT, SAMPLE_RATE};
 use crate::data::Task;
 use crate::model::{mog_sample, Head, MOG_MIN_SCALE};
+use crate::rng::Rng;
 use crate::run::RunDir;
 use anyhow::{bail, ensure, Result};
 use std::path::Path;
@@ -66,7 +67,7 @@ pub fn sample_run(
     };
     let kind = cfg.dtype.kind();
     let steps = ((seconds * SAMPLE_RATE as f64) as usize).div_ceil(FRAME);
-    tch::manual_seed(seed as i64);
+    let mut rng = Rng::new(seed)?;
     let out = tch::no_grad(|| -> Result<Tensor> {
         let silence = (0.0 - norm.mean) / norm.std;
         let mut x = Tensor::full([k as i64, 1, 1, INPUT as i64], silence, (kind, Device::Cpu));
@@ -74,7 +75,7 @@ pub fn sample_run(
         let mut frames = Vec::with_capacity(steps);
         for _ in 0..steps {
             let (o, s) = model.outputs_from(&x, state.as_ref())?;
-            let y = mog_sample(&o, components, dim, MOG_MIN_SCALE); // [K, 1, 1, 10]
+            let y = mog_sample(&o, components, dim, MOG_MIN_SCALE, &mut rng); // [K, 1, 1, 10]
             x = Tensor::cat(
                 &[x.narrow(-1, FRAME as i64, FRAME as i64), y.shallow_clone()],
                 -1,

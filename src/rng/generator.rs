@@ -1,16 +1,18 @@
-//! A random generator owned by one training run (`src/ffi/rng.cpp`; tch wraps no `at::Generator`).
+//! A random generator owned by its user (`src/ffi/rng.cpp`; tch wraps no `at::Generator`).
 //!
-//! libtorch's default generator is one per process, and `rnnlab reproduce` trains several populations on threads of
-//! one process: with the shared generator, each run's weight noise depended on how the threads interleaved, so a
-//! reproduction was not repeatable and its runs differed from the same configs trained alone. Each run now draws its
-//! noise from its own CPU generator. Seeded with the same value, it yields the same stream as the default generator
-//! after `tch::manual_seed` (a run trained alone is unchanged, bit for bit). On CUDA the draws are made on the CPU and
-//! copied over, so CUDA runs draw the same noise as CPU runs.
+//! libtorch's default generator is one per process. With it, a training run's initial weights and noise depended on
+//! whatever else drew from it at the same time: another run on another thread (`rnnlab reproduce`, a test binary),
+//! or the program rnnlab is embedded in. Every draw rnnlab makes through libtorch now comes from an [`Rng`] its
+//! owner made from a seed: a training run's initial weights from one seeded with the config's seed, its weight noise
+//! from one re-seeded every epoch, a validation's or a benchmark's inputs from one of their own. Seeded with the same
+//! value, an [`Rng`] yields the same stream as the default generator after `tch::manual_seed`, so runs recorded
+//! before it existed draw the same numbers. Draws are made on the CPU and copied to the tensor's device, so a seed
+//! gives the same numbers on CUDA as on the CPU.
 
 use anyhow::{bail, Result};
 use std::ffi::{c_char, c_void, CStr};
 use std::ptr::NonNull;
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 mod ffi {
     use std::ffi::{c_char, c_void};
@@ -24,6 +26,14 @@ mod ffi {
             err: *mut c_char,
             len: usize,
         ) -> i32;
+        pub fn rnnlab_uniform_(
+            gen: *mut c_void,
+            tensor: *mut c_void,
+            from: f64,
+            to: f64,
+            err: *mut c_char,
+            len: usize,
+        ) -> i32;
     }
 }
 
@@ -32,9 +42,15 @@ pub struct Rng {
     gen: NonNull<c_void>,
 }
 
-// SAFETY: the generator is owned by this value alone and only used through `&mut self` (or `&self` under the
-// generator's own mutex in `reseed`); moving it to another thread is fine.
+// SAFETY: the generator is owned by this value alone and only used through `&mut self`; moving it to another thread
+// is fine.
 unsafe impl Send for Rng {}
+
+/// The law of one fill.
+enum Law {
+    Normal,
+    Uniform(f64, f64),
+}
 
 impl Rng {
     pub fn new(seed: u64) -> Result<Rng> {
@@ -52,29 +68,54 @@ impl Rng {
         unsafe { ffi::rnnlab_generator_seed(self.gen.as_ptr(), seed) }
     }
 
-    /// A tensor of `like`'s shape, kind and device filled with N(0, 1) draws from this generator.
-    pub fn randn_like(&mut self, like: &Tensor) -> Result<Tensor> {
-        let mut out = Tensor::empty(like.size(), (like.kind(), Device::Cpu));
+    /// A tensor of `shape` filled with N(0, 1) draws (as `Tensor::randn`, from this generator).
+    pub fn randn(&mut self, shape: &[i64], options: (Kind, Device)) -> Tensor {
+        self.draw(shape, options, Law::Normal)
+    }
+
+    /// A tensor of `like`'s shape, kind and device filled with N(0, 1) draws.
+    pub fn randn_like(&mut self, like: &Tensor) -> Tensor {
+        self.randn(&like.size(), (like.kind(), like.device()))
+    }
+
+    /// A tensor of `shape` filled with U(from, to) draws (as `Tensor::empty(..).uniform_(from, to)`).
+    pub fn uniform(
+        &mut self,
+        shape: &[i64],
+        from: f64,
+        to: f64,
+        options: (Kind, Device),
+    ) -> Tensor {
+        self.draw(shape, options, Law::Uniform(from, to))
+    }
+
+    /// Fills a new CPU tensor, then moves it to `device`. Panics with libtorch's message if the fill fails, as tch's
+    /// own methods do (a fill of a fresh dense tensor fails only when libtorch itself cannot run).
+    fn draw(&mut self, shape: &[i64], (kind, device): (Kind, Device), law: Law) -> Tensor {
+        let mut out = Tensor::empty(shape, (kind, Device::Cpu));
         let mut err = [0 as c_char; 512];
-        // SAFETY: `out` is a live CPU tensor (tch's C_tensor is an `at::Tensor*`) that outlives the call; `err` is a
-        // writable buffer of the given length; the C++ side catches every exception.
+        let gen = self.gen.as_ptr();
+        let tensor = out.as_mut_ptr() as *mut c_void;
+        // SAFETY: `gen` is a live generator owned by self; `out` is a live CPU tensor (tch's C_tensor is an
+        // `at::Tensor*`) that outlives the call; `err` is a writable buffer of the given length; the C++ side catches
+        // every exception.
         let rc = unsafe {
-            ffi::rnnlab_normal_(
-                self.gen.as_ptr(),
-                out.as_mut_ptr() as *mut c_void,
-                err.as_mut_ptr(),
-                err.len(),
-            )
+            match law {
+                Law::Normal => ffi::rnnlab_normal_(gen, tensor, err.as_mut_ptr(), err.len()),
+                Law::Uniform(from, to) => {
+                    ffi::rnnlab_uniform_(gen, tensor, from, to, err.as_mut_ptr(), err.len())
+                }
+            }
         };
         if rc != 0 {
             // SAFETY: the C++ side wrote a NUL-terminated message into `err` (zero-initialised otherwise).
             let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy();
-            bail!("drawing normal samples failed: {msg}");
+            panic!("drawing random numbers failed: {msg}");
         }
-        Ok(match like.device() {
+        match device {
             Device::Cpu => out,
             device => out.to_device(device),
-        })
+        }
     }
 }
 

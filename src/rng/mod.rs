@@ -1,9 +1,12 @@
-//! Seeded generators, one home for every seeded draw rnnlab makes outside libtorch's default generator.
+//! Seeded generators, one home for every seeded draw rnnlab makes. Nothing in rnnlab draws from libtorch's
+//! process-wide default generator: each draw comes from a generator its owner seeded, so results never depend on
+//! what else runs in the process.
 //!
 //! - [`SplitMix64`]: a tiny Rust-side generator (Steele, Lea & Flood 2014) for draws that must not depend on
 //!   libtorch: the learning-rate candidates ([`crate::config::TrainConfig::learning_rates`]), the per-epoch seeds of
 //!   the noise generator, and the random shapes of `rnnlab validate`.
-//! - [`Rng`]: a training run's own `at::Generator` for weight noise (`src/ffi/rng.cpp`).
+//! - [`Rng`]: an `at::Generator` of the owner's (`src/ffi/rng.cpp`): a run's initial weights and weight noise, the
+//!   inputs of `rnnlab validate` and `rnnlab bench`, the draws of a speech sample.
 //!
 //! Shuffling and bucketing of batches use a ChaCha8 stream per epoch instead (see [`crate::data::batch`]).
 

@@ -5,6 +5,7 @@
 use super::{RunDir, TrainState};
 use crate::config::TrainConfig;
 use crate::model::Model;
+use crate::rng::Rng;
 use anyhow::{ensure, Context, Result};
 use tch::{Device, Tensor};
 
@@ -57,7 +58,8 @@ impl RunDir {
         device: Device,
     ) -> Result<(Model, TrainState)> {
         let (tensors, state) = self.load_checkpoint()?;
-        let model = Model::new(&cfg.model_config(device))?;
+        // The initial draws are overwritten by the checkpoint's tensors: any seed will do.
+        let model = Model::new(&cfg.model_config(device), &mut Rng::new(cfg.seed)?)?;
         tch::no_grad(|| -> Result<()> {
             for (name, p) in model.named_parameters() {
                 copy_into(p, find(&tensors, &best_name(&name))?, &name)?;

@@ -37,9 +37,6 @@ use std::path::Path;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-/// Serialises the use of libtorch's process-wide generator (initialisation) between runs on different threads.
-static GLOBAL_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// The run's noise generator is re-seeded at every epoch from (seed, epoch), so a resumed run draws the same noise as
 /// an uninterrupted one without saving the generator's state.
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
@@ -200,16 +197,15 @@ pub fn train<D: TrainData + ?Sized>(
     Ok(summary)
 }
 
-/// The data on the device and a freshly initialised population. Initialisation draws from libtorch's process-wide
-/// generator: runs starting on other threads (reproduce) wait, so that each gets the stream of its own seed. Weight
-/// noise comes from the run's own generator ([`Rng`]).
+/// The data on the device and a freshly initialised population. Nothing here or in training draws from libtorch's
+/// process-wide generator: the initial weights come from a generator seeded with `cfg.seed`
+/// ([`Population::new`]), weight noise from the run's own ([`Rng`], re-seeded every epoch), the data order from a
+/// ChaCha8 stream per epoch. Runs on other threads of the process never change a run's numbers.
 fn setup<D: TrainData + ?Sized>(
     cfg: &TrainConfig,
     data: &D,
     device: Device,
 ) -> Result<(PreparedData, Population)> {
-    let _global_rng = GLOBAL_RNG.lock().unwrap_or_else(|e| e.into_inner());
-    tch::manual_seed(cfg.seed as i64);
     let prepared = data.prepare(cfg, device)?;
     let pop = Population::new(cfg, device)?;
     Ok((prepared, pop))
@@ -331,7 +327,7 @@ fn train_epoch(
             } else {
                 mask.sum(Kind::Double).double_value(&[]).round() as usize
             };
-            let noise = pop.draw_noise(cfg.weight_noise, rng)?;
+            let noise = pop.draw_noise(cfg.weight_noise, rng);
             let (nll, finite, last) =
                 pop.update_from(&x, &y, &mask, frames, &noise, carried.as_ref())?;
             carried = Some(last);

@@ -32,11 +32,13 @@ pub struct Population {
 }
 
 impl Population {
+    /// A fresh population of `cfg`, its initial weights drawn from a generator of its own seeded with `cfg.seed`:
+    /// the same weights for a config whatever else runs in the process.
     pub fn new(cfg: &TrainConfig, device: Device) -> Result<Self> {
         let lrs = cfg.member_lrs();
         let k = lrs.len() as i64;
         let kind = cfg.dtype.kind();
-        let model = Model::new(&cfg.model_config(device))?;
+        let model = Model::new(&cfg.model_config(device), &mut Rng::new(cfg.seed)?)?;
         let opt = RmsProp::new(
             &model.parameters(),
             cfg.rms_decay,
@@ -76,16 +78,12 @@ impl Population {
     }
 
     /// Fresh weight noise for one update: N(0, σ²) for each noisy parameter, drawn from the run's own generator.
-    pub fn draw_noise(&self, sigma: f64, rng: &mut Rng) -> Result<Vec<Option<Tensor>>> {
+    pub fn draw_noise(&self, sigma: f64, rng: &mut Rng) -> Vec<Option<Tensor>> {
         self.model
             .parameters()
             .iter()
             .zip(&self.noisy)
-            .map(|(p, &noisy)| {
-                (noisy && sigma > 0.0)
-                    .then(|| Ok(rng.randn_like(p)? * sigma))
-                    .transpose()
-            })
+            .map(|(p, &noisy)| (noisy && sigma > 0.0).then(|| rng.randn_like(p) * sigma))
             .collect()
     }
 
