@@ -169,9 +169,6 @@ pub struct ModelConfig {
     pub device: Device,
 }
 
-/// The music experiments' name for [`Model`] (Bernoulli head).
-pub type MusicModel = Model;
-
 pub struct Model {
     rnn: CustomLayer,
     implementation: Implementation,

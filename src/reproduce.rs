@@ -9,11 +9,11 @@
 //! `OUT/plots/`. A finished run (it has `summary.json`) is reused, an unfinished one is resumed from its last
 //! checkpoint, so an interrupted reproduction continues where it stopped.
 
-use crate::atomic::write_atomic;
 use crate::cells::CellKind;
 use crate::config::TrainConfig;
 use crate::data::{AnyData, Dataset, Task};
-use crate::report::table::{self, unit_family, Row};
+use crate::report::table::{unit_family, Row};
+use crate::report::table2_files::{draw_figures, paper_order, write_tables_noted};
 pub use crate::sweep::collect::Collected;
 use crate::sweep::slurm::{self, SlurmOptions};
 use crate::sweep::{collect, local, sweep_points, Plan, PlanJob, PLAN_VERSION};
@@ -169,34 +169,6 @@ pub fn reproduce(opts: &Options, backend: &Backend) -> Result<Outcome> {
     )?))
 }
 
-/// The figures of `out` into `out/plots/`. Drawing is a convenience on top of the tables, so a failure is a warning
-/// (the tables are written already, and `rnnlab plot` can draw again).
-pub(crate) fn draw_figures(out: &Path) {
-    let plots = out.join("plots");
-    match crate::report::plot_all(&[out.to_path_buf()], &plots) {
-        Ok(report) => {
-            for note in &report.notes {
-                eprintln!("plot note: {note}");
-            }
-            eprintln!(
-                "{} figure(s) written to {}",
-                report.written.len(),
-                plots.display()
-            );
-        }
-        Err(e) => eprintln!(
-            "warning: no figures drawn ({e:#}); the tables are written; try rnnlab plot {}",
-            out.display()
-        ),
-    }
-}
-
-/// Training wall-clock and CPU seconds summed over the rows' runs (every invocation of each run).
-fn totals(rows: &[Row]) -> (f64, f64) {
-    rows.iter()
-        .fold((0.0, 0.0), |(w, c), r| (w + r.seconds, c + r.cpu_seconds))
-}
-
 /// Table 2 from the `table2.json` of several reproductions: cells finished on different machines or in different
 /// sessions, whose run directories may be gone. Each input is a `table2.json` or a directory holding one. The rows
 /// come out in the paper's order (datasets, then tanh, GRU, LSTM), the tests between units are computed anew over the
@@ -269,75 +241,4 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Vec<Row>> {
     write_tables_noted(out, &rows, 0.0, quick.is_some_and(|(q, _)| q), &note)?;
     draw_figures(out);
     Ok(rows)
-}
-
-/// Rows (each with the index of its source) in the paper's order: datasets by `dataset_pos`, units tanh, GRU, LSTM,
-/// then cell name and source index.
-pub(crate) fn paper_order(
-    mut rows: Vec<(usize, Row)>,
-    dataset_pos: impl Fn(&str) -> usize,
-) -> Vec<Row> {
-    rows.sort_by_key(|(i, r)| {
-        let u = crate::paper::UNITS
-            .iter()
-            .position(|u| *u == r.unit)
-            .unwrap_or(usize::MAX);
-        (
-            dataset_pos(&r.dataset),
-            r.dataset.clone(),
-            u,
-            r.cell.clone(),
-            *i,
-        )
-    });
-    rows.into_iter().map(|(_, r)| r).collect()
-}
-
-pub(crate) fn write_tables(out: &Path, rows: &[Row], seconds: f64, quick: bool) -> Result<()> {
-    write_tables_noted(out, rows, seconds, quick, "")
-}
-
-/// [`write_tables`] with `note` (Markdown, may be empty) at the end of `table2.md`.
-fn write_tables_noted(
-    out: &Path,
-    rows: &[Row],
-    seconds: f64,
-    quick: bool,
-    note: &str,
-) -> Result<()> {
-    let mut md = String::new();
-    if quick {
-        md += "_Quick smoke run (--quick): tiny subsets and 2 epochs; these numbers are not results._\n\n";
-    }
-    let t2 = table::Table2::new(rows.to_vec());
-    md += &table::markdown(rows);
-    if rows.iter().any(|r| r.seeds > 1) {
-        md += "\n";
-        md += &table::markdown_tests(&t2.tests);
-    }
-    let (wall, cpu) = totals(rows);
-    md += "\n";
-    if seconds > 0.0 {
-        md += &format!("Wall-clock for this invocation: {seconds:.0} s. ");
-    }
-    md += &format!(
-        "Summed over the runs and all their invocations (resumes included): {wall:.0} s of training wall-clock, \
-         {cpu:.0} s of training-thread CPU time.\n"
-    );
-    md += note;
-    write_atomic(&out.join("table2.md"), md.as_bytes())?;
-    write_atomic(&out.join("table2.csv"), table::csv(rows).as_bytes())?;
-    let json = serde_json::json!({
-        "quick": quick,
-        "seconds": seconds,
-        "seconds_total": wall,
-        "cpu_seconds_total": cpu,
-        "rows": t2.rows,
-        "tests": t2.tests,
-    });
-    write_atomic(
-        &out.join("table2.json"),
-        serde_json::to_string_pretty(&json)?.as_bytes(),
-    )?;
-    Ok(())
 }

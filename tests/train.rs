@@ -7,7 +7,7 @@ use rnnlab::data::chunk_pieces;
 use rnnlab::data::PianoRoll;
 use rnnlab::data::Task;
 use rnnlab::device::Dtype;
-use rnnlab::model::{Implementation, ModelConfig, MusicModel, KEYS};
+use rnnlab::model::{Implementation, Model, ModelConfig, KEYS};
 use rnnlab::rng::Rng;
 use rnnlab::train::Population;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ fn random_batch(rng: &mut Rng, t: i64, b: i64, kind: Kind) -> (Tensor, Tensor, T
 #[test]
 fn nll_is_nats_per_frame_summed_over_keys() {
     let mut data = Rng::new(0).unwrap();
-    let model = MusicModel::new(
+    let model = Model::new(
         &ModelConfig {
             task: Task::Music,
             cell: CellKind::PaperGru,

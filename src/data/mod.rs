@@ -19,6 +19,7 @@ pub mod mat;
 pub mod music;
 pub mod pickle;
 pub mod prepare;
+pub mod roll;
 pub mod speech;
 
 pub use batch::{plan_epoch, Batch, BatchConfig, BatchSource, DeviceSplit, EpochPlan};

@@ -3,7 +3,7 @@
 //! `serde-pickle`, which never executes pickle code; pickles that reference Python objects (numpy scalars) are
 //! refused with a message saying how to re-save them.
 
-use super::music::{MusicData, PianoRoll};
+use super::roll::{MusicData, PianoRoll};
 use super::Split;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 

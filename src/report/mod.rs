@@ -3,6 +3,7 @@
 //! | file            | what it owns                                                                                |
 //! |-----------------|---------------------------------------------------------------------------------------------|
 //! | `table.rs`      | Table 2 as Markdown, CSV and JSON, with the paper's values                                   |
+//! | `table2_files.rs` | a reproduction's `table2.{md,csv,json}` and figures, in the paper's order                |
 //! | `chart.rs`      | the chart toolkit: atomic PNG writer, embedded font, unit colours, header and legend, axes   |
 //! | `runs.rs`       | the figures' reader of run directories and `table2.json`                                     |
 //! | `plot/`         | the paper's figures, one file each (learning curves, Fig. 2, Table 2 at a glance, LR search) |
@@ -21,6 +22,7 @@ pub mod runs;
 pub mod show;
 pub mod stats;
 pub mod table;
+pub mod table2_files;
 
 pub use chart::{register_fonts, unit_color};
 pub use plot::plot_all;

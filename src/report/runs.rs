@@ -11,8 +11,8 @@
 //! This reader is the figures' own; it is kept apart so that it can give way to one run-directory reader shared by
 //! every command.
 
-use super::plot::DATASETS;
 use super::table::{unit_family, Row};
+use crate::paper::MUSIC_DATASETS as DATASETS;
 use crate::train::{EpochMetrics, MemberMetrics, Status, Summary};
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};

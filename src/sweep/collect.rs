@@ -175,8 +175,8 @@ pub fn collect(out: &Path, seconds: f64) -> Result<Collected> {
             .position(|j| j.name.starts_with(&format!("{d}_")))
             .unwrap_or(usize::MAX)
     };
-    let rows = crate::reproduce::paper_order(rows, dataset_pos);
-    crate::reproduce::write_tables(out, &rows, seconds, plan.quick)?;
-    crate::reproduce::draw_figures(out);
+    let rows = crate::report::table2_files::paper_order(rows, dataset_pos);
+    crate::report::table2_files::write_tables(out, &rows, seconds, plan.quick)?;
+    crate::report::table2_files::draw_figures(out);
     Ok(Collected { rows, others })
 }
