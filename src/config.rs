@@ -13,93 +13,168 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::Device;
 
+/// How training cuts the pieces into what one update sees ([`TrainConfig::chunking`], from the keys `chunk_len` and
+/// `carry_state`). Evaluation always runs whole pieces with the state carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chunking {
+    /// `chunk_len = 0`: every update sees whole pieces.
+    Whole,
+    /// Chunks of at most N predicted frames, each a sequence of its own starting from a zero state; cut once, when
+    /// the data is prepared, and shuffled like pieces (the paper-scale and quick profiles).
+    ZeroState(usize),
+    /// Truncated BPTT: batches hold whole pieces, trained in consecutive chunks of N frames, in order, each starting
+    /// from the previous chunk's final state (detached, so gradients stop at chunk boundaries).
+    Carried(usize),
+}
+
+impl Chunking {
+    /// The chunk length the data preparation cuts training pieces into (0: whole pieces).
+    pub fn prepared_len(self) -> usize {
+        match self {
+            Chunking::ZeroState(n) => n,
+            Chunking::Whole | Chunking::Carried(_) => 0,
+        }
+    }
+
+    /// The length of the slices the trainer runs over a batch of whole pieces, carrying the state (0: one pass).
+    pub fn carried_len(self) -> usize {
+        match self {
+            Chunking::Carried(n) => n,
+            Chunking::Whole | Chunking::ZeroState(_) => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for Chunking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Chunking::Whole => write!(f, "whole pieces"),
+            Chunking::ZeroState(n) => write!(f, "zero-state chunks of {n}"),
+            Chunking::Carried(n) => write!(f, "carried-state chunks of {n}"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Dataset: the music sets `jsb`, `nottingham`, `musedata`, `piano` (Bernoulli-88 head, input 88), or `fsdd`
     /// (raw speech: input 20 samples, a 20-component mixture of Gaussians over the next 10; see
     /// `rnnlab::data::speech` and `rnnlab::model`).
+    /// Default: `jsb`.
     pub dataset: Dataset,
     /// Recurrent unit: `tanh`, `paper_gru`, `paper_lstm` (the paper's forms), `torch_gru`, `torch_lstm`.
+    /// Default: `paper_gru`.
     pub cell: CellKind,
     /// `custom` (rnnlab's cells, all members batched), `custom_member` (rnnlab's cells run member by member, for
     /// comparison with the built-ins: `rnnlab compare`), or libtorch's `builtin_seq` / `builtin_cell` kernels, which
     /// exist only for tanh, torch_gru and torch_lstm and run member by member. All four train the same maths from the
     /// same initial weights; only the cost differs.
+    /// Default: `custom`.
     pub implementation: Implementation,
     /// Hidden units; 0 takes Table 1's size for the task and unit (music: tanh 100, GRU 46, LSTM 36; speech:
     /// tanh 400, GRU 227, LSTM 195).
+    /// Default: `0`.
     pub hidden: i64,
     /// Seed of initialisation, weight noise, shuffling and the learning-rate draw.
+    /// Default: `2014`.
     pub seed: u64,
     /// Explicit learning rates; when empty, `lr_candidates` are drawn log-uniformly (below).
+    /// Default: empty.
     pub lrs: Vec<f64>,
     /// Number of learning-rate candidates (the paper: 10).
+    /// Default: `10`.
     pub lr_candidates: usize,
     /// The exponent of each candidate ~ U(lr_exp_min, lr_exp_max), base e: lr = exp(u). The paper gives
     /// U(−12, −6) without a base; base e gives lr in [6.1e-6, 2.5e-3].
+    /// Default: `-12.0`.
     pub lr_exp_min: f64,
+    /// Default: `-6.0`.
     pub lr_exp_max: f64,
     /// Independently initialised models per learning rate; the population holds candidates × seeds members.
+    /// Default: `1`.
     pub seeds: usize,
     /// Sequences (or chunks) per update. The paper does not say; the authors' configs used 1.
+    /// Default: `8`.
     pub batch_size: usize,
     /// Training sequences are cut into chunks of at most this many predicted frames, each starting from a zero
     /// state unless `carry_state` is set (truncated BPTT); 0 trains on whole sequences. Evaluation always uses whole
     /// sequences.
+    /// Default: `50`.
     pub chunk_len: usize,
     /// Truncated BPTT with carried state: batches hold whole pieces, and each is trained in consecutive chunks of
     /// `chunk_len` frames, in order, each chunk starting from the previous chunk's final state (detached, so
     /// gradients stop at chunk boundaries). `false` (the default, as before): every chunk is a sequence of its own
     /// that starts from a zero state. Ignored when `chunk_len` is 0 (whole pieces, nothing to carry).
+    /// Default: `false`.
     pub carry_state: bool,
     /// Evaluation runs whole pieces in time slices of at most this many frames, the state carried from slice to
     /// slice: the same NLL as one pass (up to float rounding), with memory bounded by the slice instead of the
     /// longest piece. 0: one pass over the whole piece.
+    /// Default: `100`.
     pub eval_chunk: usize,
     /// Length bucketing for training batches (less padding; batches are still shuffled).
+    /// Default: `true`.
     pub bucket: bool,
     /// Epoch cap.
+    /// Default: `100`.
     pub max_epochs: usize,
     /// Time cap in seconds of training and evaluation (wall-clock, the run's `seconds`): no new epoch starts once
     /// it is reached. 0: no cap. A capped run depends on the machine's speed, so it is not repeatable elsewhere.
+    /// Default: `0`.
     pub max_seconds: f64,
     /// Early stopping: a member stops after this many epochs without a better validation NLL.
+    /// Default: `10`.
     pub patience: usize,
     /// Pruning, not in the paper and off by default (0). From this epoch on, after each evaluation, an active member
     /// is stopped as `pruned` when it could not reach its seed's best validation NLL by `max_epochs` even if it kept
     /// improving at its rate of the last `prune_window` epochs (a linear extrapolation, optimistic since learning
     /// curves flatten). A pruned member costs nothing from then on and cannot be its seed's best. It only saves
     /// time; the evidence that it leaves the chosen members unchanged is in docs/pruning.md.
+    /// Default: `0`.
     pub prune_after: usize,
     /// Epochs over which a member's rate of improvement (of its best validation NLL) is measured for pruning.
+    /// Default: `20`.
     pub prune_window: usize,
     /// Standard deviation of the Gaussian weight noise (Graves 2011): the loss and gradient are taken at the noisy
     /// weights, the update is applied to the clean weights. 0 disables it.
+    /// Default: `0.075`.
     pub weight_noise: f64,
     /// Whether biases get weight noise too (Graves perturbs the weights; we leave biases clean by default).
+    /// Default: `false`.
     pub noise_on_biases: bool,
     /// At every update, a member's gradient is rescaled to this norm when its norm is larger.
+    /// Default: `1.0`.
     pub clip_norm: f64,
     /// RMSProp: decay of the mean square, floor on the RMS, and momentum (the authors' configs: 0.95, 1e-2, 0.9).
+    /// Default: `0.95`.
     pub rms_decay: f64,
+    /// Default: `0.01`.
     pub rms_floor: f64,
+    /// Default: `0.9`.
     pub momentum: f64,
     /// Initial weights ~ U(−init_scale, init_scale); recurrent matrices orthogonal; biases zero.
+    /// Default: `0.1`.
     pub init_scale: f64,
     /// Sequences per evaluation batch.
+    /// Default: `64`.
     pub eval_batch_size: usize,
     /// Use only N training sequences (0: all): music takes the first N; speech takes N spread evenly over the
     /// split (every ⌊2400/N⌋-th file, so every speaker and digit stays in), since FSDD's files are sorted by digit.
+    /// Default: `0`.
     pub train_subset: usize,
     /// Use only N validation and test sequences (0: all), chosen like `train_subset`.
+    /// Default: `0`.
     pub eval_subset: usize,
     /// `cpu`, `cuda` or `auto`.
+    /// Default: `cpu`.
     pub device: DeviceArg,
     /// `f32` or `f64`.
+    /// Default: `f32`.
     pub dtype: Dtype,
     /// libtorch intra-op threads for this run (small recurrent nets run best on 1; `reproduce` runs several
     /// trainings side by side instead).
+    /// Default: `1`.
     pub threads: usize,
 }
 
@@ -295,21 +370,26 @@ impl TrainConfig {
             eval_batch_size: self.eval_batch_size,
             bucket: self.bucket,
             seed: self.seed,
-            // With carried state the trainer cuts whole pieces into chunks itself, in order.
-            chunk_len: if self.carries_state() {
-                0
-            } else {
-                self.chunk_len
-            },
+            chunk_len: self.chunking().prepared_len(),
             train_subset: self.train_subset,
             eval_subset: self.eval_subset,
             kind: self.dtype.kind(),
         }
     }
 
+    /// How training cuts the pieces, from `chunk_len` and `carry_state`: the one place that reads the two keys
+    /// together.
+    pub fn chunking(&self) -> Chunking {
+        match (self.chunk_len, self.carry_state) {
+            (0, _) => Chunking::Whole,
+            (n, false) => Chunking::ZeroState(n),
+            (n, true) => Chunking::Carried(n),
+        }
+    }
+
     /// Whether training carries the state from chunk to chunk (truncated BPTT over whole pieces).
     pub fn carries_state(&self) -> bool {
-        self.carry_state && self.chunk_len > 0
+        matches!(self.chunking(), Chunking::Carried(_))
     }
 
     /// The models this config trains (a population of candidates × seeds), on `device`.

@@ -307,11 +307,7 @@ fn train_epoch(
         let b = prepared.train_batch(members, cfg.dtype.kind())?;
         // Zero-state chunks were cut when the data was prepared: one update per batch. With carried state the
         // batch holds whole pieces, trained chunk after chunk from the previous chunk's final state.
-        let chunk = if cfg.carries_state() {
-            cfg.chunk_len
-        } else {
-            0
-        };
+        let chunk = cfg.chunking().carried_len();
         let mut carried = None;
         for (start, len) in population::time_slices(&b.x, chunk) {
             if max_updates.is_some_and(|n| state.updates >= n as u64) {
