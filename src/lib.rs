@@ -22,6 +22,7 @@ pub mod config;
 pub mod cuda_graph;
 pub mod data;
 pub mod device;
+pub mod eval;
 pub mod generate;
 pub mod model;
 pub mod paper;

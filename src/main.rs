@@ -50,6 +50,11 @@ enum Command {
     /// Sample a trained run (its best member's best weights), seeded: a speech run gives an 8 kHz 16-bit WAV; a
     /// music run a Standard MIDI File and, beside it, a piano-roll PNG of the sample next to a real test piece.
     Sample(SampleArgs),
+    /// The metric's variants of trained music runs at their chosen weights, without weight noise: Table 2's
+    /// frame-weighted NLL, the sequence-weighted NLL, the NLL with each piece's first frame predicted, the clean
+    /// train NLL, and the NLL by position in the piece with the state carried and reset (see `rnnlab::eval`).
+    /// Writes eval.json into each run directory.
+    Eval(EvalArgs),
     /// A run directory (or a `reproduce` output) at a glance: what it is, its state, best member, epochs, time and
     /// where its figures and TensorBoard file are.
     Show {
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
         Command::Reproduce(args) => reproduce_cmd(*args),
         Command::Plot(args) => plot_cmd(args),
         Command::Sample(args) => sample_cmd(args),
+        Command::Eval(args) => eval_cmd(args),
         Command::SweepTask(args) => rnnlab::sweep::run_task(&args.plan, args.index).map(|_| true),
         Command::Show { path } => rnnlab::report::show::show(&path).map(|text| {
             print!("{text}");

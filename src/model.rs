@@ -393,6 +393,23 @@ impl Model {
         mask: &Tensor,
         state: Option<&State>,
     ) -> Result<(Tensor, State)> {
+        let (per_step, last) = self.nll_per_step_from(x, y, mask, state)?;
+        Ok((
+            per_step.sum_dim_intlist(&[1i64, 2][..], false, per_step.kind()),
+            last,
+        ))
+    }
+
+    /// Each member's NLL of every predicted step, `[K, L, B]` (zero where `mask` is 0), from `state` (zero when
+    /// `None`), and the final state: what [`Model::nll_sum_from`] sums, kept apart for the metric's variants
+    /// (sequence-weighted, by position; see [`crate::eval`]).
+    pub fn nll_per_step_from(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        mask: &Tensor,
+        state: Option<&State>,
+    ) -> Result<(Tensor, State)> {
         let (h, last) = self.hidden_states(x, state)?;
         let out = project(&h, &self.out_weight, Some(&self.out_bias));
         let per_step = match self.head {
@@ -405,10 +422,6 @@ impl Model {
                     .sum_dim_intlist(-1, false, out.kind())
             }
         };
-        let masked = per_step * mask.to_kind(out.kind());
-        Ok((
-            masked.sum_dim_intlist(&[1i64, 2][..], false, out.kind()),
-            last,
-        ))
+        Ok((per_step * mask.to_kind(out.kind()), last))
     }
 }

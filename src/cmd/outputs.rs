@@ -1,6 +1,6 @@
 //! The commands that turn runs into things to look at: `compare`, `sample`, `plot`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rnnlab::cells::CellKind;
 use rnnlab::data::Dataset;
 use rnnlab::device::{DeviceArg, Dtype};
@@ -191,6 +191,48 @@ pub(crate) fn plot_cmd(args: PlotArgs) -> Result<bool> {
     }
     for path in &report.written {
         println!("wrote {}", path.display());
+    }
+    Ok(true)
+}
+
+#[derive(clap::Args)]
+pub(crate) struct EvalArgs {
+    /// Run directories, `rnnlab reproduce` outputs (their runs/ are taken) or directories of run directories.
+    #[arg(required = true)]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Data directory holding the runs' datasets (default: $RNNLAB_DATA, else ./data).
+    #[arg(long)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The `reset` variant starts every slice of this many steps from a zero state (50: the profiles' training
+    /// chunks).
+    #[arg(long, default_value_t = 50)]
+    pub(crate) reset_every: usize,
+    /// Every member of each population, not only the chosen member of each seed.
+    #[arg(long)]
+    pub(crate) all_members: bool,
+}
+
+/// `rnnlab eval`: the metric's variants of each run, printed and written to the run's eval.json.
+pub(crate) fn eval_cmd(args: EvalArgs) -> Result<bool> {
+    let data_dir = rnnlab::data::resolve_data_dir(args.data_dir.as_deref());
+    let (runs, _) = rnnlab::report::runs::expand_inputs(&args.paths)?;
+    anyhow::ensure!(
+        !runs.is_empty(),
+        "no run directory found under {}",
+        args.paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for run in &runs {
+        let eval = rnnlab::eval::evaluate_run(run, &data_dir, args.reset_every, args.all_members)
+            .with_context(|| format!("evaluating {}", run.display()))?;
+        println!("{}", rnnlab::eval::markdown(&eval));
+        println!(
+            "written to {}\n",
+            run.join(rnnlab::eval::EVAL_FILE).display()
+        );
     }
     Ok(true)
 }

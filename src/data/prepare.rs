@@ -80,7 +80,7 @@ impl Preparation {
     }
 
     /// How many items of `split` to use (0: all).
-    fn subset(&self, split: Split) -> usize {
+    pub fn subset(&self, split: Split) -> usize {
         match split {
             Split::Train => self.train_subset,
             Split::Valid | Split::Test => self.eval_subset,

@@ -73,6 +73,47 @@ pub struct Row {
     /// Mean, standard deviation and 95 % t-interval of `test_nll_seeds` (see [`super::stats`]).
     #[serde(default)]
     pub test_nll_stats: Option<SeedStats>,
+    /// The metric's variants at the chosen weights (`rnnlab eval`, [`crate::eval`]), means over the seeds' chosen
+    /// members; absent in tables made before they were measured or when the run's data was not at hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Variants>,
+}
+
+/// Means over a row's seeds (each seed's chosen member) of the metric's variants (see [`crate::eval`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Variants {
+    /// Seeds measured.
+    pub n: usize,
+    /// Train NLL in one pass at the chosen weights without weight noise (the train column is at noisy weights).
+    pub train_clean: f64,
+    /// Test NLL, mean over pieces of each piece's per-frame NLL.
+    pub test_sequence_weighted: f64,
+    /// Test NLL over every frame, the first predicted from a zero input.
+    pub test_with_first_frame: f64,
+    /// Test NLL with the state reset every `reset_every` steps.
+    pub test_reset: f64,
+    pub reset_every: usize,
+}
+
+impl Variants {
+    /// The means over a run's evaluated members (`None` when it has none).
+    pub fn of(eval: &crate::eval::RunEval) -> Option<Variants> {
+        let n = eval.members.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = |f: &dyn Fn(&crate::eval::MemberEval) -> f64| {
+            eval.members.iter().map(f).sum::<f64>() / n as f64
+        };
+        Some(Variants {
+            n,
+            train_clean: mean(&|m| m.train.frame_weighted),
+            test_sequence_weighted: mean(&|m| m.test.sequence_weighted),
+            test_with_first_frame: mean(&|m| m.test.with_first_frame),
+            test_reset: mean(&|m| m.test.reset),
+            reset_every: eval.members[0].test.reset_every,
+        })
+    }
 }
 
 fn one() -> usize {
@@ -179,6 +220,7 @@ pub fn row(summary: &Summary) -> Option<Row> {
         lr_at_max: summary.members.len() > 1 && best.lr >= max_lr,
         seeds: summary.seeds,
         test_nll_stats: None,
+        variants: None,
         test_nll_seeds,
         valid_nll_seeds: per_seed
             .iter()
@@ -339,13 +381,14 @@ pub fn csv(rows: &[Row]) -> String {
         "dataset,unit,cell,hidden,params_paper,params_total,train_nll,valid_nll,test_nll,paper_train_nll,\
          paper_test_nll,test_diff,lr,epochs,best_epoch,seconds,population,seeds,n_seeds,diverged_seeds,\
          test_nll_mean,test_nll_sd,test_nll_ci95_lo,test_nll_ci95_hi,test_nll_seeds,lr_at_max,cpu_seconds,at_cap,\
-         seeds_at_cap,pruned\n",
+         seeds_at_cap,pruned,variants_n,train_nll_clean,test_nll_sequence_weighted,test_nll_with_first_frame,\
+         test_nll_reset\n",
     );
     for r in rows {
         let st = r.test_nll_stats.as_ref();
         let num = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
         s += &format!(
-            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{:e},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{}\n",
+            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{:e},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{:.1},{},{},{},{}\n",
             r.dataset,
             r.unit,
             r.cell,
@@ -379,8 +422,64 @@ pub fn csv(rows: &[Row]) -> String {
             r.cpu_seconds,
             r.at_cap,
             r.seeds_at_cap,
-            r.pruned
+            r.pruned,
+            variants_csv(r.variants.as_ref()),
         );
     }
+    s
+}
+
+/// The variants' CSV fields (empty when not measured).
+fn variants_csv(v: Option<&Variants>) -> String {
+    match v {
+        Some(v) => format!(
+            "{},{:.6},{:.6},{:.6},{:.6}",
+            v.n, v.train_clean, v.test_sequence_weighted, v.test_with_first_frame, v.test_reset
+        ),
+        None => ",,,,".into(),
+    }
+}
+
+/// The metric's variants of the rows that have them, as a Markdown table with its explanation (empty when no row
+/// has them).
+pub fn markdown_variants(rows: &[Row]) -> String {
+    let with: Vec<(&Row, &Variants)> = rows
+        .iter()
+        .filter_map(|r| r.variants.as_ref().map(|v| (r, v)))
+        .collect();
+    let Some(reset) = with.first().map(|(_, v)| v.reset_every) else {
+        return String::new();
+    };
+    let mut s = format!(
+        "The metric's variants (`rnnlab eval`), means over each seed's chosen member, no weight noise:\n\n\
+         | dataset | unit | cell | n | train NLL (noisy, as above) | train NLL (clean) | test NLL (frame-weighted, as above) | \
+         test, sequence-weighted | test, with first frame | test, state reset every {reset} |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for (r, v) in with {
+        let test = r
+            .test_nll_stats
+            .as_ref()
+            .and_then(|st| st.mean)
+            .unwrap_or(r.test_nll);
+        s += &format!(
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+            r.dataset,
+            r.unit,
+            r.cell,
+            v.n,
+            r.train_nll,
+            v.train_clean,
+            test,
+            v.test_sequence_weighted,
+            v.test_with_first_frame,
+            v.test_reset
+        );
+    }
+    s += "\nClean train NLL: one pass over the training pieces at the chosen weights; the train column above \
+          averages the minibatch NLLs of the best epoch at noisy weights. Sequence-weighted: the mean over pieces of \
+          each piece's NLL per frame. With first frame: every frame of a piece predicted, the first from a zero \
+          input. State reset: the NLL when the state restarts from zero every few steps, as in zero-state chunk \
+          training.\n";
     s
 }

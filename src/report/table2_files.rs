@@ -77,6 +77,11 @@ pub fn write_tables_noted(
         md += "\n";
         md += &table::markdown_tests(&t2.tests);
     }
+    let variants = table::markdown_variants(rows);
+    if !variants.is_empty() {
+        md += "\n";
+        md += &variants;
+    }
     let (wall, cpu) = totals(rows);
     md += "\n";
     if seconds > 0.0 {

@@ -76,6 +76,40 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
+/// The metric's variants of a finished music run: from its `eval.json` when that is newer than its summary, else
+/// measured now (`rnnlab eval`, which writes it). A failure is a warning: the row keeps its other columns.
+fn variants(run: &RunDir, data_dir: &Path) -> Option<table::Variants> {
+    let summary = run.file(crate::run::SUMMARY_FILE);
+    let eval_file = run.file(crate::eval::EVAL_FILE);
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = matches!((modified(&eval_file), modified(&summary)), (Some(e), Some(s)) if e >= s);
+    let cached = fresh
+        .then(|| std::fs::read_to_string(&eval_file).ok())
+        .flatten()
+        .and_then(|text| serde_json::from_str::<crate::eval::RunEval>(&text).ok())
+        .filter(|e| e.format_version == crate::eval::EVAL_FORMAT_VERSION);
+    let eval = match cached {
+        Some(e) => e,
+        None => {
+            let (_, cfg) = RunDir::open(&run.path).ok()?;
+            cfg.dataset.music()?;
+            let data_dir =
+                crate::data::resolve_run_data_dir(Some(data_dir), run.recorded_data_dir());
+            match crate::eval::evaluate_run(&run.path, &data_dir, 50, false) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!(
+                        "warning: no metric variants for {} ({e:#}); run rnnlab eval on it",
+                        run.path.display()
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    table::Variants::of(&eval)
+}
+
 /// Where job `index` of the plan stands, from its run directory first, then the backends' records.
 fn status(
     out: &Path,
@@ -89,7 +123,10 @@ fn status(
     match run.read_summary() {
         Ok(Some(summary)) => {
             return match table::row(&summary) {
-                Some(row) => (JobStatus::Finished, Some(row)),
+                Some(mut row) => {
+                    row.variants = variants(&run, &job.data_dir);
+                    (JobStatus::Finished, Some(row))
+                }
                 None => (JobStatus::Failed("every member diverged".into()), None),
             }
         }
