@@ -118,7 +118,7 @@ def stats(data):
 
 
 def main():
-    data_dir = os.environ.get("RNNLAB_DATA", "/work/shared/data")
+    data_dir = os.environ.get("RNNLAB_DATA", "data")
     src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(data_dir, "music", "JSB_Chorales.mat")
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "mat")
     os.makedirs(out, exist_ok=True)

@@ -1,4 +1,4 @@
-//! The music data: readers against the reference checksums and statistics of ../shared/data/README.md, the pickle
+//! The music data: readers against the reference checksums and statistics published with the data, the pickle
 //! reader on pickles written here, clear errors on corrupted files, downloads from a loopback HTTP server, and
 //! batching.
 //!
@@ -83,12 +83,12 @@ fn small_roll(frames: usize, seed: usize) -> Matrix {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Readers against data/README.md
+// Readers against the published checksums and statistics
 // ---------------------------------------------------------------------------------------------------------------
 
 #[test]
 fn mat_reader_matches_reference_checksums() {
-    // data/README.md, "Reference checksum for a reader test".
+    // The data's published reference checksum for a reader test.
     let expected: [(MusicSet, [u64; 3], usize); 4] = [
         (MusicSet::Jsb, [23266290049, 7780049922, 7925091472], 90_002),
         (
@@ -123,7 +123,7 @@ fn mat_reader_matches_reference_checksums() {
 
 #[test]
 fn stats_match_data_readme_table() {
-    // data/README.md, "Split sizes and statistics": sequences, frames, len min / max / mean / median, active notes
+    // The published split sizes and statistics: sequences, frames, len min / max / mean / median, active notes
     // per frame, all-zero frames (%).
     type Row = (
         usize,

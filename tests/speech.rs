@@ -43,7 +43,7 @@ fn spec(channels: u16, rate: u32, bits: u16) -> hound::WavSpec {
 }
 
 /// The whole set: 2400 / 300 / 300 files by repetition index, the README's sample counts, and normalisation from
-/// the training split only (data/README.md: train mean −31.7, std 2002).
+/// the training split only (train mean −31.7, std 2002).
 #[test]
 fn fsdd_reads_with_the_readme_split_and_training_statistics() {
     let (_, data) = load_speech(&data_dir()).unwrap();

@@ -1,4 +1,4 @@
-//! A benchmark report as Markdown (`rnnlab bench --markdown FILE`): the tables the README quotes, made from the JSON
+//! A benchmark report as Markdown (`rnnlab bench --markdown FILE`): the tables docs/benchmarks.md quotes, made from the JSON
 //! so that they can be regenerated rather than copied by hand.
 //!
 //! Per shape set: a summary (geometric mean over shapes of each custom tier ÷ libtorch's whole-sequence op, forward /

@@ -33,7 +33,7 @@
 //! | `run.rs`      | [`run`]: plan the cases, build each tier's layer, time it, assemble the report            |
 //! | `naive.rs`    | tier 1's layer ([`NaiveLayer`])                                                           |
 //! | `table.rs`    | the on-screen table ([`format_table`])                                                    |
-//! | `markdown.rs` | the Markdown tables the README quotes ([`markdown`])                                      |
+//! | `markdown.rs` | the Markdown tables docs/benchmarks.md quotes ([`markdown`])                             |
 //! | `compare.rs`  | rnnlab beside PyTorch's script ([`compare`], [`format_compare`])                          |
 
 mod compare;

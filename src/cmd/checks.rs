@@ -63,7 +63,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) png: Option<PathBuf>,
     /// Write the report's tables as Markdown here (per shape set: summary of ratios, then every tier per shape;
-    /// with --compare, rnnlab ÷ PyTorch per tier): the tables the README quotes.
+    /// with --compare, rnnlab ÷ PyTorch per tier): the tables docs/benchmarks.md quotes.
     #[arg(long, value_name = "FILE")]
     pub(crate) markdown: Option<PathBuf>,
     /// Do not run: read a report written earlier by --json, then print, chart or compare it.

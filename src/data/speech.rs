@@ -34,11 +34,11 @@ pub const FRAME: usize = 10;
 pub const INPUT: usize = 2 * FRAME;
 /// Sample rate of every FSDD file.
 pub const SAMPLE_RATE: u32 = 8000;
-/// The GitHub commit the recordings were copied from (../shared/PAPER.md §8).
+/// The GitHub commit of the Free Spoken Digit Dataset the recordings are taken from.
 pub const FSDD_COMMIT: &str = "26eb9aaf76e81b692f806f9140c2d2777410d7a1";
 /// Folder of the speech set under the data directory.
 pub const FSDD_DIR: &str = "speech/fsdd";
-/// The manifest as shipped in shared/data (copied byte for byte), so `rnnlab data fetch` can work from nothing.
+/// The manifest of the recordings (file, size, SHA-256), embedded so `rnnlab data fetch` can work from nothing.
 pub const BUNDLED_MANIFEST: &str = include_str!("fsdd_manifest.tsv");
 
 /// One row of `manifest.tsv`.
