@@ -72,3 +72,32 @@ fn every_shipped_config_parses_and_the_paper_scale_profile_mirrors_the_quick_one
         );
     }
 }
+
+/// The long-context study's three configs are the paper-scale Nottingham GRU with only the chunking changed.
+#[test]
+fn long_context_configs_differ_from_the_paper_scale_gru_only_in_chunking() {
+    use rnnlab::config::Chunking;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let base = TrainConfig::from_file(&root.join("paper-scale/nottingham_gru.toml")).unwrap();
+    let study = configs(&root.join("long-context"));
+    let chunkings: Vec<Chunking> = study.iter().map(|(_, c)| c.chunking()).collect();
+    assert_eq!(
+        chunkings,
+        [
+            Chunking::Carried(100),
+            Chunking::Whole,
+            Chunking::ZeroState(50)
+        ]
+    );
+    for (name, cfg) in &study {
+        let same = TrainConfig {
+            chunk_len: base.chunk_len,
+            carry_state: base.carry_state,
+            ..cfg.clone()
+        };
+        assert_eq!(
+            same, base,
+            "{name} differs from the paper-scale GRU in more than its chunking"
+        );
+    }
+}
