@@ -15,8 +15,9 @@
 //! | `positions`         | frame-weighted NLL of the predicted frames at positions 0–49, 50–199 and 200+ of their piece, state carried and reset |
 //!
 //! On the train split, `frame_weighted` is the **clean train NLL**: one evaluation pass at the chosen weights without
-//! weight noise, unlike the train column of `metrics.jsonl`, which averages the minibatch NLLs of an epoch at noisy,
-//! moving weights.
+//! weight noise. The run's `summary.json` (and so Table 2's train column) holds the same quantity, measured by the
+//! trainer after the last epoch; the per-epoch train NLL of `metrics.jsonl` is different: it averages the minibatch
+//! NLLs of an epoch at noisy, moving weights.
 //!
 //! Pieces are evaluated one at a time, in f64 sums, with the subsets the run trained on (`train_subset`,
 //! `eval_subset`).

@@ -170,7 +170,7 @@ pub fn reproduce(opts: &Options, backend: &Backend) -> Result<Outcome> {
 }
 
 /// Table 2 from the `table2.json` of several reproductions: cells finished on different machines or in different
-/// sessions, whose run directories may be gone. Each input is a `table2.json` or a directory holding one. The rows
+/// runs, whose run directories may be gone. Each input is a `table2.json` or a directory holding one. The rows
 /// come out in the paper's order (datasets, then tanh, GRU, LSTM), the tests between units are computed anew over the
 /// merged rows' per-seed test NLLs, and the tables are written to `out` as `--collect` writes them, with the figure
 /// of Table 2 at a glance (learning curves need the run directories: draw them with `rnnlab plot` where those are).

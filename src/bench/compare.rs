@@ -3,7 +3,7 @@
 //! `scripts/bench_pytorch.py` writes a [`Report`] in rnnlab's schema (`framework: pytorch`, `variant: eager` or
 //! `torchscript`). Rows pair up when cell, tier, shape, direction, population size and dtype agree; each pair gives
 //! `ratio = rnnlab median / PyTorch median` (below 1: rnnlab is faster). Both reports should come from the same
-//! machine in the same session; a mismatch in device or thread count is flagged in the table's notes.
+//! machine at about the same time; a mismatch in device or thread count is flagged in the table's notes.
 
 use super::{geomean, Direction, Report, Row, Shape, Tier};
 use serde::Serialize;

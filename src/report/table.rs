@@ -84,7 +84,8 @@ pub struct Row {
 pub struct Variants {
     /// Seeds measured.
     pub n: usize,
-    /// Train NLL in one pass at the chosen weights without weight noise (the train column is at noisy weights).
+    /// Train NLL in one pass at the chosen weights without weight noise, recomputed piece by piece (the train column
+    /// is the same quantity, measured by the trainer at the end of the run).
     pub train_clean: f64,
     /// Test NLL, mean over pieces of each piece's per-frame NLL.
     pub test_sequence_weighted: f64,
@@ -452,7 +453,7 @@ pub fn markdown_variants(rows: &[Row]) -> String {
     };
     let mut s = format!(
         "The metric's variants (`rnnlab eval`), means over each seed's chosen member, no weight noise:\n\n\
-         | dataset | unit | cell | n | train NLL (noisy, as above) | train NLL (clean) | test NLL (frame-weighted, as above) | \
+         | dataset | unit | cell | n | train NLL (as above) | train NLL (clean, recomputed) | test NLL (frame-weighted, as above) | \
          test, sequence-weighted | test, with first frame | test, state reset every {reset} |\n\
          |---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
     );
@@ -476,8 +477,9 @@ pub fn markdown_variants(rows: &[Row]) -> String {
             v.test_reset
         );
     }
-    s += "\nClean train NLL: one pass over the training pieces at the chosen weights; the train column above \
-          averages the minibatch NLLs of the best epoch at noisy weights. Sequence-weighted: the mean over pieces of \
+    s += "\nClean train NLL: one pass over the training pieces at the chosen weights, without weight noise (the \
+          train column above is the same quantity; the per-epoch train NLL of metrics.jsonl is the one measured at \
+          noisy weights). Sequence-weighted: the mean over pieces of \
           each piece's NLL per frame. With first frame: every frame of a piece predicted, the first from a zero \
           input. State reset: the NLL when the state restarts from zero every few steps, as in zero-state chunk \
           training.\n";
