@@ -164,6 +164,8 @@ pub struct ModelConfig {
     pub population: i64,
     /// Initial weights ~ U(−init_scale, init_scale) (recurrent matrices orthogonal, biases zero).
     pub init_scale: f64,
+    /// Initial bias of an LSTM's forget gate ([`crate::cells::CellConfig::forget_bias`]; 0: the paper's zero).
+    pub forget_bias: f64,
     /// `Kind::Float` or `Kind::Double`.
     pub kind: Kind,
     pub device: Device,
@@ -198,6 +200,7 @@ impl Model {
             hidden,
             population: k,
             init_scale,
+            forget_bias,
             kind: dtype,
             device,
         } = cfg;
@@ -217,6 +220,7 @@ impl Model {
             hidden,
             population: Some(k),
             init: Init::Paper { scale: init_scale },
+            forget_bias,
             kind: dtype,
             device,
         };

@@ -89,8 +89,9 @@ fn status(
     match run.read_summary() {
         Ok(Some(summary)) => {
             return match table::row(&summary) {
-                Some(row) => (JobStatus::Finished, Some(row)),
-                None => (JobStatus::Failed("every member diverged".into()), None),
+                Ok(Some(row)) => (JobStatus::Finished, Some(row)),
+                Ok(None) => (JobStatus::Failed("every member diverged".into()), None),
+                Err(e) => (JobStatus::Failed(format!("{e:#}")), None),
             }
         }
         Ok(None) => {}
