@@ -3,7 +3,7 @@
 
 What it generates
 -----------------
-Small, deterministic (seeded) float64 test cases for five cells:
+Small, deterministic (seeded) float64 test cases for every cell:
 
   "tanh"        Elman RNN, PyTorch layout and semantics:
                 h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
@@ -26,6 +26,31 @@ Small, deterministic (seeded) float64 test cases for five cells:
                 params: weight_ih [4H,D] rows (i,f,g,o), weight_hh [4H,H] rows (i,f,g,o),
                         bias [4H], peephole [3H] = concat(V_i, V_f, V_o)
 
+Units beyond Chung et al. 2014 (same reference as the paper forms: independent NumPy
+forward, torch-ops autograd, finite-difference spot checks; see below):
+
+  "mgu"         Zhou et al. 2016: f = sig(W_f x + U_f h + b_f);
+                n = tanh(W_h x + U_h (f*h) + b_h); h' = (1-f)*h + f*n
+                params: weight_ih [2H,D] (f,h), weight_hh [2H,H] (f,h), bias [2H]
+  "mut1"        Jozefowicz et al. 2015: z = sig(W_xz x + b_z); r = sig(W_xr x + W_hr h + b_r);
+                h' = tanh(W_hh (r*h) + tanh(m(x)) + b_h)*z + h*(1-z)
+                params: weight_ih [2H,D] (z,r), weight_hh [2H,H] (r,h), bias [3H] (z,r,h)
+  "mut2"        z = sig(W_xz x + W_hz h + b_z); r = sig(m(x) + W_hr h + b_r);
+                h' = tanh(W_hh (r*h) + W_xh x + b_h)*z + h*(1-z)
+                params: weight_ih [2H,D] (z,h), weight_hh [3H,H] (z,r,h), bias [3H] (z,r,h)
+                (mut1, mut2: m(x) = x when D == H; m(x) = weight_x @ x, weight_x [H,D],
+                when D != H: rnnlab's documented deviation for inputs of another size)
+  "mut3"        z = sig(W_xz x + W_hz tanh(h) + b_z); r = sig(W_xr x + W_hr h + b_r);
+                h' = tanh(W_hh (r*h) + W_xh x + b_h)*z + h*(1-z)
+                params: weight_ih [3H,D], weight_hh [3H,H], bias [3H], rows (z,r,h)
+  "lstm_nig", "lstm_nfg", "lstm_nog", "lstm_niaf", "lstm_noaf", "lstm_np", "lstm_cifg"
+                Greff et al. 2017's variants of the paper LSTM above: no input gate (i=1),
+                no forget gate (f=1), no output gate (o=1), no input activation (g linear),
+                no output activation (h' = o*c'), no peepholes, coupled gates (f = 1-i).
+                params: weight_ih [G*H,D], weight_hh [G*H,H], bias [G*H] with the gate rows
+                present, in the order i, f, g, o; peephole [P*H] for the gates among i, f, o
+                that are present (none for lstm_np; lstm_cifg: V_i, V_o).
+
 JSON schema
 -----------
 Top level:
@@ -35,7 +60,7 @@ Top level:
 Every tensor is {"shape": [..], "data": [flat row-major floats]} (floats written by
 Python's json, i.e. repr, so they round-trip exactly to f64).
 Each case:
-  {"name": str, "cell": "tanh"|"torch_gru"|"torch_lstm"|"paper_gru"|"paper_lstm",
+  {"name": str, "cell": a cell name ("tanh", "torch_gru", ..., "lstm_cifg"),
    "reference": str, "seq_len": T, "batch": B, "input_size": D, "hidden_size": H,
    "params": {name: tensor},
    "x": [T,B,D], "h0": [B,H], "c0": [B,H] (LSTM cells only),
@@ -67,7 +92,13 @@ numpy.random.default_rng(1234).
 
 Regenerate (from the repo root):
   pip install torch==2.13.0 numpy
-  python3 scripts/make_fixtures.py
+  python3 scripts/make_fixtures.py                   # every case anew
+  python3 scripts/make_fixtures.py --keep-existing   # adding a unit: new cases only
+Every case is computed in either mode (so the random draws of the cases after it stay
+the same); --keep-existing then writes the cases already in the file (same name, cell and
+sizes) as they are there. NumPy builds differ in the last bits of a matmul, so a full
+regeneration on another machine changes old cases by ~1e-16 for no reason; keeping them
+keeps a unit's diff to its own cases.
 The output is written atomically (temp file, then os.replace).
 """
 
@@ -113,10 +144,12 @@ def gate_counts(cell):
 
 
 def is_lstm(cell):
-    return cell in ("torch_lstm", "paper_lstm")
+    return cell in ("torch_lstm", "paper_lstm") or cell.startswith("lstm_")
 
 
 def make_params(cell, D, H):
+    if cell in BEYOND:
+        return make_params_beyond(cell, D, H)
     g = gate_counts(cell)
     p = {"weight_ih": uniform(g * H, D), "weight_hh": uniform(g * H, H)}
     if cell.startswith("paper"):
@@ -296,6 +329,201 @@ def torch_paper_lstm(p, inp):
     return {"output": torch.stack(outs), "h_n": h, "c_n": c}
 
 
+# ----------------------------------------------------------------------------
+# units beyond the paper: MGU (Zhou et al. 2016), MUT1-3 (Jozefowicz et al. 2015),
+# the LSTM variants of Greff et al. 2017. NumPy forwards and torch-ops forwards,
+# written separately from the equations.
+
+GREFF = {
+    # cell: (gate rows present, in order; peepholes present, in order)
+    "lstm_nig": ("fgo", "fo"),
+    "lstm_nfg": ("igo", "io"),
+    "lstm_nog": ("ifg", "if"),
+    "lstm_niaf": ("ifgo", "ifo"),
+    "lstm_noaf": ("ifgo", "ifo"),
+    "lstm_np": ("ifgo", ""),
+    "lstm_cifg": ("igo", "io"),
+}
+
+BEYOND = ("mgu", "mut1", "mut2", "mut3") + tuple(GREFF)
+
+
+def make_params_beyond(cell, D, H):
+    if cell == "mgu":
+        return {"weight_ih": uniform(2 * H, D), "weight_hh": uniform(2 * H, H), "bias": uniform(2 * H)}
+    if cell in ("mut1", "mut2", "mut3"):
+        rows_ih = {"mut1": 2, "mut2": 2, "mut3": 3}[cell]
+        rows_hh = {"mut1": 2, "mut2": 3, "mut3": 3}[cell]
+        p = {"weight_ih": uniform(rows_ih * H, D), "weight_hh": uniform(rows_hh * H, H),
+             "bias": uniform(3 * H)}
+        if cell in ("mut1", "mut2") and D != H:
+            p["weight_x"] = uniform(H, D)
+        return p
+    rows, peeps = GREFF[cell]
+    G = len(rows)
+    p = {"weight_ih": uniform(G * H, D), "weight_hh": uniform(G * H, H), "bias": uniform(G * H)}
+    if peeps:
+        p["peephole"] = uniform(len(peeps) * H)
+    return p
+
+
+def np_block(M, k, H):
+    return M[k * H:(k + 1) * H]
+
+
+def np_mgu(p, inp):
+    x, h = inp["x"], inp["h0"]
+    H = h.shape[1]
+    Wf, Wh = np_block(p["weight_ih"], 0, H), np_block(p["weight_ih"], 1, H)
+    Uf, Uh = np_block(p["weight_hh"], 0, H), np_block(p["weight_hh"], 1, H)
+    bf, bh = p["bias"][:H], p["bias"][H:]
+    outs = []
+    for t in range(x.shape[0]):
+        f = np_sigmoid(x[t] @ Wf.T + h @ Uf.T + bf)
+        n = np.tanh(x[t] @ Wh.T + (f * h) @ Uh.T + bh)
+        h = (1.0 - f) * h + f * n
+        outs.append(h)
+    return {"output": np.stack(outs), "h_n": h}
+
+
+def np_own_input(p, xt):
+    """m(x): the input itself (D == H) or weight_x @ x (D != H)."""
+    return xt @ p["weight_x"].T if "weight_x" in p else xt
+
+
+def np_mut(cell, p, inp):
+    x, h = inp["x"], inp["h0"]
+    H = h.shape[1]
+    W, U, b = p["weight_ih"], p["weight_hh"], p["bias"]
+    bz, br, bh = b[:H], b[H:2 * H], b[2 * H:]
+    outs = []
+    for t in range(x.shape[0]):
+        xt = x[t]
+        if cell == "mut1":
+            z = np_sigmoid(xt @ np_block(W, 0, H).T + bz)
+            r = np_sigmoid(xt @ np_block(W, 1, H).T + h @ np_block(U, 0, H).T + br)
+            n = np.tanh((r * h) @ np_block(U, 1, H).T + np.tanh(np_own_input(p, xt)) + bh)
+        elif cell == "mut2":
+            z = np_sigmoid(xt @ np_block(W, 0, H).T + h @ np_block(U, 0, H).T + bz)
+            r = np_sigmoid(np_own_input(p, xt) + h @ np_block(U, 1, H).T + br)
+            n = np.tanh((r * h) @ np_block(U, 2, H).T + xt @ np_block(W, 1, H).T + bh)
+        else:
+            z = np_sigmoid(xt @ np_block(W, 0, H).T + np.tanh(h) @ np_block(U, 0, H).T + bz)
+            r = np_sigmoid(xt @ np_block(W, 1, H).T + h @ np_block(U, 1, H).T + br)
+            n = np.tanh((r * h) @ np_block(U, 2, H).T + xt @ np_block(W, 2, H).T + bh)
+        h = n * z + h * (1.0 - z)
+        outs.append(h)
+    return {"output": np.stack(outs), "h_n": h}
+
+
+def np_greff(cell, p, inp):
+    x, h, c = inp["x"], inp["h0"], inp["c0"]
+    H = h.shape[1]
+    rows, peeps = GREFF[cell]
+    W = {g: np_block(p["weight_ih"], k, H) for k, g in enumerate(rows)}
+    U = {g: np_block(p["weight_hh"], k, H) for k, g in enumerate(rows)}
+    b = {g: p["bias"][k * H:(k + 1) * H] for k, g in enumerate(rows)}
+    V = {g: p["peephole"][k * H:(k + 1) * H] for k, g in enumerate(peeps)}
+    outs = []
+    for t in range(x.shape[0]):
+        xt = x[t]
+
+        def pre(g):
+            return xt @ W[g].T + h @ U[g].T + b[g]
+
+        i = np_sigmoid(pre("i") + V.get("i", 0.0) * c) if "i" in rows else 1.0
+        if cell == "lstm_cifg":
+            f = 1.0 - i
+        else:
+            f = np_sigmoid(pre("f") + V.get("f", 0.0) * c) if "f" in rows else 1.0
+        g = pre("g") if cell == "lstm_niaf" else np.tanh(pre("g"))
+        c = f * c + i * g
+        o = np_sigmoid(pre("o") + V.get("o", 0.0) * c) if "o" in rows else 1.0
+        h = o * (c if cell == "lstm_noaf" else np.tanh(c))
+        outs.append(h)
+    return {"output": np.stack(outs), "h_n": h, "c_n": c}
+
+
+def torch_mgu(p, inp):
+    x, h = inp["x"], inp["h0"]
+    W_f, W_h = p["weight_ih"].chunk(2, 0)
+    U_f, U_h = p["weight_hh"].chunk(2, 0)
+    b_f, b_h = p["bias"].chunk(2, 0)
+    outs = []
+    for t in range(x.shape[0]):
+        f = torch.sigmoid(torch.nn.functional.linear(x[t], W_f, b_f) + h @ U_f.t())
+        n = torch.tanh(torch.nn.functional.linear(x[t], W_h, b_h) + (f * h) @ U_h.t())
+        h = h + f * (n - h)
+        outs.append(h)
+    return {"output": torch.stack(outs), "h_n": h}
+
+
+def torch_mut(cell, p, inp):
+    x, h = inp["x"], inp["h0"]
+    b_z, b_r, b_h = p["bias"].chunk(3, 0)
+    Ws = p["weight_ih"].chunk(2 if cell != "mut3" else 3, 0)
+    Us = p["weight_hh"].chunk(2 if cell == "mut1" else 3, 0)
+    lin = torch.nn.functional.linear
+    outs = []
+    for t in range(x.shape[0]):
+        xt = x[t]
+        own = lin(xt, p["weight_x"]) if "weight_x" in p else xt
+        if cell == "mut1":
+            z = torch.sigmoid(lin(xt, Ws[0], b_z))
+            r = torch.sigmoid(lin(xt, Ws[1], b_r) + lin(h, Us[0]))
+            n = torch.tanh(lin(r * h, Us[1]) + torch.tanh(own) + b_h)
+        elif cell == "mut2":
+            z = torch.sigmoid(lin(xt, Ws[0], b_z) + lin(h, Us[0]))
+            r = torch.sigmoid(own + lin(h, Us[1]) + b_r)
+            n = torch.tanh(lin(r * h, Us[2]) + lin(xt, Ws[1], b_h))
+        else:
+            z = torch.sigmoid(lin(xt, Ws[0], b_z) + lin(torch.tanh(h), Us[0]))
+            r = torch.sigmoid(lin(xt, Ws[1], b_r) + lin(h, Us[1]))
+            n = torch.tanh(lin(r * h, Us[2]) + lin(xt, Ws[2], b_h))
+        h = torch.lerp(h, n, z)
+        outs.append(h)
+    return {"output": torch.stack(outs), "h_n": h}
+
+
+def torch_greff(cell, p, inp):
+    x, h, c = inp["x"], inp["h0"], inp["c0"]
+    rows, peeps = GREFF[cell]
+    V = dict(zip(peeps, p["peephole"].chunk(len(peeps), 0))) if peeps else {}
+    outs = []
+    for t in range(x.shape[0]):
+        a = dict(zip(rows, (torch.nn.functional.linear(x[t], p["weight_ih"], p["bias"])
+                            + h @ p["weight_hh"].t()).chunk(len(rows), 1)))
+        one = torch.ones_like(c)
+
+        def gate(k, cc):
+            return torch.sigmoid(a[k] + V[k] * cc) if k in V else torch.sigmoid(a[k])
+
+        i = gate("i", c) if "i" in a else one
+        if cell == "lstm_cifg":
+            f = 1 - i
+        else:
+            f = gate("f", c) if "f" in a else one
+        g = a["g"] if cell == "lstm_niaf" else torch.tanh(a["g"])
+        c = f * c + i * g
+        o = gate("o", c) if "o" in a else one
+        h = o * (c if cell == "lstm_noaf" else torch.tanh(c))
+        outs.append(h)
+    return {"output": torch.stack(outs), "h_n": h, "c_n": c}
+
+
+def forwards(cell):
+    """(NumPy forward, torch-ops forward) of a cell with the NumPy reference."""
+    if cell == "paper_gru":
+        return np_paper_gru, torch_paper_gru
+    if cell == "paper_lstm":
+        return np_paper_lstm, torch_paper_lstm
+    if cell == "mgu":
+        return np_mgu, torch_mgu
+    if cell in ("mut1", "mut2", "mut3"):
+        return (lambda p, i: np_mut(cell, p, i)), (lambda p, i: torch_mut(cell, p, i))
+    return (lambda p, i: np_greff(cell, p, i)), (lambda p, i: torch_greff(cell, p, i))
+
+
 def np_loss(out, cot):
     L = np.sum(out["output"] * cot["grad_output"]) + np.sum(out["h_n"] * cot["grad_h_n"])
     if "c_n" in out:
@@ -304,8 +532,7 @@ def np_loss(out, cot):
 
 
 def run_paper(cell, params, inp, cot, name):
-    np_fwd = np_paper_gru if cell == "paper_gru" else np_paper_lstm
-    t_fwd = torch_paper_gru if cell == "paper_gru" else torch_paper_lstm
+    np_fwd, t_fwd = forwards(cell)
 
     out_np = np_fwd(params, inp)
 
@@ -370,10 +597,31 @@ CASES = [
     ("paper_gru_b1", "paper_gru", "paper", 6, 1, 3, 4),
     ("paper_lstm_a", "paper_lstm", "paper", 5, 3, 4, 6),
     ("paper_lstm_b1", "paper_lstm", "paper", 6, 1, 3, 4),
+    # units beyond the paper (appended: the cases above keep their random draws)
+    ("mgu_a", "mgu", "paper", 5, 3, 4, 6),
+    ("mgu_b1", "mgu", "paper", 6, 1, 3, 4),
+    ("mut1_square", "mut1", "paper", 5, 3, 5, 5),
+    ("mut1_projected", "mut1", "paper", 6, 2, 4, 3),
+    ("mut2_square", "mut2", "paper", 5, 3, 5, 5),
+    ("mut2_projected", "mut2", "paper", 6, 2, 4, 3),
+    ("mut3_a", "mut3", "paper", 5, 3, 4, 6),
+    ("mut3_b1", "mut3", "paper", 6, 1, 3, 4),
+    ("lstm_nig_a", "lstm_nig", "paper", 5, 3, 4, 6),
+    ("lstm_nfg_a", "lstm_nfg", "paper", 5, 3, 4, 6),
+    ("lstm_nog_a", "lstm_nog", "paper", 5, 3, 4, 6),
+    ("lstm_niaf_a", "lstm_niaf", "paper", 5, 3, 4, 6),
+    ("lstm_noaf_a", "lstm_noaf", "paper", 5, 3, 4, 6),
+    ("lstm_np_a", "lstm_np", "paper", 5, 3, 4, 6),
+    ("lstm_cifg_a", "lstm_cifg", "paper", 5, 3, 4, 6),
+    ("lstm_cifg_b1", "lstm_cifg", "paper", 6, 1, 3, 4),
 ]
 
 
 def main():
+    keep = {}
+    if "--keep-existing" in sys.argv[1:] and os.path.exists(OUT_PATH):
+        with open(OUT_PATH) as f:
+            keep = {c["name"]: c for c in json.load(f)["cases"]}
     cases = []
     for name, cell, mode, T, B, D, H in CASES:
         params = make_params(cell, D, H)
@@ -394,6 +642,10 @@ def main():
             case[k] = tensor_json(v)
         grad_keys = list(inp) + list(params)
         case["grads"] = {k: tensor_json(grads[k]) for k in grad_keys}
+        old = keep.get(name)
+        sizes = ("cell", "seq_len", "batch", "input_size", "hidden_size")
+        if old is not None and all(old[k] == case[k] for k in sizes):
+            case = old
         cases.append(case)
         gnorm = float(np.sqrt(sum(np.sum(grads[k] ** 2) for k in grad_keys)))
         print(f"{name:26s} cell={cell:10s} T={T} B={B} D={D} H={H} "

@@ -63,7 +63,10 @@ pub struct TrainConfig {
     /// `rnnlab::data::speech` and `rnnlab::model`).
     /// Default: `jsb`.
     pub dataset: Dataset,
-    /// Recurrent unit: `tanh`, `paper_gru`, `paper_lstm` (the paper's forms), `torch_gru`, `torch_lstm`.
+    /// Recurrent unit: `tanh`, `paper_gru`, `paper_lstm` (the paper's forms), `torch_gru`, `torch_lstm`, or a unit
+    /// beyond the paper: `mgu` (Zhou et al. 2016), `mut1`, `mut2`, `mut3` (Jozefowicz et al. 2015), `lstm_nig`,
+    /// `lstm_nfg`, `lstm_nog`, `lstm_niaf`, `lstm_noaf`, `lstm_np`, `lstm_cifg` (Greff et al. 2017); see
+    /// docs/cells.md.
     /// Default: `paper_gru`.
     pub cell: CellKind,
     /// `custom` (rnnlab's cells, all members batched), `custom_member` (rnnlab's cells run member by member, for
@@ -73,7 +76,8 @@ pub struct TrainConfig {
     /// Default: `custom`.
     pub implementation: Implementation,
     /// Hidden units; 0 takes Table 1's size for the task and unit (music: tanh 100, GRU 46, LSTM 36; speech:
-    /// tanh 400, GRU 227, LSTM 195).
+    /// tanh 400, GRU 227, LSTM 195), and for a unit beyond the paper the size whose paper parameter count is
+    /// closest to the GRU's (`rnnlab::paper::budget_hidden`).
     /// Default: `0`.
     pub hidden: i64,
     /// Seed of initialisation, weight noise, shuffling and the learning-rate draw.
@@ -156,6 +160,12 @@ pub struct TrainConfig {
     /// Initial weights ~ U(−init_scale, init_scale); recurrent matrices orthogonal; biases zero.
     /// Default: `0.1`.
     pub init_scale: f64,
+    /// The initial bias of an LSTM's forget gate (every LSTM form: `torch_lstm`, `paper_lstm` and the `lstm_*`
+    /// variants but `lstm_nfg`, which has no forget gate; in `lstm_cifg`, whose forget gate is `1 − i`, the input
+    /// gate's bias starts at −forget_bias). 0, the default, is the paper's initialisation (biases zero); Jozefowicz,
+    /// Zaremba & Sutskever (2015) recommend 1. Not in Chung et al.; an error on a unit without a forget gate.
+    /// Default: `0.0`.
+    pub forget_bias: f64,
     /// Sequences per evaluation batch.
     /// Default: `64`.
     pub eval_batch_size: usize,
@@ -208,6 +218,7 @@ impl Default for TrainConfig {
             rms_floor: 1e-2,
             momentum: 0.9,
             init_scale: 0.1,
+            forget_bias: 0.0,
             eval_batch_size: 64,
             train_subset: 0,
             eval_subset: 0,
@@ -317,6 +328,16 @@ impl TrainConfig {
             "momentum must be in [0, 1)"
         );
         ensure!(self.init_scale > 0.0, "init_scale must be positive");
+        ensure!(
+            self.forget_bias.is_finite(),
+            "forget_bias must be a finite number"
+        );
+        ensure!(
+            self.forget_bias == 0.0 || self.cell.has_forget_gate(),
+            "forget_bias = {} needs a unit with an LSTM forget gate; {} has none",
+            self.forget_bias,
+            self.cell
+        );
         ensure!(self.threads >= 1, "threads must be at least 1");
         if !self.implementation.supports(self.cell) {
             bail!(
@@ -401,6 +422,7 @@ impl TrainConfig {
             hidden: self.hidden_size(),
             population: self.member_lrs().len() as i64,
             init_scale: self.init_scale,
+            forget_bias: self.forget_bias,
             kind: self.dtype.kind(),
             device,
         }

@@ -164,6 +164,8 @@ pub struct ModelConfig {
     pub population: i64,
     /// Initial weights ~ U(−init_scale, init_scale) (recurrent matrices orthogonal, biases zero).
     pub init_scale: f64,
+    /// Initial bias of an LSTM's forget gate ([`crate::cells::CellConfig::forget_bias`]; 0: the paper's zero).
+    pub forget_bias: f64,
     /// `Kind::Float` or `Kind::Double`.
     pub kind: Kind,
     pub device: Device,
@@ -195,6 +197,7 @@ impl Model {
             hidden,
             population: k,
             init_scale,
+            forget_bias,
             kind: dtype,
             device,
         } = cfg;
@@ -214,6 +217,7 @@ impl Model {
             hidden,
             population: Some(k),
             init: Init::Paper { scale: init_scale },
+            forget_bias,
             kind: dtype,
             device,
         };

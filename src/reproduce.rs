@@ -12,7 +12,7 @@
 use crate::cells::CellKind;
 use crate::config::TrainConfig;
 use crate::data::{AnyData, Dataset, Task};
-use crate::report::table::{unit_family, Row};
+use crate::report::table::Row;
 use crate::report::table2_files::{draw_figures, paper_order, write_tables_noted};
 pub use crate::sweep::collect::Collected;
 use crate::sweep::slurm::{self, SlurmOptions};
@@ -40,7 +40,9 @@ pub fn task_datasets(task: Task) -> Vec<Dataset> {
 
 pub struct Options {
     pub datasets: Vec<Dataset>,
-    /// Cells; `tanh`, `gru`, `lstm` on the command line mean the paper's forms.
+    /// Cells; `tanh`, `gru`, `lstm` on the command line mean the paper's forms. A unit beyond the paper runs each
+    /// dataset's GRU experiment (`experiments/<dataset>_gru.toml`) with its own cell, at the hidden size whose paper
+    /// parameter count is closest to the GRU's (`hidden = 0`).
     pub units: Vec<CellKind>,
     pub seeds: Option<usize>,
     pub out: PathBuf,
@@ -54,7 +56,8 @@ pub struct Options {
     pub quiet: bool,
 }
 
-/// Parses a `--units` entry: a family name (`tanh`, `gru`, `lstm`: the paper forms) or a cell name.
+/// Parses a `--units` entry: a family name (`tanh`, `gru`, `lstm`: the paper forms) or any cell name of the
+/// registry (`mgu`, `mut1`, `lstm_cifg`, …; a unit beyond the paper runs the GRU's experiment, see [`plan`]).
 pub fn parse_unit(s: &str) -> Result<CellKind> {
     match s {
         "gru" => Ok(CellKind::PaperGru),
@@ -86,7 +89,11 @@ fn job_config(
     cell: CellKind,
     point: &[String],
 ) -> Result<TrainConfig> {
-    let family = unit_family(cell.name());
+    // A unit beyond the paper has no config of its own: it runs the GRU's experiment (same data, recipe and epoch
+    // budget) with its own cell, at the hidden size that matches the GRU's parameter budget (`hidden = 0`, see
+    // `paper::budget_hidden`).
+    let own = cell.in_paper();
+    let family = if own { cell.family() } else { "gru" };
     let path = opts
         .experiments
         .join(format!("{}_{family}.toml", set.name()));
@@ -97,6 +104,9 @@ fn job_config(
         )
     })?;
     let mut sets: Vec<String> = vec![format!("cell=\"{}\"", cell.name())];
+    if !own {
+        sets.push("hidden=0".into());
+    }
     if let Some(n) = opts.seeds {
         sets.push(format!("seeds={n}"));
     }

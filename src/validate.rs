@@ -6,7 +6,7 @@
 //!    final states, and gradients with respect to the input, the initial state and every weight.
 //! 2. **Golden fixtures.** Every custom cell against `tests/fixtures/cells.json`, written by
 //!    `scripts/make_fixtures.py` from PyTorch (`nn.RNNCell/GRUCell/LSTMCell`, `nn.RNN/GRU/LSTM`) and from an
-//!    independent NumPy implementation of the two paper forms. The file is compiled into the binary.
+//!    independent NumPy implementation of every other unit (the paper forms and the units beyond the paper). The file is compiled into the binary.
 //! 3. **Finite differences.** Every custom cell's autograd gradient against central differences of its loss, in f64.
 //!
 //! Gradients are those of `L = Σ output ⊙ g_out + Σ h_T ⊙ g_h (+ Σ c_T ⊙ g_c)` with random cotangents `g`, so every
@@ -95,7 +95,7 @@ fn run_checks(opts: &Options, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
     };
     let fixtures = Fixtures::embedded()?;
     for &dtype in &opts.dtypes {
-        for kind in [CellKind::Tanh, CellKind::TorchGru, CellKind::TorchLstm] {
+        for kind in CellKind::ALL.into_iter().filter(|k| k.has_builtin()) {
             for mode in Implementation::BUILTIN {
                 push(compare_with_builtin(kind, mode, dtype, opts)?);
             }
@@ -454,9 +454,12 @@ fn compare_with_fixtures(
         worst_out = worst_out.max(o);
         worst_grad = worst_grad.max(g);
     }
-    let reference = match kind {
-        CellKind::PaperGru | CellKind::PaperLstm => "NumPy paper form (fixtures)".to_string(),
-        _ => format!("PyTorch {} (fixtures)", fixtures.torch_version),
+    // The torch forms are checked against PyTorch's modules; every other unit against an independent NumPy
+    // forward pass of its paper's equations (gradients by PyTorch autograd on a separate implementation).
+    let reference = if kind.has_builtin() {
+        format!("PyTorch {} (fixtures)", fixtures.torch_version)
+    } else {
+        "NumPy paper form (fixtures)".to_string()
     };
     // The fixtures are exact f64 values; an f32 run is compared with its own bar against them.
     let tol = tolerance(dtype);
@@ -474,16 +477,27 @@ fn compare_with_fixtures(
     })
 }
 
-/// Autograd against central finite differences for every entry of every input and parameter, in f64.
-/// Returns the largest |autograd − difference quotient|.
+/// Autograd against central finite differences for every entry of every input and parameter, in f64, at sequence
+/// 4, batch 2, input 3, hidden 3. Returns the largest |autograd − difference quotient|.
 pub fn finite_difference_error(kind: CellKind, device: Device, seed: u64) -> Result<f64> {
-    let mut rng = Rng::new(seed)?;
     let s = Shape {
         seq: 4,
         batch: 2,
         input: 3,
         hidden: 3,
     };
+    finite_difference_error_at(kind, s, device, seed)
+}
+
+/// [`finite_difference_error`] at the shape `s` (a unit whose parameters depend on whether input = hidden is
+/// checked at both).
+pub fn finite_difference_error_at(
+    kind: CellKind,
+    s: Shape,
+    device: Device,
+    seed: u64,
+) -> Result<f64> {
+    let mut rng = Rng::new(seed)?;
     let cfg = CellConfig {
         kind: Kind::Double,
         device,

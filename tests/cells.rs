@@ -8,8 +8,8 @@ use rnnlab::cells::{
 use rnnlab::device::Dtype;
 use rnnlab::rng::Rng;
 use rnnlab::validate::{
-    self, check_fixture_case, compare_with_builtin, finite_difference_error, forward_backward,
-    max_abs_diff, Fixtures, Probe, Shape,
+    self, check_fixture_case, compare_with_builtin, finite_difference_error,
+    finite_difference_error_at, forward_backward, max_abs_diff, Fixtures, Probe, Shape,
 };
 use tch::{Device, Kind, Tensor};
 
@@ -170,6 +170,17 @@ fn every_cell_passes_finite_differences_in_f64() {
 /// separate model with its slice of the weights computes, for a shared and for a per-member input.
 #[test]
 fn population_members_equal_separate_cells() {
+    population_check(5, 4);
+}
+
+/// The same with input = hidden, where MUT1 and MUT2 add the input itself (no `weight_x`), which a population with
+/// a shared input must lift to every member.
+#[test]
+fn population_members_equal_separate_cells_square() {
+    population_check(4, 4);
+}
+
+fn population_check(d: i64, hd: i64) {
     let mut rng = Rng::new(3).unwrap();
     let k = 3;
     for kind in CellKind::ALL {
@@ -177,14 +188,14 @@ fn population_members_equal_separate_cells() {
             kind: Kind::Double,
             population: Some(k),
             init: Init::Paper { scale: 0.3 },
-            ..CellConfig::new(5, 4)
+            ..CellConfig::new(d, hd)
         };
         let pop = CustomLayer::new(new_cell(kind, &cfg, &mut rng).unwrap());
-        let shared = rng.randn(&[6, 2, 5], (Kind::Double, Device::Cpu));
-        let per_member = rng.randn(&[k, 6, 2, 5], (Kind::Double, Device::Cpu));
+        let shared = rng.randn(&[6, 2, d], (Kind::Double, Device::Cpu));
+        let per_member = rng.randn(&[k, 6, 2, d], (Kind::Double, Device::Cpu));
         let (out_shared, st_shared) = pop.forward(&shared, None).unwrap();
         let (out_member, _) = pop.forward(&per_member, None).unwrap();
-        assert_eq!(out_shared.size(), [k, 6, 2, 4]);
+        assert_eq!(out_shared.size(), [k, 6, 2, hd]);
         for m in 0..k {
             let single = new_cell(
                 kind,
@@ -487,4 +498,201 @@ fn builtin_lstm_matches_with_onednn_on_and_off() {
         );
     }
     rnnlab::device::set_onednn_enabled(before);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The registry and the units beyond the paper.
+
+/// Every unit's registry name is its serde name (configs, fixtures) and parses back to it.
+#[test]
+fn registry_names_are_the_serde_names() {
+    for kind in CellKind::ALL {
+        let serde = serde_json::to_string(&kind).unwrap();
+        assert_eq!(serde, format!("\"{}\"", kind.name()), "{kind:?}");
+        assert_eq!(kind.name().parse::<CellKind>().unwrap(), kind);
+        assert_eq!(rnnlab::reproduce::parse_unit(kind.name()).unwrap(), kind);
+    }
+    let err = "gruu".parse::<CellKind>().unwrap_err().to_string();
+    assert!(err.contains("mgu") && err.contains("lstm_cifg"), "{err}");
+    assert!(rnnlab::report::table::unit_family("gruu").is_err());
+    assert_eq!(
+        rnnlab::report::table::unit_family("paper_gru").unwrap(),
+        "gru"
+    );
+    assert_eq!(rnnlab::report::table::unit_family("mut2").unwrap(), "mut2");
+}
+
+/// A unit whose parameters are its paper's (no PyTorch twin) holds exactly the parameters its paper count counts,
+/// at the music sizes and at input = hidden.
+#[test]
+fn paper_counts_equal_the_parameters_of_every_paper_form() {
+    for kind in CellKind::ALL.into_iter().filter(|k| !k.has_builtin()) {
+        for (d, h) in [(88, 46), (5, 5), (3, 7)] {
+            let cell = new_cell(kind, &CellConfig::new(d, h), &mut Rng::new(0).unwrap()).unwrap();
+            assert_eq!(
+                cell.paper_param_count(),
+                cell.param_count(),
+                "{kind} at D={d} H={h}"
+            );
+        }
+    }
+    let count = |kind: CellKind, d, h| kind.paper_param_count(d, h);
+    assert_eq!(count(CellKind::Mgu, 88, 62), 18_724);
+    assert_eq!(count(CellKind::Mut1, 88, 51), 18_819);
+    assert_eq!(count(CellKind::Mut2, 88, 46), 18_630);
+    assert_eq!(count(CellKind::Mut3, 88, 46), 18_630);
+    assert_eq!(count(CellKind::LstmCifg, 88, 46), 18_722);
+    assert_eq!(count(CellKind::LstmNp, 88, 37), 18_648);
+    assert_eq!(count(CellKind::LstmNiaf, 88, 37), 18_759);
+    // The input map is the identity when D = H: no weight_x, MUT1 2Dn + 2n² + 3n.
+    assert_eq!(count(CellKind::Mut1, 5, 5), 2 * 25 + 2 * 25 + 15);
+}
+
+/// MUT1 and MUT2 add the input itself where the paper has it (D = H) and a learned `weight_x` otherwise.
+#[test]
+fn mut1_and_mut2_project_the_input_only_when_its_size_differs() {
+    for kind in [CellKind::Mut1, CellKind::Mut2] {
+        let names = |d, h| -> Vec<&'static str> {
+            let cell = new_cell(kind, &CellConfig::new(d, h), &mut Rng::new(0).unwrap()).unwrap();
+            cell.named_parameters().iter().map(|(n, _)| *n).collect()
+        };
+        assert_eq!(names(4, 4), ["weight_ih", "weight_hh", "bias"], "{kind}");
+        assert_eq!(
+            names(88, 46),
+            ["weight_ih", "weight_hh", "bias", "weight_x"],
+            "{kind}"
+        );
+    }
+    let cell = new_cell(
+        CellKind::Mut3,
+        &CellConfig::new(88, 46),
+        &mut Rng::new(0).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cell.named_parameters().len(), 3);
+}
+
+/// Finite differences at input ≠ hidden too (the validate check runs at input = hidden = 3): MUT1's and MUT2's
+/// `weight_x` path, and every other unit at a second shape.
+#[test]
+fn every_cell_passes_finite_differences_at_input_other_than_hidden() {
+    let s = Shape {
+        seq: 3,
+        batch: 2,
+        input: 4,
+        hidden: 3,
+    };
+    for kind in CellKind::ALL {
+        let err = finite_difference_error_at(kind, s, Device::Cpu, 5).unwrap();
+        assert!(
+            err <= validate::FD_TOLERANCE,
+            "{kind} at D=4 H=3: autograd vs finite differences {err:e}"
+        );
+    }
+}
+
+/// A unit the paper did not run is sized by the GRU's parameter budget.
+#[test]
+fn units_beyond_the_paper_get_the_grus_budget() {
+    use rnnlab::paper::{table1_music_hidden, table1_speech_hidden};
+    assert_eq!(table1_music_hidden(CellKind::PaperGru), 46);
+    assert_eq!(table1_music_hidden(CellKind::TorchLstm), 36);
+    assert_eq!(table1_music_hidden(CellKind::Mgu), 62);
+    assert_eq!(table1_music_hidden(CellKind::Mut1), 51);
+    assert_eq!(table1_music_hidden(CellKind::Mut3), 46);
+    assert_eq!(table1_music_hidden(CellKind::LstmNp), 37);
+    assert_eq!(table1_speech_hidden(CellKind::Mgu), 280);
+}
+
+fn bias_of(cell: &dyn rnnlab::cells::Cell, name: &str) -> Vec<f64> {
+    let (_, t) = cell
+        .named_parameters()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap();
+    Vec::<f64>::try_from(t.detach().to_kind(Kind::Double).flatten(0, -1)).unwrap()
+}
+
+/// `forget_bias` starts the forget gate's bias at its value (paper init: biases zero), leaves the other rows and
+/// every other parameter as they were drawn, and is refused by units without a forget gate.
+#[test]
+fn forget_bias_sets_the_forget_gate_bias_of_every_lstm_form() {
+    let h = 3;
+    let cfg = |fb: f64| CellConfig {
+        kind: Kind::Double,
+        init: Init::Paper { scale: 0.1 },
+        forget_bias: fb,
+        ..CellConfig::new(4, h)
+    };
+    // (kind, bias block that carries it, sign)
+    let cases = [
+        (CellKind::PaperLstm, 1, 1.0),
+        (CellKind::LstmNig, 0, 1.0),
+        (CellKind::LstmNog, 1, 1.0),
+        (CellKind::LstmNiaf, 1, 1.0),
+        (CellKind::LstmNoaf, 1, 1.0),
+        (CellKind::LstmNp, 1, 1.0),
+        (CellKind::LstmCifg, 0, -1.0),
+    ];
+    for (kind, block, sign) in cases {
+        let with = new_cell(kind, &cfg(1.0), &mut Rng::new(9).unwrap()).unwrap();
+        let without = new_cell(kind, &cfg(0.0), &mut Rng::new(9).unwrap()).unwrap();
+        let b = bias_of(with.as_ref(), "bias");
+        for (j, v) in b.iter().enumerate() {
+            let want = if j / h as usize == block { sign } else { 0.0 };
+            assert_eq!(*v, want, "{kind} bias[{j}]");
+        }
+        for ((n, a), (_, z)) in with
+            .named_parameters()
+            .iter()
+            .zip(without.named_parameters())
+        {
+            if *n != "bias" {
+                assert_eq!(max_abs_diff(a, z), 0.0, "{kind} {n} changed");
+            }
+        }
+    }
+    // The torch form: bias_ih's forget rows shifted by exactly 1 from the same draw.
+    let torch = |fb| {
+        let c = CellConfig {
+            init: Init::Torch,
+            ..cfg(fb)
+        };
+        let cell = new_cell(CellKind::TorchLstm, &c, &mut Rng::new(9).unwrap()).unwrap();
+        (
+            bias_of(cell.as_ref(), "bias_ih"),
+            bias_of(cell.as_ref(), "bias_hh"),
+        )
+    };
+    let ((ih1, hh1), (ih0, hh0)) = (torch(1.0), torch(0.0));
+    assert_eq!(hh1, hh0);
+    for j in 0..ih1.len() {
+        let shift = if j / h as usize == 1 { 1.0 } else { 0.0 };
+        assert!(
+            (ih1[j] - ih0[j] - shift).abs() < 1e-12,
+            "torch_lstm bias_ih[{j}]"
+        );
+    }
+    for kind in [
+        CellKind::LstmNfg,
+        CellKind::Mgu,
+        CellKind::PaperGru,
+        CellKind::Tanh,
+        CellKind::Mut1,
+    ] {
+        let err = new_cell(kind, &cfg(1.0), &mut Rng::new(0).unwrap())
+            .err()
+            .unwrap_or_else(|| panic!("{kind} took a forget_bias"))
+            .to_string();
+        assert!(err.contains("forget gate"), "{kind}: {err}");
+    }
+    // The config refuses it before any cell is made.
+    let set = |cell: &str| {
+        rnnlab::config::TrainConfig::default()
+            .with_overrides(&[format!("cell=\"{cell}\""), "forget_bias=1.0".into()])
+    };
+    assert!(set("paper_lstm").is_ok());
+    assert!(set("lstm_cifg").is_ok());
+    let err = format!("{:#}", set("mgu").unwrap_err());
+    assert!(err.contains("forget gate"), "{err}");
 }

@@ -20,8 +20,9 @@ fn validate_json_reports_every_check_and_passes_on_cpu() {
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
     let rows = v["results"].as_array().expect("a results array");
-    // f32 and f64: 6 built-in comparisons + 5 fixture rows each, then 5 finite-difference rows.
-    assert_eq!(rows.len(), 2 * (6 + 5) + 5);
+    // f32 and f64: 6 built-in comparisons + one fixture row per unit each, then one finite-difference row per unit.
+    let units = rnnlab::cells::CellKind::ALL.len();
+    assert_eq!(rows.len(), 2 * (6 + units) + units);
     for row in rows {
         for key in [
             "cell",

@@ -76,6 +76,7 @@ fn same_seed_same_initial_weights_for_every_implementation() {
                     hidden: 10,
                     population: 3,
                     init_scale: 0.1,
+                    forget_bias: 0.0,
                     kind: Kind::Double,
                     device: Device::Cpu,
                 },

@@ -21,6 +21,7 @@ fn draw(kind: CellKind, init: Init) -> Vec<(String, f64, f64)> {
         hidden: 2,
         population: Some(2),
         init,
+        forget_bias: 0.0,
         kind: Kind::Double,
         device: Device::Cpu,
     };

@@ -131,7 +131,7 @@ fn write_reproduction(out: &Path) {
                 12,
                 true,
             );
-            rows.push(table::row(&s).unwrap());
+            rows.push(table::row(&s).unwrap().unwrap());
         }
     }
     write_run(&out.join("runs/jsb_tanh"), "jsb", "tanh", 3, false);

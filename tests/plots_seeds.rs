@@ -137,7 +137,7 @@ fn around(w: u32, pixels: &[[u8; 3]], color: [u8; 3], x: u32, y: u32, r: u32) ->
 fn table2_draws_an_error_bar_between_the_interval_ends_of_a_multi_seed_row() {
     let tmp = tempfile::tempdir().unwrap();
     let s = write_seeded_run(&tmp.path().join("run"), 3, 4);
-    let row = table::row(&s).unwrap();
+    let row = table::row(&s).unwrap().unwrap();
     // Seeds' test NLLs 3.0, 3.3, 3.6: mean 3.3, sd 0.3, 95 % half-width t(0.975, 2)·0.3/√3 = 0.745.
     let st = row.test_nll_stats.clone().unwrap();
     let (lo, hi) = st.ci95.unwrap();
@@ -333,7 +333,7 @@ fn the_recipe_study_ranks_settings_at_the_common_cpu_budget() {
 fn table2_marks_rows_whose_chosen_members_ended_at_the_epoch_cap_and_reports_cpu_time() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = write_seeded_run(&tmp.path().join("run"), 3, 4);
-    let row = table::row(&s).unwrap();
+    let row = table::row(&s).unwrap().unwrap();
     assert!(!row.at_cap && row.seeds_at_cap == 0);
     assert!((row.cpu_seconds - 7.2).abs() < 1e-12);
     let md = table::markdown(std::slice::from_ref(&row));
@@ -343,7 +343,7 @@ fn table2_marks_rows_whose_chosen_members_ended_at_the_epoch_cap_and_reports_cpu
     // when the run stopped at its cap; seed 2's choice stopped early.
     s.members[3].status = Status::Active;
     s.members[4].status = Status::Active;
-    let row = table::row(&s).unwrap();
+    let row = table::row(&s).unwrap().unwrap();
     assert!(row.at_cap);
     assert_eq!(row.seeds_at_cap, 2);
     let md = table::markdown(std::slice::from_ref(&row));
@@ -371,7 +371,7 @@ fn table2_marks_rows_whose_chosen_members_ended_at_the_epoch_cap_and_reports_cpu
     // Two members pruned: counted in the row, the CSV and a note under the table.
     s.members[0].status = Status::Pruned;
     s.members[1].status = Status::Pruned;
-    let row = table::row(&s).unwrap();
+    let row = table::row(&s).unwrap().unwrap();
     assert_eq!(row.pruned, 2);
     let md = table::markdown(std::slice::from_ref(&row));
     assert!(

@@ -36,6 +36,7 @@ fn model(cell: CellKind, implementation: Implementation) -> Model {
             hidden: 7,
             population: 3,
             init_scale: 0.3,
+            forget_bias: 0.0,
             kind: Kind::Double,
             device: Device::Cpu,
         },

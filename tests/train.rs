@@ -44,6 +44,7 @@ fn nll_is_nats_per_frame_summed_over_keys() {
             hidden: 8,
             population: 2,
             init_scale: 0.1,
+            forget_bias: 0.0,
             kind: Kind::Double,
             device: Device::Cpu,
         },

@@ -56,10 +56,20 @@ pub struct NaiveLayer {
     peephole: Option<[Tensor; 3]>,
 }
 
+/// Whether the naive tier has `kind`: the paper's cells ([`CellKind::PAPER`]), whose gate equations this file
+/// writes out a second time. The units beyond the paper are timed in the other custom tiers only.
+pub fn supports(kind: CellKind) -> bool {
+    CellKind::PAPER.contains(&kind)
+}
+
 impl NaiveLayer {
     /// Shares (does not copy) the parameters of `cell`, which must be a single model.
     pub fn new(cell: &dyn Cell) -> Result<Self> {
         let kind = cell.kind();
+        ensure!(
+            supports(kind),
+            "the naive tier has only the paper's cells, not {kind}"
+        );
         ensure!(
             cell.population().is_none(),
             "the naive layer runs one model, not a population"
@@ -79,7 +89,7 @@ impl NaiveLayer {
             CellKind::Tanh | CellKind::TorchGru | CellKind::TorchLstm => {
                 (get("bias_ih")?, Some(get("bias_hh")?))
             }
-            CellKind::PaperGru | CellKind::PaperLstm => (get("bias")?, None),
+            _ => (get("bias")?, None),
         };
         let gates = (0..kind.gates())
             .map(|g| Gate {
@@ -150,6 +160,7 @@ impl NaiveLayer {
                 let h = o * c.tanh();
                 State { h, c: Some(c) }
             }
+            other => unreachable!("NaiveLayer::new admits only the paper's cells, not {other}"),
         }
     }
 }
@@ -222,7 +233,7 @@ mod tests {
             input: 5,
             hidden: 4,
         };
-        for kind in CellKind::ALL {
+        for kind in CellKind::PAPER {
             let cfg = CellConfig {
                 kind: Kind::Double,
                 ..CellConfig::new(shape.input, shape.hidden)

@@ -71,7 +71,11 @@ impl Tier {
 
     /// Whether `kind` runs in this tier: the built-in tiers need a libtorch twin.
     pub fn applies_to(self, kind: CellKind) -> bool {
-        self.implementation().supports(kind)
+        match self {
+            // The naive tier re-implements only the paper's cells (see `naive.rs`).
+            Tier::Naive => super::naive::supports(kind),
+            _ => self.implementation().supports(kind),
+        }
     }
 
     /// Whether this tier is one of rnnlab's own (custom) implementations.
@@ -127,11 +131,13 @@ impl Shape {
     }
 }
 
-/// `torch` or `paper` (the tanh cell's two forms are the same maths; it counts as `torch`).
+/// `torch` or `paper` (the tanh cell's two forms are the same maths; it counts as `torch`). The units beyond
+/// Chung et al. are their papers' forms: `paper`.
 pub fn form_name(kind: CellKind) -> &'static str {
-    match kind {
-        CellKind::PaperGru | CellKind::PaperLstm => "paper",
-        _ => "torch",
+    if kind.has_builtin() {
+        "torch"
+    } else {
+        "paper"
     }
 }
 

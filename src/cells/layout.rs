@@ -113,3 +113,50 @@ impl PaperLayout {
         ]
     }
 }
+
+/// Where a unit's equations add the input itself to an `H`-wide sum (MUT1's `tanh(x)`, MUT2's `σ(x + …)`), which
+/// needs `D = H`. With `D = H` the map is the identity and has no parameter: the paper's equation. With `D ≠ H`
+/// (the music models: D = 88) a learned projection `weight_x: [H, D]` without bias takes its place, `x ↦ W_x x`: a
+/// deviation from the paper, the smallest that makes the unit usable at any input size. It is drawn like an input
+/// weight, after the unit's other parameters.
+pub(super) struct InputMap {
+    pub weight_x: Option<Tensor>,
+}
+
+impl InputMap {
+    pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
+        InputMap {
+            weight_x: (cfg.input != cfg.hidden).then(|| cfg.weight_ih(rng, 1)),
+        }
+    }
+
+    /// Every parameter replaced by `f(parameter)`.
+    pub fn map(&self, f: &dyn Fn(&Tensor) -> Tensor) -> Self {
+        InputMap {
+            weight_x: self.weight_x.as_ref().map(f),
+        }
+    }
+
+    /// `weight_x` under its name, when there is one.
+    pub fn named(&self) -> Vec<(&'static str, &Tensor)> {
+        self.weight_x.iter().map(|w| ("weight_x", w)).collect()
+    }
+
+    /// `x` (`D = H`) or `W_x x` (`D ≠ H`), shaped as [`super::project`] shapes its output (a population's shared
+    /// input stays `[T, B, H]` under the identity; [`super::add_member_bias`] lifts it).
+    pub fn apply(&self, x: &Tensor) -> Tensor {
+        match &self.weight_x {
+            Some(w) => super::project(x, w, None),
+            None => x.shallow_clone(),
+        }
+    }
+
+    /// Paper count of the map: `Dn` for the projection when `D ≠ n`, nothing for the identity.
+    pub const fn count(input: i64, hidden: i64) -> i64 {
+        if input == hidden {
+            0
+        } else {
+            input * hidden
+        }
+    }
+}

@@ -18,7 +18,8 @@
 //! h' = o ⊙ tanh(c')
 //! ```
 //! `weight_ih: [4H, D]`, `weight_hh: [4H, H]`, `bias: [4H]`, `peephole: [3H]` = (V_i, V_f, V_o), the diagonals of
-//! the peephole matrices. Both map `[B, D] × ([B, H], [B, H]) → ([B, H], [B, H])`; a population adds a leading `[K]`.
+//! the peephole matrices. `forget_bias` ([`CellConfig::forget_bias`]) is added to the forget gate's bias after
+//! the draw (to `bias_ih` in the torch form). Both map `[B, D] × ([B, H], [B, H]) → ([B, H], [B, H])`; a population adds a leading `[K]`.
 
 use super::layout::{Dims, PaperLayout, TorchLayout};
 use super::{per_unit, project, recurrent, Cell, CellConfig, CellKind, Init, State};
@@ -37,8 +38,11 @@ pub struct TorchLstm {
 
 impl TorchLstm {
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
+        let p = TorchLayout::new(cfg, 4, rng);
+        // The forget gate's rows are the second block; both biases only ever appear summed.
+        cfg.shift_bias_block(&p.bias_ih, 1, cfg.forget_bias);
         TorchLstm {
-            p: TorchLayout::new(cfg, 4, rng),
+            p,
             dims: Dims::of(cfg),
         }
     }
@@ -93,8 +97,10 @@ impl PaperLstm {
             Init::Torch => cfg.uniform(rng, &[3 * cfg.hidden], 1.0 / (cfg.hidden as f64).sqrt()),
             Init::Paper { scale } => cfg.uniform(rng, &[3 * cfg.hidden], scale),
         };
+        let p = PaperLayout::new(cfg, 4, rng);
+        cfg.shift_bias_block(&p.bias, 1, cfg.forget_bias);
         PaperLstm {
-            p: PaperLayout::new(cfg, 4, rng),
+            p,
             peephole,
             dims: Dims::of(cfg),
         }

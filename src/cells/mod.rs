@@ -1,6 +1,6 @@
 //! Recurrent cells built from libtorch tensor ops, and the sequence layers that run them.
 //!
-//! Five custom cells, one file per unit:
+//! The custom cells, one file per unit (the LSTM variants of Greff et al. share one file and one enum):
 //!
 //! | kind         | file       | maths                                                  | parameters |
 //! |--------------|------------|--------------------------------------------------------|------------|
@@ -9,6 +9,14 @@
 //! | `paper_gru`  | `gru.rs`   | Chung et al. 2014 (reset before the matmul)            | `weight_ih`, `weight_hh`, `bias` |
 //! | `torch_lstm` | `lstm.rs`  | PyTorch `LSTMCell` (no peepholes, two biases)          | PyTorch `LSTMCell` layout |
 //! | `paper_lstm` | `lstm.rs`  | Graves 2013 (diagonal peepholes, `o` sees the new `c`) | `weight_ih`, `weight_hh`, `bias`, `peephole` |
+//! | `mgu`        | `mgu.rs`   | Zhou et al. 2016, minimal gated unit (one gate)        | `weight_ih`, `weight_hh`, `bias` |
+//! | `mut1`       | `mut1.rs`  | Jozefowicz et al. 2015, MUT1                           | `weight_ih`, `weight_hh`, `bias` (+ `weight_x` when D ≠ H) |
+//! | `mut2`       | `mut2.rs`  | Jozefowicz et al. 2015, MUT2                           | `weight_ih`, `weight_hh`, `bias` (+ `weight_x` when D ≠ H) |
+//! | `mut3`       | `mut3.rs`  | Jozefowicz et al. 2015, MUT3                           | `weight_ih`, `weight_hh`, `bias` |
+//! | `lstm_nig` … `lstm_cifg` | `lstm_variants.rs` | Greff et al. 2017: NIG, NFG, NOG, NIAF, NOAF, NP, CIFG | `weight_ih`, `weight_hh`, `bias` (+ `peephole`) |
+//!
+//! What the rest of rnnlab knows of a unit (its name, family, state, built-in, constructor and paper parameter
+//! count) is its one entry in [`REGISTRY`].
 //!
 //! The parameter sets the cells share (PyTorch's two biases or the paper's one, and the sizes) are in
 //! `layout.rs`, so a new cell writes only its constructor and its maths.
@@ -28,6 +36,11 @@ mod gru;
 mod implementation;
 mod layout;
 mod lstm;
+mod lstm_variants;
+mod mgu;
+mod mut1;
+mod mut2;
+mod mut3;
 mod sequence;
 mod tanh;
 
@@ -36,6 +49,11 @@ pub use gru::{PaperGru, TorchGru};
 pub use implementation::Implementation;
 pub use layout::Dims;
 pub use lstm::{PaperLstm, TorchLstm};
+pub use lstm_variants::{LstmVariant, Variant};
+pub use mgu::Mgu;
+pub use mut1::Mut1;
+pub use mut2::Mut2;
+pub use mut3::Mut3;
 pub use sequence::{check_input, initial_state, run_steps, zero_state, CustomLayer, SequenceLayer};
 pub use tanh::TanhRnn;
 
@@ -45,7 +63,8 @@ use std::fmt;
 use std::str::FromStr;
 use tch::{Device, Kind, Tensor};
 
-/// The recurrent units rnnlab implements.
+/// The recurrent units rnnlab implements. Each variant has exactly one entry in [`REGISTRY`], which says everything
+/// else about it; the serde name (snake_case) is the unit's name everywhere (configs, `--units`, fixtures, tables).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CellKind {
@@ -54,10 +73,95 @@ pub enum CellKind {
     PaperGru,
     TorchLstm,
     PaperLstm,
+    Mgu,
+    Mut1,
+    Mut2,
+    Mut3,
+    LstmNig,
+    LstmNfg,
+    LstmNog,
+    LstmNiaf,
+    LstmNoaf,
+    LstmNp,
+    LstmCifg,
 }
 
+/// Everything rnnlab knows about a unit, in one place: adding a unit is its file, its [`CellKind`] variant and
+/// one entry here (plus its fixture function in `scripts/make_fixtures.py`; see docs/adding-a-unit.md).
+pub struct Unit {
+    pub kind: CellKind,
+    /// The name in configs and on the command line; equal to the variant's serde name (a test checks).
+    pub name: &'static str,
+    /// The unit this cell implements, whatever its form: a column of Table 2 (`tanh`, `gru`, `lstm` for the
+    /// paper's units; a unit beyond the paper is its own family).
+    pub family: &'static str,
+    /// Number of `H`-row blocks in the input weights (the gate count of the tanh, GRU and LSTM forms); cost
+    /// estimates (`rnnlab bench`) use it.
+    pub gates: i64,
+    /// Whether the state carries a memory cell `c` beside `h`.
+    pub has_cell_state: bool,
+    /// Whether libtorch has a fused kernel computing exactly this cell (only the torch forms).
+    pub has_builtin: bool,
+    /// Whether the unit has an LSTM forget gate whose initial bias `forget_bias` sets ([`CellConfig::forget_bias`]).
+    pub forget_gate: bool,
+    /// The constructor: draws the initial parameters from the generator, in the order its file documents.
+    pub new: fn(&CellConfig, &mut Rng) -> Result<Box<dyn Cell>>,
+    /// Parameter count by the unit's paper (see [`CellKind::paper_param_count`]), from (input, hidden).
+    pub paper_param_count: fn(i64, i64) -> i64,
+}
+
+/// `Dn + n² + n`: one gate's input weights, recurrent weights and bias.
+pub const fn per_gate(input: i64, hidden: i64) -> i64 {
+    input * hidden + hidden * hidden + hidden
+}
+
+/// The registry: one entry per unit (one line each, left unformatted so that a unit's entry stays one line), in the order of [`CellKind`] (checked when compiling).
+#[rustfmt::skip]
+pub const REGISTRY: [Unit; 16] = [
+    Unit { kind: CellKind::Tanh, name: "tanh", family: "tanh", gates: 1, has_cell_state: false, forget_gate: false, has_builtin: true, new: |c, r| Ok(Box::new(TanhRnn::new(c, r))), paper_param_count: per_gate },
+    Unit { kind: CellKind::TorchGru, name: "torch_gru", family: "gru", gates: 3, has_cell_state: false, forget_gate: false, has_builtin: true, new: |c, r| Ok(Box::new(TorchGru::new(c, r))), paper_param_count: |d, n| 3 * per_gate(d, n) },
+    Unit { kind: CellKind::PaperGru, name: "paper_gru", family: "gru", gates: 3, has_cell_state: false, forget_gate: false, has_builtin: false, new: |c, r| Ok(Box::new(PaperGru::new(c, r))), paper_param_count: |d, n| 3 * per_gate(d, n) },
+    Unit { kind: CellKind::TorchLstm, name: "torch_lstm", family: "lstm", gates: 4, has_cell_state: true, forget_gate: true, has_builtin: true, new: |c, r| Ok(Box::new(TorchLstm::new(c, r))), paper_param_count: |d, n| 4 * per_gate(d, n) },
+    Unit { kind: CellKind::PaperLstm, name: "paper_lstm", family: "lstm", gates: 4, has_cell_state: true, forget_gate: true, has_builtin: false, new: |c, r| Ok(Box::new(PaperLstm::new(c, r))), paper_param_count: |d, n| 4 * per_gate(d, n) + 3 * n },
+    Unit { kind: CellKind::Mgu, name: "mgu", family: "mgu", gates: 2, has_cell_state: false, forget_gate: false, has_builtin: false, new: |c, r| Ok(Box::new(Mgu::new(c, r))), paper_param_count: Mgu::paper_param_count },
+    Unit { kind: CellKind::Mut1, name: "mut1", family: "mut1", gates: 2, has_cell_state: false, forget_gate: false, has_builtin: false, new: |c, r| Ok(Box::new(Mut1::new(c, r))), paper_param_count: Mut1::paper_param_count },
+    Unit { kind: CellKind::Mut2, name: "mut2", family: "mut2", gates: 3, has_cell_state: false, forget_gate: false, has_builtin: false, new: |c, r| Ok(Box::new(Mut2::new(c, r))), paper_param_count: Mut2::paper_param_count },
+    Unit { kind: CellKind::Mut3, name: "mut3", family: "mut3", gates: 3, has_cell_state: false, forget_gate: false, has_builtin: false, new: |c, r| Ok(Box::new(Mut3::new(c, r))), paper_param_count: Mut3::paper_param_count },
+    Unit { kind: CellKind::LstmNig, name: "lstm_nig", family: "lstm_nig", gates: 3, has_cell_state: true, forget_gate: true, has_builtin: false, new: |c, r| Ok(Box::new(LstmVariant::new(Variant::Nig, c, r))), paper_param_count: |d, n| Variant::Nig.paper_param_count(d, n) },
+    Unit { kind: CellKind::LstmNfg, name: "lstm_nfg", family: "lstm_nfg", gates: 3, has_cell_state: true, forget_gate: false, has_builtin: false, new: |c, r| Ok(Box::new(LstmVariant::new(Variant::Nfg, c, r))), paper_param_count: |d, n| Variant::Nfg.paper_param_count(d, n) },
+    Unit { kind: CellKind::LstmNog, name: "lstm_nog", family: "lstm_nog", gates: 3, has_cell_state: true, forget_gate: true, has_builtin: false, new: |c, r| Ok(Box::new(LstmVariant::new(Variant::Nog, c, r))), paper_param_count: |d, n| Variant::Nog.paper_param_count(d, n) },
+    Unit { kind: CellKind::LstmNiaf, name: "lstm_niaf", family: "lstm_niaf", gates: 4, has_cell_state: true, forget_gate: true, has_builtin: false, new: |c, r| Ok(Box::new(LstmVariant::new(Variant::Niaf, c, r))), paper_param_count: |d, n| Variant::Niaf.paper_param_count(d, n) },
+    Unit { kind: CellKind::LstmNoaf, name: "lstm_noaf", family: "lstm_noaf", gates: 4, has_cell_state: true, forget_gate: true, has_builtin: false, new: |c, r| Ok(Box::new(LstmVariant::new(Variant::Noaf, c, r))), paper_param_count: |d, n| Variant::Noaf.paper_param_count(d, n) },
+    Unit { kind: CellKind::LstmNp, name: "lstm_np", family: "lstm_np", gates: 4, has_cell_state: true, forget_gate: true, has_builtin: false, new: |c, r| Ok(Box::new(LstmVariant::new(Variant::Np, c, r))), paper_param_count: |d, n| Variant::Np.paper_param_count(d, n) },
+    Unit { kind: CellKind::LstmCifg, name: "lstm_cifg", family: "lstm_cifg", gates: 3, has_cell_state: true, forget_gate: true, has_builtin: false, new: |c, r| Ok(Box::new(LstmVariant::new(Variant::Cifg, c, r))), paper_param_count: |d, n| Variant::Cifg.paper_param_count(d, n) },
+];
+
+// The registry is indexed by the variant's discriminant: its order must be the enum's.
+const _: () = {
+    let mut i = 0;
+    while i < REGISTRY.len() {
+        assert!(
+            REGISTRY[i].kind as usize == i,
+            "REGISTRY must list the units in CellKind's order"
+        );
+        i += 1;
+    }
+};
+
 impl CellKind {
-    pub const ALL: [CellKind; 5] = [
+    /// Every unit, in the registry's order.
+    pub const ALL: [CellKind; REGISTRY.len()] = {
+        let mut all = [CellKind::Tanh; REGISTRY.len()];
+        let mut i = 0;
+        while i < REGISTRY.len() {
+            all[i] = REGISTRY[i].kind;
+            i += 1;
+        }
+        all
+    };
+
+    /// The units of Chung et al. 2014 (the forms of tanh, GRU and LSTM that rnnlab reproduces Table 2 with).
+    pub const PAPER: [CellKind; 5] = [
         CellKind::Tanh,
         CellKind::TorchGru,
         CellKind::PaperGru,
@@ -65,58 +169,55 @@ impl CellKind {
         CellKind::PaperLstm,
     ];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            CellKind::Tanh => "tanh",
-            CellKind::TorchGru => "torch_gru",
-            CellKind::PaperGru => "paper_gru",
-            CellKind::TorchLstm => "torch_lstm",
-            CellKind::PaperLstm => "paper_lstm",
-        }
+    /// This unit's registry entry.
+    pub fn unit(self) -> &'static Unit {
+        &REGISTRY[self as usize]
     }
 
-    /// The unit this cell implements, whatever its form: `tanh`, `gru` or `lstm` (Table 2's columns).
+    pub fn name(self) -> &'static str {
+        self.unit().name
+    }
+
+    /// The unit this cell implements, whatever its form: `tanh`, `gru` or `lstm` (Table 2's columns), or the
+    /// unit's own name for the units beyond the paper.
     pub fn family(self) -> &'static str {
-        match self {
-            CellKind::Tanh => "tanh",
-            CellKind::TorchGru | CellKind::PaperGru => "gru",
-            CellKind::TorchLstm | CellKind::PaperLstm => "lstm",
-        }
+        self.unit().family
+    }
+
+    /// Whether the family is one of the paper's three (`tanh`, `gru`, `lstm`).
+    pub fn in_paper(self) -> bool {
+        crate::paper::UNITS.contains(&self.family())
+    }
+
+    /// Whether the unit has an LSTM forget gate, whose initial bias `forget_bias` sets.
+    pub fn has_forget_gate(self) -> bool {
+        self.unit().forget_gate
     }
 
     /// Whether the state carries a memory cell `c` beside `h`.
     pub fn has_cell_state(self) -> bool {
-        matches!(self, CellKind::TorchLstm | CellKind::PaperLstm)
+        self.unit().has_cell_state
     }
 
     /// Whether libtorch has a fused kernel computing exactly this cell (only the torch forms).
     pub fn has_builtin(self) -> bool {
-        matches!(
-            self,
-            CellKind::Tanh | CellKind::TorchGru | CellKind::TorchLstm
-        )
+        self.unit().has_builtin
     }
 
-    /// Number of gate blocks stacked in the rows of `weight_ih`/`weight_hh`.
+    /// Number of `H`-row blocks stacked in the rows of `weight_ih` (the gate count for tanh, GRU and LSTM).
     pub fn gates(self) -> i64 {
-        match self {
-            CellKind::Tanh => 1,
-            CellKind::TorchGru | CellKind::PaperGru => 3,
-            CellKind::TorchLstm | CellKind::PaperLstm => 4,
-        }
+        self.unit().gates
     }
 
     /// Parameter count by the paper's definition (Table 1): the recurrent layer only, one bias per gate
     /// (PyTorch's two bias vectors add up to one), plus the three peephole vectors of the paper LSTM.
     /// `D` = input size, `n` = hidden size: tanh `Dn+n²+n`, GRU `3(Dn+n²+n)`, LSTM `4(Dn+n²+n)` (+`3n`).
+    /// The units beyond the paper count by the same rule, each its own weights (see its file): MGU `2(Dn+n²+n)`,
+    /// MUT1 `2Dn+2n²+3n`, MUT2 `2Dn+3n²+3n` (each `+Dn` for the input projection when `D ≠ n`), MUT3
+    /// `3(Dn+n²+n)`, the LSTM variants of Greff et al. their gates' `Dn+n²+n` plus a peephole `n` per gate that has
+    /// one.
     pub fn paper_param_count(self, input: i64, hidden: i64) -> i64 {
-        let per_gate = input * hidden + hidden * hidden + hidden;
-        let peepholes = if self == CellKind::PaperLstm {
-            3 * hidden
-        } else {
-            0
-        };
-        self.gates() * per_gate + peepholes
+        (self.unit().paper_param_count)(input, hidden)
     }
 }
 
@@ -223,6 +324,10 @@ pub struct CellConfig {
     /// `Some(K)` stacks K independent models along a leading dimension (population training).
     pub population: Option<i64>,
     pub init: Init,
+    /// Added to the forget gate's bias after the initial draw (LSTM forms; 0: no change). Under the paper's
+    /// initialisation (biases zero) the forget gate's bias starts at exactly this value; Jozefowicz, Zaremba &
+    /// Sutskever (2015) recommend 1. Units without a forget gate ignore it (see each file).
+    pub forget_bias: f64,
     pub kind: Kind,
     pub device: Device,
 }
@@ -234,6 +339,7 @@ impl CellConfig {
             hidden,
             population: None,
             init: Init::Torch,
+            forget_bias: 0.0,
             kind: Kind::Float,
             device: Device::Cpu,
         }
@@ -253,6 +359,11 @@ impl CellConfig {
         if let Some(k) = self.population {
             ensure!(k >= 1, "population size must be at least 1, got {k}");
         }
+        ensure!(
+            self.forget_bias.is_finite(),
+            "forget_bias must be finite, got {}",
+            self.forget_bias
+        );
         ensure!(
             matches!(self.kind, Kind::Float | Kind::Double),
             "cells support f32 and f64, not {:?}",
@@ -310,6 +421,17 @@ impl CellConfig {
         let (q, r) = Tensor::linalg_qr(&a, "reduced");
         let signs = r.diagonal(0, -2, -1).sign().unsqueeze(-2);
         (q * signs).to_kind(self.kind).to_device(self.device)
+    }
+
+    /// Adds `by` to block `block` (rows `block·H..(block+1)·H`) of a freshly drawn bias, in place; nothing when `by`
+    /// is 0, so the default leaves every draw bit for bit as it was.
+    fn shift_bias_block(&self, bias: &Tensor, block: i64, by: f64) {
+        if by != 0.0 {
+            let mut rows = bias.narrow(-1, block * self.hidden, self.hidden);
+            tch::no_grad(|| {
+                let _ = rows.g_add_scalar_(by);
+            });
+        }
     }
 
     /// A bias vector of `len` entries (population prefix added).
@@ -398,13 +520,12 @@ pub trait Cell {
 /// Makes a custom cell of the given kind, its initial parameters drawn from `rng` (in the order its layout gives).
 pub fn new_cell(kind: CellKind, cfg: &CellConfig, rng: &mut Rng) -> Result<Box<dyn Cell>> {
     cfg.check()?;
-    Ok(match kind {
-        CellKind::Tanh => Box::new(TanhRnn::new(cfg, rng)),
-        CellKind::TorchGru => Box::new(TorchGru::new(cfg, rng)),
-        CellKind::PaperGru => Box::new(PaperGru::new(cfg, rng)),
-        CellKind::TorchLstm => Box::new(TorchLstm::new(cfg, rng)),
-        CellKind::PaperLstm => Box::new(PaperLstm::new(cfg, rng)),
-    })
+    ensure!(
+        cfg.forget_bias == 0.0 || kind.unit().forget_gate,
+        "forget_bias = {} needs a unit with an LSTM forget gate; {kind} has none",
+        cfg.forget_bias
+    );
+    (kind.unit().new)(cfg, rng).with_context(|| format!("making a {kind} cell"))
 }
 
 /// `x W^T + b` where `w` is `[G, D]` or a population's `[K, G, D]`. `x` is `[..., D]`, or `[K, ..., D]` with
@@ -445,6 +566,21 @@ fn recurrent(h: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
         (_, Some(b)) => b.unsqueeze(1).baddbmm(h, &w.transpose(1, 2), 1, 1),
         (_, None) => h.bmm(&w.transpose(1, 2)),
     }
+}
+
+/// `t + b` where `b` is a per-unit bias `[H]`, or a population's `[K, H]`, and `t` is `[..., H]`: a single model's
+/// tensor, a population's `[K, ..., H]`, or a population's shared input `[T, B, H]` (rank 3), which the sum lifts to
+/// `[K, T, B, H]` (the shapes of [`project`] and of a layer's input, see [`check_input`]).
+pub(crate) fn add_member_bias(t: &Tensor, b: &Tensor, population: Option<i64>) -> Tensor {
+    let Some(k) = population else {
+        return t + b;
+    };
+    let per_member = t.dim() == 4 && t.size()[0] == k;
+    let lead = t.dim() - 1 - usize::from(per_member);
+    let mut shape = vec![k];
+    shape.extend(std::iter::repeat_n(1, lead));
+    shape.push(-1);
+    t + b.reshape(shape)
 }
 
 /// A per-gate vector `[H]` (or `[K, H]`) broadcast against `[(K,) B, H]`.

@@ -235,7 +235,7 @@ pub fn load_run(dir: &Path) -> Result<RunData> {
     Ok(RunData {
         seeds,
         dir: dir.to_path_buf(),
-        unit: unit_family(&cell),
+        unit: unit_family(&cell).with_context(|| format!("run {}", dir.display()))?,
         dataset,
         cell,
         epochs: by_epoch,

@@ -13,11 +13,10 @@ private Ubisoft A set; their \"paper\" columns show Ubisoft A (test only) for re
 normalisation (training-split mean/std) make the densities incomparable in absolute terms: compare the units' order \
 and gaps, not the numbers.";
 
-/// The unit family of a cell name: `paper_gru`/`torch_gru` → `gru`, and so on (see [`CellKind::family`]).
-pub fn unit_family(cell: &str) -> &'static str {
-    cell.parse::<CellKind>()
-        .map(CellKind::family)
-        .unwrap_or("tanh")
+/// The unit family of a cell name: `paper_gru`/`torch_gru` → `gru`, and so on (see [`CellKind::family`]); a unit
+/// beyond the paper is its own family (`mgu` → `mgu`). An unknown name is an error naming the known ones.
+pub fn unit_family(cell: &str) -> anyhow::Result<&'static str> {
+    Ok(cell.parse::<CellKind>()?.family())
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -163,10 +162,13 @@ impl Row {
     }
 }
 
-/// The Table 2 row of a finished run: its best member by validation NLL.
-pub fn row(summary: &Summary) -> Option<Row> {
-    let best = &summary.members[summary.best_member?];
-    let unit = unit_family(&summary.cell);
+/// The Table 2 row of a finished run: its best member by validation NLL (`None`: every member diverged). An
+/// unknown cell name is an error.
+pub fn row(summary: &Summary) -> anyhow::Result<Option<Row>> {
+    let unit = unit_family(&summary.cell)?;
+    let Some(best) = summary.best_member.map(|b| &summary.members[b]) else {
+        return Ok(None);
+    };
     // Speech rows show Ubisoft A's test NLL for reference only: FSDD is a stand-in, so no train value, no difference.
     let (paper_train_nll, paper_test_nll, test_diff) = if summary.dataset == "fsdd" {
         (None, paper_speech_reference(unit), None)
@@ -230,7 +232,7 @@ pub fn row(summary: &Summary) -> Option<Row> {
         lr_seeds: per_seed.iter().map(|r| r.map(|r| r.lr)).collect(),
     };
     row.test_nll_stats = Some(summarize(&row.seed_values()));
-    Some(row)
+    Ok(Some(row))
 }
 
 fn opt(v: Option<f64>, prec: usize) -> String {

@@ -123,11 +123,12 @@ fn status(
     match run.read_summary() {
         Ok(Some(summary)) => {
             return match table::row(&summary) {
-                Some(mut row) => {
+                Ok(Some(mut row)) => {
                     row.variants = variants(&run, &job.data_dir);
                     (JobStatus::Finished, Some(row))
                 }
-                None => (JobStatus::Failed("every member diverged".into()), None),
+                Ok(None) => (JobStatus::Failed("every member diverged".into()), None),
+                Err(e) => (JobStatus::Failed(format!("{e:#}")), None),
             }
         }
         Ok(None) => {}

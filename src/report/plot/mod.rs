@@ -72,7 +72,11 @@ pub fn plot_all(inputs: &[PathBuf], out: &Path) -> Result<PlotReport> {
     }
     // Finished runs that no table2.json covers add their own rows.
     for r in &runs {
-        if let Some(row) = r.summary.as_ref().and_then(table::row) {
+        if let Some(row) = r
+            .summary
+            .as_ref()
+            .and_then(|s| table::row(s).ok().flatten())
+        {
             if !rows
                 .iter()
                 .any(|x| x.dataset == row.dataset && x.cell == row.cell)

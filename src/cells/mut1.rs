@@ -1,0 +1,104 @@
+//! MUT1: Jozefowicz, Zaremba & Sutskever (2015), "An Empirical Exploration of Recurrent Network Architectures"
+//! (ICML), the first of the three architectures their search found (gate rows z, r):
+//! ```text
+//! z  = σ(W_xz x + b_z)                                   the update gate sees only the input
+//! r  = σ(W_xr x + W_hr h + b_r)
+//! h' = tanh(W_hh (r ⊙ h) + tanh(x) + b_h) ⊙ z + h ⊙ (1 − z)
+//! ```
+//! `weight_ih: [2H, D]` = (W_xz, W_xr), `weight_hh: [2H, H]` = (W_hr, W_hh), `bias: [3H]` = (b_z, b_r, b_h), drawn
+//! in that order; then, only when `D ≠ H`, `weight_x: [H, D]`.
+//!
+//! **Input size.** The candidate adds `tanh(x)` to an `H`-wide sum, so the paper's equation needs `D = H` (their
+//! experiments embedded the input first). With `D = H` this is the paper's equation exactly, and has no
+//! `weight_x`. With `D ≠ H` (music: 88 keys) `tanh(x)` becomes `tanh(W_x x)` with a learned `weight_x: [H, D]`, no
+//! bias (`layout::InputMap`): a deviation from the paper, documented in docs/cells.md. Paper parameter count
+//! `2Dn + 2n² + 3n`, plus `Dn` for `weight_x` when `D ≠ n`. `[B, D] × [B, H] → [B, H]`; a population adds a
+//! leading `[K]`.
+//!
+//! Initialisation is rnnlab's (as for every unit): `weight_hh` gets an orthogonal block per gate under the paper
+//! initialisation. The unit has no forget gate: `forget_bias` does not apply.
+
+use super::layout::{Dims, InputMap, PaperLayout};
+use super::{add_member_bias, project, recurrent, Cell, CellConfig, CellKind, State};
+use crate::rng::Rng;
+use tch::Tensor;
+
+pub struct Mut1 {
+    p: PaperLayout,
+    x_map: InputMap,
+    dims: Dims,
+}
+
+impl Mut1 {
+    pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
+        let weight_ih = cfg.weight_ih(rng, 2);
+        let weight_hh = cfg.weight_hh(rng, 2);
+        let bias = cfg.bias(rng, 3 * cfg.hidden);
+        Mut1 {
+            p: PaperLayout {
+                weight_ih,
+                weight_hh,
+                bias,
+            },
+            x_map: InputMap::new(cfg, rng),
+            dims: Dims::of(cfg),
+        }
+    }
+
+    /// `2Dn + 2n² + 3n` (+ `Dn` for `weight_x` when `D ≠ n`).
+    pub fn paper_param_count(input: i64, hidden: i64) -> i64 {
+        2 * input * hidden + 2 * hidden * hidden + 3 * hidden + InputMap::count(input, hidden)
+    }
+}
+
+impl Cell for Mut1 {
+    fn map_parameters(
+        &self,
+        f: &dyn Fn(&Tensor) -> Tensor,
+        population: Option<i64>,
+    ) -> Box<dyn Cell> {
+        Box::new(Mut1 {
+            p: self.p.map(f),
+            x_map: self.x_map.map(f),
+            dims: self.dims.with_population(population),
+        })
+    }
+    fn kind(&self) -> CellKind {
+        CellKind::Mut1
+    }
+    fn dims(&self) -> Dims {
+        self.dims
+    }
+    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
+        let mut named = self.p.named();
+        named.extend(self.x_map.named());
+        named
+    }
+
+    /// `[W_xz x + b_z, W_xr x + b_r, tanh(x) + b_h]`.
+    fn input_projection(&self, x: &Tensor) -> Tensor {
+        let h = self.dims.hidden;
+        let b = &self.p.bias;
+        let zr = project(x, &self.p.weight_ih, Some(&b.narrow(-1, 0, 2 * h)));
+        let own = add_member_bias(
+            &self.x_map.apply(x).tanh(),
+            &b.narrow(-1, 2 * h, h),
+            self.dims.population,
+        );
+        Tensor::cat(&[zr, own], -1)
+    }
+
+    fn step(&self, xp: &Tensor, state: &State) -> State {
+        let h = &state.h;
+        let hdim = self.dims.hidden;
+        let w_hr = self.p.weight_hh.narrow(-2, 0, hdim);
+        let w_hh = self.p.weight_hh.narrow(-2, hdim, hdim);
+        let xi = xp.chunk(3, -1);
+        let z = xi[0].sigmoid();
+        let r = (&xi[1] + recurrent(h, &w_hr, None)).sigmoid();
+        let candidate = (&xi[2] + recurrent(&(r * h), &w_hh, None)).tanh();
+        // h̃ ⊙ z + h ⊙ (1 − z)
+        let h = h + z * (candidate - h);
+        State { h, c: None }
+    }
+}

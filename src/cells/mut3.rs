@@ -1,0 +1,76 @@
+//! MUT3: Jozefowicz, Zaremba & Sutskever (2015), "An Empirical Exploration of Recurrent Network Architectures"
+//! (ICML), the third of the three architectures their search found (gate rows z, r, h):
+//! ```text
+//! z  = σ(W_xz x + W_hz tanh(h) + b_z)                    the update gate sees tanh(h)
+//! r  = σ(W_xr x + W_hr h + b_r)
+//! h' = tanh(W_hh (r ⊙ h) + W_xh x + b_h) ⊙ z + h ⊙ (1 − z)
+//! ```
+//! `weight_ih: [3H, D]` = (W_xz, W_xr, W_xh), `weight_hh: [3H, H]` = (W_hz, W_hr, W_hh), `bias: [3H]` =
+//! (b_z, b_r, b_h), drawn in that order (the paper layout of `layout.rs`). Every term has its own weight, so any
+//! input size works as published. Paper parameter count `3(Dn + n² + n)`, a GRU's. `[B, D] × [B, H] → [B, H]`; a
+//! population adds a leading `[K]`.
+//!
+//! Initialisation is rnnlab's (as for every unit). The unit has no forget gate: `forget_bias` does not apply.
+
+use super::layout::{Dims, PaperLayout};
+use super::{per_gate, project, recurrent, Cell, CellConfig, CellKind, State};
+use crate::rng::Rng;
+use tch::Tensor;
+
+pub struct Mut3 {
+    p: PaperLayout,
+    dims: Dims,
+}
+
+impl Mut3 {
+    pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
+        Mut3 {
+            p: PaperLayout::new(cfg, 3, rng),
+            dims: Dims::of(cfg),
+        }
+    }
+
+    /// `3(Dn + n² + n)`.
+    pub fn paper_param_count(input: i64, hidden: i64) -> i64 {
+        3 * per_gate(input, hidden)
+    }
+}
+
+impl Cell for Mut3 {
+    fn map_parameters(
+        &self,
+        f: &dyn Fn(&Tensor) -> Tensor,
+        population: Option<i64>,
+    ) -> Box<dyn Cell> {
+        Box::new(Mut3 {
+            p: self.p.map(f),
+            dims: self.dims.with_population(population),
+        })
+    }
+    fn kind(&self) -> CellKind {
+        CellKind::Mut3
+    }
+    fn dims(&self) -> Dims {
+        self.dims
+    }
+    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
+        self.p.named()
+    }
+
+    fn input_projection(&self, x: &Tensor) -> Tensor {
+        project(x, &self.p.weight_ih, Some(&self.p.bias))
+    }
+
+    fn step(&self, xp: &Tensor, state: &State) -> State {
+        let h = &state.h;
+        let hdim = self.dims.hidden;
+        let w = |g: i64| self.p.weight_hh.narrow(-2, g * hdim, hdim);
+        let xi = xp.chunk(3, -1);
+        let z = (&xi[0] + recurrent(&h.tanh(), &w(0), None)).sigmoid();
+        let r = (&xi[1] + recurrent(h, &w(1), None)).sigmoid();
+        let candidate = (&xi[2] + recurrent(&(r * h), &w(2), None)).tanh();
+        // h̃ ⊙ z + h ⊙ (1 − z)
+        let h = h + z * (candidate - h);
+        State { h, c: None }
+    }
+}
