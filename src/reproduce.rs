@@ -202,7 +202,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Vec<Row>> {
         } else {
             input.clone()
         };
-        let file = crate::report::runs::read_table2_file(&path)?;
+        let file = crate::report::inputs::read_table2_file(&path)?;
         match quick {
             Some((q, first)) if q != file.quick => anyhow::bail!(
                 "{} is {} but {} is {}: a --quick smoke table is not a result and cannot be merged with one",

@@ -3,9 +3,9 @@
 
 use rnnlab::report::chart::log_ticks;
 use rnnlab::report::plot::{self, plot_all};
-use rnnlab::report::runs::load_run;
 use rnnlab::report::table;
 use rnnlab::report::unit_color;
+use rnnlab::run::view::load_run;
 use rnnlab::train::{EpochMetrics, MemberMetrics, MemberResult, Status, Summary};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -3,9 +3,9 @@
 //! (or reading the Markdown). Kept apart from tests/plots.rs so that each file stays short.
 
 use rnnlab::report::plot::{self, recipe_study};
-use rnnlab::report::runs::load_run;
 use rnnlab::report::table;
 use rnnlab::report::unit_color;
+use rnnlab::run::view::load_run;
 use rnnlab::train::{EpochMetrics, MemberMetrics, MemberResult, Status, Summary};
 use std::path::Path;
 

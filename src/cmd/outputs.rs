@@ -215,7 +215,7 @@ pub(crate) struct EvalArgs {
 /// `rnnlab eval`: the metric's variants of each run, printed and written to the run's eval.json.
 pub(crate) fn eval_cmd(args: EvalArgs) -> Result<bool> {
     let data_dir = rnnlab::data::resolve_data_dir(args.data_dir.as_deref());
-    let (runs, _) = rnnlab::report::runs::expand_inputs(&args.paths)?;
+    let (runs, _) = rnnlab::report::inputs::expand_inputs(&args.paths)?;
     anyhow::ensure!(
         !runs.is_empty(),
         "no run directory found under {}",

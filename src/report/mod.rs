@@ -5,7 +5,7 @@
 //! | `table.rs`      | Table 2 as Markdown, CSV and JSON, with the paper's values                                   |
 //! | `table2_files.rs` | a reproduction's `table2.{md,csv,json}` and figures, in the paper's order                |
 //! | `chart.rs`      | the chart toolkit: atomic PNG writer, embedded font, unit colours, header and legend, axes   |
-//! | `runs.rs`       | the figures' reader of run directories and `table2.json`                                     |
+//! | `inputs.rs`     | the inputs of `rnnlab plot` and `table2.json` (run directories: `crate::run::view`)         |
 //! | `plot/`         | the paper's figures, one file each (learning curves, Fig. 2, Table 2 at a glance, LR search) |
 //! | `plot_bench.rs` | the benchmark chart                                                                          |
 //! | `stats.rs`      | statistics over seeds: mean and t-interval of a cell, Welch's test between units, Holm          |
@@ -14,11 +14,11 @@
 //! | `show.rs`       | `rnnlab show`: a run directory or a reproduce output at a glance                             |
 
 pub mod chart;
+pub mod inputs;
 pub mod midi;
 pub mod pianoroll;
 pub mod plot;
 pub mod plot_bench;
-pub mod runs;
 pub mod show;
 pub mod stats;
 pub mod table;

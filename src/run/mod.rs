@@ -21,12 +21,14 @@
 //! - [`records`]: the serde records ([`Summary`], [`EpochMetrics`], [`TrainState`], …).
 //! - [`dir`]: [`RunDir`], which creates, appends to, checkpoints and reads a run directory.
 //! - [`checkpoint`]: the names of the checkpoint's tensors, and [`RunDir::load_best_model`].
+//! - [`view`]: [`view::RunData`], the lenient reader of the figures (what it can of an unfinished or older run).
 //! - [`tfevents`]: the TensorBoard event file (writer, resume, reader) and its tags.
 
 pub mod checkpoint;
 pub mod dir;
 pub mod records;
 pub mod tfevents;
+pub mod view;
 
 pub use dir::{metrics_csv_header, RunDir};
 pub use records::{

@@ -6,8 +6,8 @@ use super::nll_per;
 use crate::report::chart::{
     draw_png, header, log_ticks, tick_label, unit_color, Swatch, YRange, FIG_H, HEADER_H,
 };
-use crate::report::runs::{CurvePoint, RunData};
 use crate::report::UNITS;
+use crate::run::view::{CurvePoint, RunData};
 use anyhow::{anyhow, ensure, Context, Result};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;

@@ -2,7 +2,7 @@
 
 use super::curves::{best_runs, curve_panel, curves_legend, XAxis};
 use crate::report::chart::{draw_png, header, unit_color, Swatch, FIG_W, HEADER_H};
-use crate::report::runs::RunData;
+use crate::run::view::RunData;
 use anyhow::{ensure, Result};
 use plotters::prelude::*;
 use std::path::Path;

@@ -6,8 +6,8 @@ use crate::report::chart::{
     draw_png, header, log_range, log_ticks, tick_label, unit_color, Swatch, YRange, FIG_H, FIG_W,
     HEADER_H,
 };
-use crate::report::runs::{MemberPoint, RunData};
 use crate::report::UNITS;
+use crate::run::view::{MemberPoint, RunData};
 use anyhow::{ensure, Context, Result};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;

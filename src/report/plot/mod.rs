@@ -33,9 +33,10 @@ pub use lr_search::lr_search;
 pub use study::{read_study, recipe_study, study_markdown, StudySetting};
 pub use table2_chart::table2_chart;
 
-use super::runs::{expand_inputs, load_run, read_table2};
+use super::inputs::{expand_inputs, read_table2};
 use super::table;
 use crate::data::Dataset;
+use crate::run::view::load_run;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 

@@ -12,7 +12,7 @@ use super::PlotReport;
 use crate::report::chart::{
     draw_png, header, log_ticks, tick_label, Swatch, YRange, FIG_W, HEADER_H,
 };
-use crate::report::runs::{is_run_dir, load_run, RunData};
+use crate::run::view::{is_run_dir, load_run, RunData};
 use anyhow::{bail, ensure, Context, Result};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;

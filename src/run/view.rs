@@ -1,19 +1,20 @@
-//! Reading what `rnnlab train` and `rnnlab reproduce` leave on disk, for the figures: run directories
-//! ([`load_run`] → [`RunData`]), `table2.json` ([`read_table2`]), and the inputs of `rnnlab plot` ([`expand_inputs`]).
+//! Reading a run directory leniently, for the figures and `rnnlab plot`: [`load_run`] → [`RunData`] (every epoch,
+//! the summary when there is one, each seed's chosen member, learning curves).
 //!
-//! Inputs are read leniently: a run directory without `summary.json` (still running, or killed) is drawn from the
-//! epochs in `metrics.jsonl`; lines this version cannot parse are skipped with a note, and when none parse,
-//! `metrics.csv` is read by its header's column names. Whatever cannot be read is reported as a note, never a panic.
+//! [`super::RunDir`] reads strictly (a resume refuses what it cannot read); this reader draws what it can. A run
+//! directory without `summary.json` (still running, or killed) is drawn from the epochs in `metrics.jsonl`; lines this
+//! version cannot parse are skipped with a note, and when none parse, `metrics.csv` is read by its header's column
+//! names. Whatever cannot be read is reported as a note, never a panic.
 //!
-//! The "best member" of a run is `summary.best_member` when the run finished, otherwise the member with the lowest
-//! validation NLL so far that has not diverged.
-//!
-//! This reader is the figures' own; it is kept apart so that it can give way to one run-directory reader shared by
-//! every command.
+//! The best member is [`super::best_member`]'s choice: the summary's when the run finished, otherwise the member with
+//! the lowest validation NLL so far that has not diverged.
 
-use super::table::{unit_family, Row};
+use super::{
+    best_member, seed_of, EpochMetrics, MemberMetrics, RunDir, Status, Summary, CONFIG_FILE,
+    METRICS_CSV, METRICS_JSONL, SUMMARY_FILE,
+};
+use crate::cells::CellKind;
 use crate::paper::MUSIC_DATASETS as DATASETS;
-use crate::train::{EpochMetrics, MemberMetrics, Status, Summary};
 use anyhow::{bail, ensure, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -23,7 +24,7 @@ pub struct RunData {
     pub dir: PathBuf,
     pub dataset: String,
     pub cell: String,
-    /// `tanh`, `gru` or `lstm`.
+    /// The unit family ([`CellKind::family`]): `tanh`, `gru`, `lstm`, or a unit beyond the paper's own name.
     pub unit: &'static str,
     /// Epochs in order, one per epoch number (a resumed run's repeated epochs keep the last copy).
     pub epochs: Vec<EpochMetrics>,
@@ -54,12 +55,7 @@ impl RunData {
                 return s.best_member;
             }
         }
-        self.members()
-            .into_iter()
-            .filter(|m| !m.diverged)
-            .filter_map(|m| Some((m.member, m.valid_nll?)))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(m, _)| m)
+        best_member(eligible(&self.members()))
     }
 
     /// Each seed's chosen member: `best_member_per_seed` of summary.json when the run finished, otherwise the
@@ -72,12 +68,12 @@ impl RunData {
         let members = self.members();
         (0..seeds)
             .map(|k| {
-                members
+                let own: Vec<MemberPoint> = members
                     .iter()
-                    .filter(|m| m.member % seeds == k && !m.diverged)
-                    .filter_map(|m| Some((m.member, m.valid_nll?)))
-                    .min_by(|a, b| a.1.total_cmp(&b.1))
-                    .map(|(m, _)| m)
+                    .filter(|m| seed_of(m.member, seeds) == k)
+                    .cloned()
+                    .collect();
+                best_member(eligible(&own))
             })
             .collect()
     }
@@ -164,42 +160,49 @@ pub struct CurvePoint {
     pub valid: Option<f64>,
 }
 
+/// The candidates of [`best_member`]: a diverged member cannot be chosen.
+fn eligible(members: &[MemberPoint]) -> Vec<(usize, Option<f64>)> {
+    members
+        .iter()
+        .map(|m| (m.member, if m.diverged { None } else { m.valid_nll }))
+        .collect()
+}
+
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
 /// Whether `dir` looks like one run directory.
 pub fn is_run_dir(dir: &Path) -> bool {
-    [
-        "summary.json",
-        "metrics.jsonl",
-        "metrics.csv",
-        "config.toml",
-    ]
-    .iter()
-    .any(|f| dir.join(f).is_file())
+    [SUMMARY_FILE, METRICS_JSONL, METRICS_CSV, CONFIG_FILE]
+        .iter()
+        .any(|f| dir.join(f).is_file())
 }
 
 /// Reads a run directory; errors only when it holds nothing that identifies or measures a run.
 pub fn load_run(dir: &Path) -> Result<RunData> {
     ensure!(dir.is_dir(), "{} is not a directory", dir.display());
     let mut notes = Vec::new();
-    let summary = match std::fs::read_to_string(dir.join("summary.json")) {
-        Ok(text) => match serde_json::from_str::<Summary>(&text) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                notes.push(format!(
-                    "{}: summary.json unreadable by this version ({e}); using the metrics",
-                    dir.display()
-                ));
-                None
-            }
-        },
-        Err(_) => None,
+    let run = RunDir::at(dir);
+    let summary = match run.read_summary() {
+        Ok(s) => s,
+        Err(e) => {
+            notes.push(format!(
+                "{}: {SUMMARY_FILE} unreadable by this version ({e:#}); using the metrics",
+                dir.display()
+            ));
+            None
+        }
     };
-    let mut epochs = read_jsonl(&dir.join("metrics.jsonl"), &mut notes);
-    if epochs.is_empty() && dir.join("metrics.csv").is_file() {
-        epochs = read_csv(&dir.join("metrics.csv"), &mut notes);
+    let (mut epochs, unreadable) = run.read_metrics();
+    if unreadable > 0 {
+        notes.push(format!(
+            "{}: skipped {unreadable} line(s) this version cannot read",
+            run.file(METRICS_JSONL).display()
+        ));
+    }
+    if epochs.is_empty() && run.file(METRICS_CSV).is_file() {
+        epochs = read_csv(&run.file(METRICS_CSV), &mut notes);
     }
     // A resumed run may have re-written epochs: keep the last copy of each, in epoch order.
     let mut by_epoch: Vec<EpochMetrics> = Vec::new();
@@ -235,7 +238,10 @@ pub fn load_run(dir: &Path) -> Result<RunData> {
     Ok(RunData {
         seeds,
         dir: dir.to_path_buf(),
-        unit: unit_family(&cell).with_context(|| format!("run {}", dir.display()))?,
+        unit: cell
+            .parse::<CellKind>()
+            .with_context(|| format!("run {}", dir.display()))?
+            .family(),
         dataset,
         cell,
         epochs: by_epoch,
@@ -246,7 +252,7 @@ pub fn load_run(dir: &Path) -> Result<RunData> {
 
 /// `seeds` of a run's config.toml, read as plain TOML.
 fn config_seeds(dir: &Path) -> Option<usize> {
-    let text = std::fs::read_to_string(dir.join("config.toml")).ok()?;
+    let text = std::fs::read_to_string(dir.join(CONFIG_FILE)).ok()?;
     let v = text.parse::<toml::Table>().ok()?;
     usize::try_from(v.get("seeds")?.as_integer()?).ok()
 }
@@ -254,7 +260,7 @@ fn config_seeds(dir: &Path) -> Option<usize> {
 /// Dataset and cell of a run without summary.json: from config.toml read as plain TOML (so that a config of
 /// another version still names them), else from the directory name `<dataset>_<cell>`.
 fn identify(dir: &Path) -> Result<(String, String)> {
-    if let Ok(text) = std::fs::read_to_string(dir.join("config.toml")) {
+    if let Ok(text) = std::fs::read_to_string(dir.join(CONFIG_FILE)) {
         if let Ok(v) = text.parse::<toml::Table>() {
             if let (Some(d), Some(c)) = (
                 v.get("dataset").and_then(|x| x.as_str()),
@@ -276,27 +282,6 @@ fn identify(dir: &Path) -> Result<(String, String)> {
             dir.display()
         ),
     }
-}
-
-fn read_jsonl(path: &Path, notes: &mut Vec<String>) -> Vec<EpochMetrics> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return vec![];
-    };
-    let mut out = Vec::new();
-    let mut bad = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<EpochMetrics>(line) {
-            Ok(m) => out.push(m),
-            Err(_) => bad += 1,
-        }
-    }
-    if bad > 0 {
-        notes.push(format!(
-            "{}: skipped {bad} line(s) this version cannot read",
-            path.display()
-        ));
-    }
-    out
 }
 
 /// metrics.csv by its header's column names, so that a reordered or extended file of another version still reads.
@@ -387,80 +372,6 @@ fn read_csv(path: &Path, notes: &mut Vec<String>) -> Vec<EpochMetrics> {
         ));
     }
     out
-}
-
-/// Run directories and Table 2 JSON files named by `inputs`: each input is a run directory, a reproduce output
-/// (holding `runs/` and `table2.json`), or a directory of run directories.
-pub fn expand_inputs(inputs: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
-    let mut runs = Vec::new();
-    let mut tables = Vec::new();
-    let subdirs = |dir: &Path| -> Result<Vec<PathBuf>> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-            .with_context(|| format!("listing {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
-        v.sort();
-        Ok(v)
-    };
-    for input in inputs {
-        ensure!(input.is_dir(), "{} is not a directory", input.display());
-        if is_run_dir(input) {
-            runs.push(input.clone());
-            continue;
-        }
-        let mut found = false;
-        if input.join("table2.json").is_file() {
-            tables.push(input.join("table2.json"));
-            found = true;
-        }
-        let runs_dir = input.join("runs");
-        let candidates = if runs_dir.is_dir() {
-            subdirs(&runs_dir)?
-        } else {
-            subdirs(input)?
-        };
-        for d in candidates {
-            if is_run_dir(&d) {
-                runs.push(d);
-                found = true;
-            }
-        }
-        ensure!(
-            found,
-            "{} is neither a run directory (summary.json, metrics.jsonl, metrics.csv or config.toml) nor a \
-             reproduce output (runs/, table2.json) nor a directory of runs",
-            input.display()
-        );
-    }
-    runs.dedup();
-    Ok((runs, tables))
-}
-
-/// Reads Table 2 rows from a `table2.json` written by `rnnlab reproduce`.
-pub fn read_table2(path: &Path) -> Result<Vec<Row>> {
-    Ok(read_table2_file(path)?.rows)
-}
-
-/// What `rnnlab reproduce` wrote to a `table2.json` that later commands read back: the rows, and whether the table
-/// came from a `--quick` smoke run (tables made before the flag was recorded read as not quick).
-#[derive(serde::Deserialize)]
-pub struct Table2File {
-    #[serde(default)]
-    pub quick: bool,
-    pub rows: Vec<Row>,
-}
-
-/// Reads a `table2.json` written by `rnnlab reproduce` (its rows and its `quick` flag).
-pub fn read_table2_file(path: &Path) -> Result<Table2File> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a Table 2 JSON this version can read (expected the table2.json of rnnlab reproduce)",
-            path.display()
-        )
-    })
 }
 
 #[cfg(test)]
