@@ -173,15 +173,16 @@ fn frames(roll: &PianoRoll, from: usize, to: usize, kind: Kind) -> Tensor {
         .to_kind(kind)
 }
 
-/// Per member, the NLL of each predicted step of `x → y`, state reset to zero every `every` steps (0: never).
-fn steps_nll(model: &Model, x: &Tensor, y: &Tensor, every: usize) -> Result<Vec<Vec<f64>>> {
+/// Per member, the NLL of each predicted step of `x → y`: with the state carried through the whole piece (`reset`
+/// `None`), or reset to zero every `reset` steps.
+fn steps_nll(model: &Model, x: &Tensor, y: &Tensor, reset: Option<usize>) -> Result<Vec<Vec<f64>>> {
     let t = x.size()[0];
-    let every = if every == 0 { t } else { every as i64 };
+    let slice = reset.map_or(t, |n| (n as i64).min(t)).max(1);
     let mut parts = Vec::new();
     let mut state: Option<State> = None;
     let mut start = 0;
     while start < t {
-        let len = every.min(t - start);
+        let len = slice.min(t - start);
         let mask = Tensor::ones([len, 1], (x.kind(), x.device()));
         let (nll, last) = model.nll_per_step_from(
             &x.narrow(0, start, len),
@@ -190,8 +191,10 @@ fn steps_nll(model: &Model, x: &Tensor, y: &Tensor, every: usize) -> Result<Vec<
             state.as_ref(),
         )?;
         parts.push(nll.squeeze_dim(-1).to_kind(Kind::Double));
-        // Reset: every slice starts from zero; carried (every = t): one slice.
-        state = if every == t { Some(last) } else { None };
+        state = match reset {
+            None => Some(last),
+            Some(_) => None,
+        };
         start += len;
     }
     let all = Tensor::cat(&parts, 1);
@@ -215,8 +218,13 @@ pub fn evaluate_pieces(
             let t = roll.len();
             let x = frames(roll, 0, t - 1, kind);
             let y = frames(roll, 1, t, kind);
-            let carried = steps_nll(model, &x, &y, 0)?;
-            let reset = steps_nll(model, &x, &y, reset_every)?;
+            let carried = steps_nll(model, &x, &y, None)?;
+            // A piece no longer than the reset period is never reset: its reset NLLs are the carried ones.
+            let reset = if reset_every >= t - 1 {
+                carried.clone()
+            } else {
+                steps_nll(model, &x, &y, Some(reset_every))?
+            };
             let x0 = Tensor::cat(
                 &[Tensor::zeros([1, 1, KEYS as i64], (kind, Device::Cpu)), x],
                 0,

@@ -4,7 +4,7 @@
 
 use super::{local, slurm, Plan, PLAN_FILE};
 use crate::report::table::{self, Row};
-use crate::run::RunDir;
+use crate::run::{RunDir, Summary};
 use anyhow::Result;
 use std::path::Path;
 
@@ -78,11 +78,12 @@ fn indent(text: &str) -> String {
 
 /// The metric's variants of a finished music run: from its `eval.json` when that is newer than its summary, else
 /// measured now (`rnnlab eval`, which writes it). A failure is a warning: the row keeps its other columns.
-fn variants(run: &RunDir, data_dir: &Path) -> Option<table::Variants> {
-    let summary = run.file(crate::run::SUMMARY_FILE);
+fn variants(run: &RunDir, summary: &Summary, data_dir: &Path) -> Option<table::Variants> {
+    let summary_file = run.file(crate::run::SUMMARY_FILE);
     let eval_file = run.file(crate::eval::EVAL_FILE);
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let fresh = matches!((modified(&eval_file), modified(&summary)), (Some(e), Some(s)) if e >= s);
+    let fresh =
+        matches!((modified(&eval_file), modified(&summary_file)), (Some(e), Some(s)) if e >= s);
     let cached = fresh
         .then(|| std::fs::read_to_string(&eval_file).ok())
         .flatten()
@@ -91,8 +92,10 @@ fn variants(run: &RunDir, data_dir: &Path) -> Option<table::Variants> {
     let eval = match cached {
         Some(e) => e,
         None => {
-            let (_, cfg) = RunDir::open(&run.path).ok()?;
-            cfg.dataset.music()?;
+            let dataset = summary.dataset.parse::<crate::data::Dataset>().ok()?;
+            if dataset.task() != crate::data::Task::Music {
+                return None;
+            }
             let data_dir =
                 crate::data::resolve_run_data_dir(Some(data_dir), run.recorded_data_dir());
             match crate::eval::evaluate_run(&run.path, &data_dir, 50, false) {
@@ -124,7 +127,7 @@ fn status(
         Ok(Some(summary)) => {
             return match table::row(&summary) {
                 Ok(Some(mut row)) => {
-                    row.variants = variants(&run, &job.data_dir);
+                    row.variants = variants(&run, &summary, &job.data_dir);
                     (JobStatus::Finished, Some(row))
                 }
                 Ok(None) => (JobStatus::Failed("every member diverged".into()), None),
