@@ -210,6 +210,13 @@ pub(crate) struct EvalArgs {
     /// Every member of each population, not only the chosen member of each seed.
     #[arg(long)]
     pub(crate) all_members: bool,
+    /// Also draw the NLL by position in the piece (frames 0–49, 50–199, 200+; carried and reset) of every run
+    /// evaluated into this PNG, one panel per dataset.
+    #[arg(long, value_name = "FILE.png")]
+    pub(crate) plot: Option<PathBuf>,
+    /// The split the --plot figure shows.
+    #[arg(long, default_value = "test", value_parser = ["train", "valid", "test"])]
+    pub(crate) plot_split: String,
 }
 
 /// `rnnlab eval`: the metric's variants of each run, printed and written to the run's eval.json.
@@ -225,6 +232,15 @@ pub(crate) fn eval_cmd(args: EvalArgs) -> Result<bool> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(plot) = &args.plot {
+        anyhow::ensure!(
+            plot.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("png")),
+            "--plot {}: the figure is a PNG; give a file name ending in .png",
+            plot.display()
+        );
+    }
+    let mut evals = Vec::new();
     for run in &runs {
         let eval = rnnlab::eval::evaluate_run(run, &data_dir, args.reset_every, args.all_members)
             .with_context(|| format!("evaluating {}", run.display()))?;
@@ -233,6 +249,16 @@ pub(crate) fn eval_cmd(args: EvalArgs) -> Result<bool> {
             "written to {}\n",
             run.join(rnnlab::eval::EVAL_FILE).display()
         );
+        evals.push(eval);
+    }
+    if let Some(plot) = &args.plot {
+        let split = match args.plot_split.as_str() {
+            "train" => rnnlab::data::Split::Train,
+            "valid" => rnnlab::data::Split::Valid,
+            _ => rnnlab::data::Split::Test,
+        };
+        rnnlab::report::plot::positions_chart(&evals, split, plot)?;
+        println!("figure: {}", plot.display());
     }
     Ok(true)
 }

@@ -23,6 +23,7 @@ mod compare;
 mod curves;
 mod fig2;
 mod lr_search;
+mod positions;
 mod study;
 mod table2_chart;
 
@@ -30,6 +31,7 @@ pub use compare::compare_chart;
 pub use curves::learning_curves;
 pub use fig2::learning_curves_grid;
 pub use lr_search::lr_search;
+pub use positions::positions_chart;
 pub use study::{read_study, recipe_study, study_markdown, StudySetting};
 pub use table2_chart::table2_chart;
 
