@@ -279,3 +279,46 @@ fn sentence_names_winners_ties_and_untested_pairs() {
         "jsb: fewer than two units, nothing to compare."
     );
 }
+
+/// With a unit beyond the paper's, the family is every unit against GRU and LSTM (and GRU against LSTM): 2n − 3
+/// tests for n units with both references, Holm-corrected over those alone.
+#[test]
+fn units_beyond_the_paper_are_tested_against_gru_and_lstm() {
+    let seeds = |base: f64| -> Vec<f64> { (0..5).map(|k| base + 0.01 * (k * k) as f64).collect() };
+    let units = vec![
+        ("tanh".to_string(), seeds(8.8)),
+        ("gru".to_string(), seeds(8.6)),
+        ("lstm".to_string(), seeds(8.7)),
+        ("mgu".to_string(), seeds(8.65)),
+        ("lstm_cifg".to_string(), seeds(8.62)),
+    ];
+    let tests = compare_units("jsb", &units);
+    let names: Vec<(&str, &str)> = tests
+        .pairs
+        .iter()
+        .map(|p| (p.a.as_str(), p.b.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("tanh", "gru"),
+            ("tanh", "lstm"),
+            ("gru", "lstm"),
+            ("mgu", "gru"),
+            ("mgu", "lstm"),
+            ("lstm_cifg", "gru"),
+            ("lstm_cifg", "lstm"),
+        ]
+    );
+    let get = |name: &str| &units.iter().find(|u| u.0 == name).unwrap().1;
+    let raw: Vec<f64> = names
+        .iter()
+        .map(|(a, b)| welch(get(a), get(b)).unwrap().p)
+        .collect();
+    for (pair, adjusted) in tests.pairs.iter().zip(holm(&raw)) {
+        assert_eq!(pair.p_holm, Some(adjusted));
+    }
+    // The paper's three alone keep every pair.
+    let paper = compare_units("jsb", &units[..3]);
+    assert_eq!(paper.pairs.len(), 3);
+}

@@ -348,9 +348,22 @@ pub fn markdown(rows: &[Row]) -> String {
 
 /// The tests between units, per dataset: a table of the pairs and the plain-words sentence.
 pub fn markdown_tests(tests: &[DatasetTests]) -> String {
-    let mut s = String::from(
-        "Welch's t-test on the per-seed test NLLs of every pair of units, p-values Holm-corrected within each dataset \
-         (α = 0.05); lower NLL is better.\n",
+    let beyond = tests.iter().flat_map(|t| &t.pairs).any(|p| {
+        [&p.a, &p.b]
+            .iter()
+            .any(|u| crate::report::stats::is_beyond_the_paper(u))
+    });
+    let which = if beyond {
+        format!(
+            "of every unit against {} (on a dataset with units beyond the paper's)",
+            crate::report::stats::REFERENCE_UNITS.join(" and ")
+        )
+    } else {
+        "of every pair of units".to_string()
+    };
+    let mut s = format!(
+        "Welch's t-test on the per-seed test NLLs {which}, p-values Holm-corrected within each dataset (α = 0.05); \
+         lower NLL is better.\n"
     );
     for t in tests {
         s += &format!(
