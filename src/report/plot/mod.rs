@@ -9,13 +9,15 @@
 //!                                                                                                      (table2_chart.rs)
 //! compare_<dataset>.png           `rnnlab compare`: valid NLL of the best member per implementation, against epochs
 //!                                 and wall-clock seconds                                                    (compare.rs)
+//! units_<dataset>.png           a table with units beyond the paper's: each unit's mean test NLL over seeds with its
+//!                                 95 % interval and seeds, sorted, with the GRU's and LSTM's means marked     (units.rs)
 //! lr_search_<dataset>.png         final valid NLL at each member's best weights against its learning rate, log x
 //!                                                                                                         (lr_search.rs)
 //! recipe-study_<dataset>.png/.md  `rnnlab plot --study DIR`: best valid NLL so far against CPU seconds, one line per
 //!                                 setting, and the settings ranked at equal CPU time                        (study.rs)
 //! ```
 //!
-//! Runs are read by [`super::runs`] (leniently: unfinished runs are drawn from their metrics); whatever cannot be
+//! Runs are read by [`crate::run::view`] (leniently: unfinished runs are drawn from their metrics); whatever cannot be
 //! drawn is reported as a note, never a panic. Wall-clock seconds are those of the whole population, which trains
 //! all its members in one op, so they compare units only across runs of the same population size on one machine.
 
@@ -26,6 +28,7 @@ mod lr_search;
 mod positions;
 mod study;
 mod table2_chart;
+mod units;
 
 pub use compare::compare_chart;
 pub use curves::learning_curves;
@@ -34,6 +37,7 @@ pub use lr_search::lr_search;
 pub use positions::positions_chart;
 pub use study::{read_study, recipe_study, study_markdown, StudySetting};
 pub use table2_chart::table2_chart;
+pub use units::units_chart;
 
 use super::inputs::{expand_inputs, read_table2};
 use super::table;
@@ -130,6 +134,18 @@ pub fn plot_all(inputs: &[PathBuf], out: &Path) -> Result<PlotReport> {
     } else {
         let path = out.join("table2.png");
         let r = table2_chart(&rows, &path);
+        attempt(&mut report, path, r);
+    }
+    let mut beyond: Vec<&str> = rows
+        .iter()
+        .filter(|r| crate::report::stats::is_beyond_the_paper(&r.unit))
+        .map(|r| r.dataset.as_str())
+        .collect();
+    beyond.sort_by_key(|d| dataset_order(d));
+    beyond.dedup();
+    for d in beyond {
+        let path = out.join(format!("units_{d}.png"));
+        let r = units_chart(&rows, d, &path);
         attempt(&mut report, path, r);
     }
     for d in &datasets {
