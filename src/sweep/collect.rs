@@ -3,6 +3,7 @@
 //! (pending/running as Slurm reports it, else unfinished with its last checkpoint). No job is dropped silently.
 
 use super::{local, slurm, Plan, PLAN_FILE};
+use crate::data::Task;
 use crate::report::table::{self, Row};
 use crate::run::RunDir;
 use anyhow::Result;
@@ -92,7 +93,9 @@ fn variants(run: &RunDir, data_dir: &Path) -> Option<table::Variants> {
         Some(e) => e,
         None => {
             let (_, cfg) = RunDir::open(&run.path).ok()?;
-            cfg.dataset.music()?;
+            if cfg.dataset.task() != Task::Music {
+                return None;
+            }
             let data_dir =
                 crate::data::resolve_run_data_dir(Some(data_dir), run.recorded_data_dir());
             match crate::eval::evaluate_run(&run.path, &data_dir, 50, false) {
