@@ -49,10 +49,10 @@ fn all_music() -> &'static BTreeMap<Dataset, MusicData> {
         let dir = data_dir();
         Dataset::MUSIC
             .into_iter()
-            .map(|set| {
-                let (path, data) = load_music(&dir, set).unwrap_or_else(|e| panic!("{e:#}"));
+            .map(|dataset| {
+                let (path, data) = load_music(&dir, dataset).unwrap_or_else(|e| panic!("{e:#}"));
                 assert_eq!(path.extension().unwrap(), "mat");
-                (set, data)
+                (dataset, data)
             })
             .collect()
     })
@@ -106,17 +106,21 @@ fn mat_reader_matches_reference_checksums() {
             314_779,
         ),
     ];
-    for (set, sums, notes) in expected {
-        let data = &all_music()[&set];
+    for (dataset, sums, notes) in expected {
+        let data = &all_music()[&dataset];
         for (split, sum) in Split::ALL.into_iter().zip(sums) {
-            assert_eq!(reference_checksum(data.split(split)), sum, "{set} {split}");
+            assert_eq!(
+                reference_checksum(data.split(split)),
+                sum,
+                "{dataset} {split}"
+            );
         }
         let total: usize = Split::ALL
             .iter()
             .flat_map(|&s| data.split(s))
             .map(PianoRoll::active_notes)
             .sum();
-        assert_eq!(total, notes, "{set} note count");
+        assert_eq!(total, notes, "{dataset} note count");
     }
 }
 
@@ -172,14 +176,14 @@ fn stats_match_data_readme_table() {
             12,
         ),
     ];
-    for (set, rows, max_notes) in table {
-        let data = &all_music()[&set];
+    for (dataset, rows, max_notes) in table {
+        let data = &all_music()[&dataset];
         let mut most = 0;
         for (split, (seqs, frames, min, max, mean, median, npf, zero)) in
             Split::ALL.into_iter().zip(rows)
         {
             let s = SplitStats::of(data.split(split));
-            let what = format!("{set} {split}");
+            let what = format!("{dataset} {split}");
             assert_eq!(s.sequences, seqs, "{what} sequences");
             assert_eq!(s.frames, frames, "{what} frames");
             assert_eq!(s.predicted_frames, frames - seqs, "{what} predicted frames");
@@ -200,7 +204,7 @@ fn stats_match_data_readme_table() {
             assert_eq!(format!("{zero_pct:.2}"), zero, "{what} all-zero frames");
             most = most.max(s.max_notes_per_frame);
         }
-        assert_eq!(most, max_notes, "{set} most notes in one frame");
+        assert_eq!(most, max_notes, "{dataset} most notes in one frame");
     }
 }
 

@@ -34,8 +34,8 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Trains a tiny JSB GRU run (10 training pieces, 5 for evaluation) into `out` with extra `--set`s.
-fn train_tiny(out: &Path, sets: &[&str]) {
+/// Trains a tiny JSB GRU run (10 training pieces, 5 for evaluation) into `out` with extra `--set` overrides.
+fn train_tiny(out: &Path, overrides: &[&str]) {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
     let mut args = vec![
         "train",
@@ -52,7 +52,7 @@ fn train_tiny(out: &Path, sets: &[&str]) {
         "max_epochs=2",
     ]
     .iter()
-    .chain(sets)
+    .chain(overrides)
     {
         args.extend(["--set", s]);
     }

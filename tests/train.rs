@@ -214,13 +214,13 @@ fn config_overrides_and_errors_name_the_key() {
         .to_string()
         .contains("batch_size"));
     assert!(cfg.with_overrides(&["cell=gru9".into()]).is_err());
-    for (set, key) in [
+    for (pair, key) in [
         (["prune_after=10", "prune_window=0"], "prune_window"),
         (["prune_after=10", "prune_window=10"], "prune_after"),
     ] {
-        let sets: Vec<String> = set.iter().map(|s| s.to_string()).collect();
-        let err = cfg.with_overrides(&sets).unwrap_err().to_string();
-        assert!(err.contains(key), "{set:?}: {err}");
+        let overrides: Vec<String> = pair.iter().map(|s| s.to_string()).collect();
+        let err = cfg.with_overrides(&overrides).unwrap_err().to_string();
+        assert!(err.contains(key), "{pair:?}: {err}");
     }
     assert!(cfg
         .with_overrides(&["prune_after=0".into(), "prune_window=0".into()])
