@@ -84,7 +84,7 @@ pub struct Options {
     pub dtype: Dtype,
     pub device: DeviceArg,
     /// Config overrides applied to every run (after the experiment's file): `key=value`.
-    pub sets: Vec<String>,
+    pub overrides: Vec<String>,
     pub tolerance: Tolerance,
     pub out: PathBuf,
     pub data_dir: PathBuf,
@@ -145,7 +145,9 @@ pub struct Comparison {
     pub device: String,
     pub epochs: usize,
     pub tolerance: Tolerance,
-    pub sets: Vec<String>,
+    /// The options' config overrides (`--set`), under the JSON key `sets`.
+    #[serde(rename = "sets")]
+    pub overrides: Vec<String>,
     pub cells: Vec<CellResult>,
     /// Every mismatch beyond the tolerance, one line each; empty when all agree.
     pub failures: Vec<String>,
@@ -180,7 +182,7 @@ pub fn run_config(
         DeviceArg::Cuda => "cuda",
         DeviceArg::Auto => "auto",
     };
-    let mut sets = vec![
+    let mut overrides = vec![
         format!("dataset=\"{}\"", opts.dataset.name()),
         format!("cell=\"{}\"", cell.name()),
         format!("implementation=\"{}\"", implementation.name()),
@@ -194,8 +196,8 @@ pub fn run_config(
         ),
         format!("device=\"{device}\""),
     ];
-    sets.extend(opts.sets.iter().cloned());
-    base.with_overrides(&sets)
+    overrides.extend(opts.overrides.iter().cloned());
+    base.with_overrides(&overrides)
         .with_context(|| format!("the {cell} experiment ({})", path.display()))
 }
 
@@ -389,7 +391,7 @@ pub fn compare(opts: &Options) -> Result<Comparison> {
         device,
         epochs: opts.epochs,
         tolerance: opts.tolerance,
-        sets: opts.sets.clone(),
+        overrides: opts.overrides.clone(),
         cells,
         failures,
     };
@@ -417,8 +419,8 @@ pub fn markdown(c: &Comparison) -> String {
          Best valid/test: final evaluation of the best member at its best weights.\n",
         c.dataset, c.dtype, c.device, c.epochs, c.tolerance.nll, c.tolerance.weights
     );
-    if !c.sets.is_empty() {
-        s.push_str(&format!("Overrides: `{}`.\n", c.sets.join("`, `")));
+    if !c.overrides.is_empty() {
+        s.push_str(&format!("Overrides: `{}`.\n", c.overrides.join("`, `")));
     }
     for cell in &c.cells {
         s.push_str(&format!(

@@ -243,12 +243,12 @@ impl TrainConfig {
 
     /// Applies `key=value` overrides; the value is TOML (`lr_candidates=3`, `cell="paper_lstm"`, `lrs=[1e-3]`;
     /// a bare word is taken as a string).
-    pub fn with_overrides(&self, sets: &[String]) -> Result<Self> {
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Self> {
         let mut table = toml::Table::try_from(self).context("serialising the config")?;
-        for set in sets {
-            let (key, raw) = set
+        for item in overrides {
+            let (key, raw) = item
                 .split_once('=')
-                .with_context(|| format!("--set '{set}': expected key=value"))?;
+                .with_context(|| format!("--set '{item}': expected key=value"))?;
             let key = key.trim();
             ensure!(
                 table.contains_key(key),

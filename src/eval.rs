@@ -25,7 +25,7 @@
 use crate::atomic::write_atomic;
 use crate::cells::State;
 use crate::data::prepare::first_subset;
-use crate::data::{load_music, MusicData, PianoRoll, Split, KEYS};
+use crate::data::{load_music, MusicData, PianoRoll, Split, Task, KEYS};
 use crate::model::Model;
 use crate::run::RunDir;
 use anyhow::{bail, ensure, Context, Result};
@@ -270,13 +270,12 @@ pub fn evaluate_run(
     all_members: bool,
 ) -> Result<RunEval> {
     let (run, cfg) = RunDir::open(run_dir)?;
-    let Some(set) = cfg.dataset.music() else {
-        bail!(
-            "{} is a {} run; the metric's variants are defined for the music datasets",
-            run_dir.display(),
-            cfg.dataset
-        );
-    };
+    ensure!(
+        cfg.dataset.task() == Task::Music,
+        "{} is a {} run; the metric's variants are defined for the music datasets",
+        run_dir.display(),
+        cfg.dataset
+    );
     ensure!(reset_every > 0, "--reset-every must be at least 1");
     tch::set_num_threads(cfg.threads as i32);
     let (model, state) = run.load_best_model(&cfg, Device::Cpu)?;
@@ -291,7 +290,7 @@ pub fn evaluate_run(
         "{}: a chosen member is not in the checkpoint's population of {k}",
         run_dir.display()
     );
-    let (_, data): (_, MusicData) = load_music(data_dir, set)?;
+    let (_, data): (_, MusicData) = load_music(data_dir, cfg.dataset)?;
     let prep = cfg.preparation();
     let index = Tensor::from_slice(&members.iter().map(|&m| m as i64).collect::<Vec<_>>());
     // The chosen members alone when the implementation allows it (custom); else every member, then picked.

@@ -50,7 +50,8 @@ pub struct Options {
     pub jobs: usize,
     pub data_dir: PathBuf,
     pub experiments: PathBuf,
-    pub sets: Vec<String>,
+    /// `--set key=value`: config overrides applied to every experiment.
+    pub overrides: Vec<String>,
     /// `--sweep key=v1,v2`: the cartesian product of these, applied to each experiment.
     pub sweeps: Vec<(String, Vec<String>)>,
     pub quiet: bool,
@@ -85,7 +86,7 @@ pub enum Outcome {
 
 fn job_config(
     opts: &Options,
-    set: Dataset,
+    dataset: Dataset,
     cell: CellKind,
     point: &[String],
 ) -> Result<TrainConfig> {
@@ -96,26 +97,26 @@ fn job_config(
     let family = if own { cell.family() } else { "gru" };
     let path = opts
         .experiments
-        .join(format!("{}_{family}.toml", set.name()));
+        .join(format!("{}_{family}.toml", dataset.name()));
     let base = TrainConfig::from_file(&path).with_context(|| {
         format!(
             "each reproduced experiment needs its config; expected {}",
             path.display()
         )
     })?;
-    let mut sets: Vec<String> = vec![format!("cell=\"{}\"", cell.name())];
+    let mut overrides: Vec<String> = vec![format!("cell=\"{}\"", cell.name())];
     if !own {
-        sets.push("hidden=0".into());
+        overrides.push("hidden=0".into());
     }
     if let Some(n) = opts.seeds {
-        sets.push(format!("seeds={n}"));
+        overrides.push(format!("seeds={n}"));
     }
     if opts.quick {
-        sets.extend(QUICK_OVERRIDES.iter().map(|s| s.to_string()));
+        overrides.extend(QUICK_OVERRIDES.iter().map(|s| s.to_string()));
     }
-    sets.extend(opts.sets.iter().cloned());
-    sets.extend(point.iter().cloned());
-    base.with_overrides(&sets)
+    overrides.extend(opts.overrides.iter().cloned());
+    overrides.extend(point.iter().cloned());
+    base.with_overrides(&overrides)
         .with_context(|| format!("experiment {}", path.display()))
 }
 
@@ -125,14 +126,14 @@ pub fn plan(opts: &Options) -> Result<Plan> {
         .with_context(|| format!("data directory {}", opts.data_dir.display()))?;
     let points = sweep_points(&opts.sweeps);
     let mut jobs = Vec::new();
-    for &set in &opts.datasets {
+    for &dataset in &opts.datasets {
         // Loaded once per dataset for the jobs' costs (epochs × training steps): longest jobs start first.
-        let (_, data) = AnyData::load(&data_dir, set)?;
+        let (_, data) = AnyData::load(&data_dir, dataset)?;
         let steps = data.train_steps() as u64;
         for &cell in &opts.units {
             for (point, suffix) in &points {
-                let cfg = job_config(opts, set, cell, point)?;
-                let name = format!("{}_{}{suffix}", set.name(), cell.name());
+                let cfg = job_config(opts, dataset, cell, point)?;
+                let name = format!("{}_{}{suffix}", dataset.name(), cell.name());
                 jobs.push(PlanJob {
                     index: jobs.len(),
                     run_dir: PathBuf::from("runs").join(&name),

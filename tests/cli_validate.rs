@@ -1,13 +1,8 @@
 //! `rnnlab validate` as a user runs it: exit codes, the table and the JSON report.
 
-use std::process::Command;
+mod common;
 
-fn rnnlab(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(args)
-        .output()
-        .expect("running rnnlab")
-}
+use common::rnnlab;
 
 #[test]
 fn validate_json_reports_every_check_and_passes_on_cpu() {

@@ -3,10 +3,12 @@
 //! `builtin_cell` agrees to round-off after several updates and epochs. Synthetic piano rolls, so no dataset is
 //! needed.
 
-use rand::{Rng as _, SeedableRng};
+mod common;
+
+use common::synthetic;
 use rnnlab::cells::CellKind;
 use rnnlab::config::TrainConfig;
-use rnnlab::data::{MusicData, PianoRoll, Task};
+use rnnlab::data::Task;
 use rnnlab::device::Dtype;
 use rnnlab::model::{Implementation, Model, ModelConfig};
 use rnnlab::rng::Rng;
@@ -23,27 +25,6 @@ const ALL: [Implementation; 4] = [
 /// The f64 bounds `rnnlab compare` asserts (see `rnnlab::compare::Tolerance`).
 const WEIGHT_TOL: f64 = 1e-12;
 const NLL_TOL: f64 = 1e-10;
-
-fn rolls(n: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<PianoRoll> {
-    (0..n)
-        .map(|_| {
-            let frames = rng.gen_range(20..60);
-            let keys = (0..frames * 88)
-                .map(|_| u8::from(rng.gen_bool(0.08)))
-                .collect();
-            PianoRoll::new(frames, keys).unwrap()
-        })
-        .collect()
-}
-
-fn synthetic() -> MusicData {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    MusicData {
-        train: rolls(12, &mut rng),
-        valid: rolls(4, &mut rng),
-        test: rolls(4, &mut rng),
-    }
-}
 
 fn config(cell: CellKind, implementation: Implementation) -> TrainConfig {
     TrainConfig {
@@ -105,7 +86,7 @@ fn same_seed_same_initial_weights_for_every_implementation() {
 /// round-off.
 #[test]
 fn f64_weights_agree_after_three_updates() {
-    let data = synthetic();
+    let data = synthetic(7, [12, 4, 4], 20..60);
     for cell in CELLS {
         let reference =
             train::weights_after_updates(&config(cell, Implementation::Custom), &data, 3).unwrap();
@@ -136,7 +117,7 @@ fn f64_weights_agree_after_three_updates() {
 /// Two epochs of training: every member's train/valid/test NLL at every epoch agrees to round-off.
 #[test]
 fn f64_nlls_agree_over_two_epochs() {
-    let data = synthetic();
+    let data = synthetic(7, [12, 4, 4], 20..60);
     let dir = tempfile::tempdir().unwrap();
     for cell in [CellKind::TorchGru, CellKind::TorchLstm] {
         let mut curves = Vec::new();

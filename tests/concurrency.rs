@@ -8,10 +8,12 @@
 //! thread changes the initial weights in nearly every round; a race that hits one round in five escapes all
 //! `ROUNDS` rounds with probability 0.8^ROUNDS (1 % for 20 rounds).
 
-use rand::{Rng as _, SeedableRng};
+mod common;
+
+use common::{metrics_without_time, synthetic};
 use rnnlab::cells::CellKind;
 use rnnlab::config::TrainConfig;
-use rnnlab::data::{MusicData, PianoRoll};
+use rnnlab::data::MusicData;
 use rnnlab::device::Dtype;
 use rnnlab::train::{self, Start};
 use std::path::Path;
@@ -19,27 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Device, Kind, Tensor};
 
 const ROUNDS: usize = 20;
-
-fn rolls(n: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<PianoRoll> {
-    (0..n)
-        .map(|_| {
-            let frames = rng.gen_range(15..40);
-            let keys = (0..frames * 88)
-                .map(|_| u8::from(rng.gen_bool(0.08)))
-                .collect();
-            PianoRoll::new(frames, keys).unwrap()
-        })
-        .collect()
-}
-
-fn synthetic(seed: u64) -> MusicData {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    MusicData {
-        train: rolls(8, &mut rng),
-        valid: rolls(3, &mut rng),
-        test: rolls(3, &mut rng),
-    }
-}
 
 /// Two runs that differ in cell, size and seed; both with weight noise, so every source of randomness is used.
 fn configs() -> [TrainConfig; 2] {
@@ -68,20 +49,6 @@ fn configs() -> [TrainConfig; 2] {
     ]
 }
 
-/// Every line of a run's `metrics.jsonl`, with its timings (`seconds`, `cpu_seconds`) blanked.
-fn metrics_without_time(run: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["seconds"] = serde_json::Value::Null;
-            v["cpu_seconds"] = serde_json::Value::Null;
-            v
-        })
-        .collect()
-}
-
 fn run(cfg: &TrainConfig, data: &MusicData, dir: &Path) -> Vec<serde_json::Value> {
     train::train(cfg, data, Start::Fresh(dir), &mut |_| {}).unwrap();
     metrics_without_time(dir)
@@ -91,7 +58,7 @@ fn run(cfg: &TrainConfig, data: &MusicData, dir: &Path) -> Vec<serde_json::Value
 fn concurrent_trainings_give_exactly_what_each_gives_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let cfgs = configs();
-    let data = [synthetic(1), synthetic(2)];
+    let data = [1, 2].map(|seed| synthetic(seed, [8, 3, 3], 15..40));
     let alone: Vec<_> = (0..2)
         .map(|i| run(&cfgs[i], &data[i], &tmp.path().join(format!("alone{i}"))))
         .collect();

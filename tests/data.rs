@@ -10,13 +10,12 @@ mod common;
 use common::serve;
 use rnnlab::data::fetch::{fetch_music, pinned_mat, sha256_file, verify_music};
 use rnnlab::data::music::{
-    find_music_file, read_music_file, MusicFormat, HIGHEST_NOTE, LOWEST_NOTE,
+    candidate_files, find_music_file, read_music_file, MusicFormat, HIGHEST_NOTE, LOWEST_NOTE,
 };
 use rnnlab::data::pickle::parse_pickle;
 use rnnlab::data::{
-    load_music, plan_epoch, reference_checksum, BatchConfig, BatchSource, DeviceSplit,
-    FetchOptions, FetchOutcome, FileStatus, MusicData, MusicSet, PianoRoll, Split, SplitStats,
-    KEYS,
+    load_music, plan_epoch, reference_checksum, BatchConfig, BatchSource, Dataset, DeviceSplit,
+    FetchOptions, FetchOutcome, FileStatus, MusicData, PianoRoll, Split, SplitStats, KEYS,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,16 +43,16 @@ fn data_dir() -> PathBuf {
 }
 
 /// Every dataset, read once per test binary.
-fn all_music() -> &'static BTreeMap<MusicSet, MusicData> {
-    static CACHE: OnceLock<BTreeMap<MusicSet, MusicData>> = OnceLock::new();
+fn all_music() -> &'static BTreeMap<Dataset, MusicData> {
+    static CACHE: OnceLock<BTreeMap<Dataset, MusicData>> = OnceLock::new();
     CACHE.get_or_init(|| {
         let dir = data_dir();
-        MusicSet::ALL
+        Dataset::MUSIC
             .into_iter()
-            .map(|set| {
-                let (path, data) = load_music(&dir, set).unwrap_or_else(|e| panic!("{e:#}"));
+            .map(|dataset| {
+                let (path, data) = load_music(&dir, dataset).unwrap_or_else(|e| panic!("{e:#}"));
                 assert_eq!(path.extension().unwrap(), "mat");
-                (set, data)
+                (dataset, data)
             })
             .collect()
     })
@@ -89,35 +88,39 @@ fn small_roll(frames: usize, seed: usize) -> Matrix {
 #[test]
 fn mat_reader_matches_reference_checksums() {
     // The data's published reference checksum for a reader test.
-    let expected: [(MusicSet, [u64; 3], usize); 4] = [
-        (MusicSet::Jsb, [23266290049, 7780049922, 7925091472], 90_002),
+    let expected: [(Dataset, [u64; 3], usize); 4] = [
+        (Dataset::Jsb, [23266290049, 7780049922, 7925091472], 90_002),
         (
-            MusicSet::Musedata,
+            Dataset::Musedata,
             [373948168642, 131972813164, 96312703551],
             1_356_293,
         ),
         (
-            MusicSet::Nottingham,
+            Dataset::Nottingham,
             [250085572108, 64031988092, 62912347873],
             1_057_016,
         ),
         (
-            MusicSet::Piano,
+            Dataset::Piano,
             [99892236226, 10804758419, 23206777859],
             314_779,
         ),
     ];
-    for (set, sums, notes) in expected {
-        let data = &all_music()[&set];
+    for (dataset, sums, notes) in expected {
+        let data = &all_music()[&dataset];
         for (split, sum) in Split::ALL.into_iter().zip(sums) {
-            assert_eq!(reference_checksum(data.split(split)), sum, "{set} {split}");
+            assert_eq!(
+                reference_checksum(data.split(split)),
+                sum,
+                "{dataset} {split}"
+            );
         }
         let total: usize = Split::ALL
             .iter()
             .flat_map(|&s| data.split(s))
             .map(PianoRoll::active_notes)
             .sum();
-        assert_eq!(total, notes, "{set} note count");
+        assert_eq!(total, notes, "{dataset} note count");
     }
 }
 
@@ -135,9 +138,9 @@ fn stats_match_data_readme_table() {
         &'static str,
         &'static str,
     );
-    let table: [(MusicSet, [Row; 3], usize); 4] = [
+    let table: [(Dataset, [Row; 3], usize); 4] = [
         (
-            MusicSet::Jsb,
+            Dataset::Jsb,
             [
                 (229, 13_807, 25, 129, "60.3", 57.0, "3.898", "0.13"),
                 (76, 4_602, 32, 144, "60.6", 54.0, "3.870", "0.63"),
@@ -146,7 +149,7 @@ fn stats_match_data_readme_table() {
             4,
         ),
         (
-            MusicSet::Nottingham,
+            Dataset::Nottingham,
             [
                 (694, 176_561, 40, 1788, "254.4", 255.0, "3.961", "0.28"),
                 (173, 45_513, 96, 1473, "263.1", 255.0, "3.959", "0.11"),
@@ -155,7 +158,7 @@ fn stats_match_data_readme_table() {
             9,
         ),
         (
-            MusicSet::Musedata,
+            Dataset::Musedata,
             [
                 (524, 245_202, 9, 3457, "467.9", 237.0, "3.493", "5.29"),
                 (135, 82_755, 63, 3723, "613.0", 333.0, "3.479", "5.33"),
@@ -164,7 +167,7 @@ fn stats_match_data_readme_table() {
             15,
         ),
         (
-            MusicSet::Piano,
+            Dataset::Piano,
             [
                 (87, 75_911, 111, 3857, "872.5", 663.0, "3.044", "6.48"),
                 (12, 8_540, 209, 1637, "711.7", 658.0, "3.235", "2.94"),
@@ -173,14 +176,14 @@ fn stats_match_data_readme_table() {
             12,
         ),
     ];
-    for (set, rows, max_notes) in table {
-        let data = &all_music()[&set];
+    for (dataset, rows, max_notes) in table {
+        let data = &all_music()[&dataset];
         let mut most = 0;
         for (split, (seqs, frames, min, max, mean, median, npf, zero)) in
             Split::ALL.into_iter().zip(rows)
         {
             let s = SplitStats::of(data.split(split));
-            let what = format!("{set} {split}");
+            let what = format!("{dataset} {split}");
             assert_eq!(s.sequences, seqs, "{what} sequences");
             assert_eq!(s.frames, frames, "{what} frames");
             assert_eq!(s.predicted_frames, frames - seqs, "{what} predicted frames");
@@ -201,13 +204,13 @@ fn stats_match_data_readme_table() {
             assert_eq!(format!("{zero_pct:.2}"), zero, "{what} all-zero frames");
             most = most.max(s.max_notes_per_frame);
         }
-        assert_eq!(most, max_notes, "{set} most notes in one frame");
+        assert_eq!(most, max_notes, "{dataset} most notes in one frame");
     }
 }
 
 #[test]
 fn rolls_map_column_k_to_midi_21_plus_k() {
-    let jsb = &all_music()[&MusicSet::Jsb];
+    let jsb = &all_music()[&Dataset::Jsb];
     let notes: Vec<i64> = jsb
         .train
         .iter()
@@ -242,7 +245,7 @@ fn as_notes(rolls: &[PianoRoll]) -> Vec<Vec<Vec<i64>>> {
 
 #[test]
 fn pickle_of_jsb_reads_back_equal_to_the_mat_file() {
-    let jsb = &all_music()[&MusicSet::Jsb];
+    let jsb = &all_music()[&Dataset::Jsb];
     let dict: BTreeMap<&str, Vec<Vec<Vec<i64>>>> = Split::ALL
         .iter()
         .map(|&s| (s.name(), as_notes(jsb.split(s))))
@@ -253,12 +256,12 @@ fn pickle_of_jsb_reads_back_equal_to_the_mat_file() {
     // The upstream file name: a directory holding only the original pickle works as it is.
     let path = dir.path().join("music/JSB Chorales.pickle");
     std::fs::write(&path, &bytes).unwrap();
-    let (found, format) = find_music_file(dir.path(), MusicSet::Jsb).unwrap();
+    let (found, format) = find_music_file(dir.path(), Dataset::Jsb).unwrap();
     assert_eq!(
         (found.as_path(), format),
         (path.as_path(), MusicFormat::Pickle)
     );
-    let (_, from_pickle) = load_music(dir.path(), MusicSet::Jsb).unwrap();
+    let (_, from_pickle) = load_music(dir.path(), Dataset::Jsb).unwrap();
     assert_eq!(&from_pickle, jsb);
 }
 
@@ -396,11 +399,28 @@ fn corrupted_mat_files_give_clear_errors() {
     ));
     assert!(e.contains("absent.mat") && e.contains("cannot read"), "{e}");
     // A data directory without the file says where it looked and how to get it.
-    let e = error_text(load_music(dir.path(), MusicSet::Piano));
+    let e = error_text(load_music(dir.path(), Dataset::Piano));
     assert!(
         e.contains("Piano_midi.mat") && e.contains("rnnlab data fetch --dataset piano"),
         "{e}"
     );
+    // The speech set given to the music-only functions is an error naming it, and nothing is written.
+    for e in [
+        error_text(load_music(dir.path(), Dataset::Fsdd)),
+        error_text(fetch_music(
+            Dataset::Fsdd,
+            dir.path(),
+            &FetchOptions::default(),
+        )),
+        error_text(pinned_mat(Dataset::Fsdd)),
+    ] {
+        assert!(
+            e.contains("fsdd") && e.contains("not a music dataset"),
+            "{e}"
+        );
+    }
+    assert!(candidate_files(dir.path(), Dataset::Fsdd).is_empty());
+    assert!(!dir.path().join("music").exists());
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -441,7 +461,7 @@ fn fetch_from_loopback_server() {
 
     // A good file is written, verified, and then recognised as present.
     let dir = tempfile::tempdir().unwrap();
-    let (path, outcome) = fetch_music(MusicSet::Jsb, dir.path(), &opts("good")).unwrap();
+    let (path, outcome) = fetch_music(Dataset::Jsb, dir.path(), &opts("good")).unwrap();
     assert_eq!(
         outcome,
         FetchOutcome::Downloaded {
@@ -452,10 +472,10 @@ fn fetch_from_loopback_server() {
     assert_eq!(path, dir.path().join("music/JSB_Chorales.mat"));
     assert_eq!(
         sha256_file(&path).unwrap(),
-        pinned_mat(MusicSet::Jsb).sha256
+        pinned_mat(Dataset::Jsb).unwrap().sha256
     );
     assert_eq!(entries(&dir.path().join("music")), vec!["JSB_Chorales.mat"]);
-    let (_, again) = fetch_music(MusicSet::Jsb, dir.path(), &opts("good")).unwrap();
+    let (_, again) = fetch_music(Dataset::Jsb, dir.path(), &opts("good")).unwrap();
     assert_eq!(again, FetchOutcome::AlreadyPresent);
     let rows = verify_music(dir.path()).unwrap();
     assert_eq!(rows[0].status, FileStatus::Ok);
@@ -463,14 +483,14 @@ fn fetch_from_loopback_server() {
 
     // A corrupted download leaves nothing behind, and says so.
     let empty = tempfile::tempdir().unwrap();
-    let e = error_text(fetch_music(MusicSet::Jsb, empty.path(), &opts("bad")));
+    let e = error_text(fetch_music(Dataset::Jsb, empty.path(), &opts("bad")));
     assert!(
         e.contains("checksum mismatch") && e.contains("nothing was written"),
         "{e}"
     );
     assert_eq!(entries(&empty.path().join("music")), Vec::<String>::new());
     // Nor does an over-long one.
-    let e = error_text(fetch_music(MusicSet::Jsb, empty.path(), &opts("long")));
+    let e = error_text(fetch_music(Dataset::Jsb, empty.path(), &opts("long")));
     assert!(e.contains("more than the expected"), "{e}");
     assert_eq!(entries(&empty.path().join("music")), Vec::<String>::new());
 
@@ -479,15 +499,15 @@ fn fetch_from_loopback_server() {
         force: true,
         ..opts("bad")
     };
-    assert!(fetch_music(MusicSet::Jsb, dir.path(), &force_bad).is_err());
+    assert!(fetch_music(Dataset::Jsb, dir.path(), &force_bad).is_err());
     assert_eq!(
         sha256_file(&path).unwrap(),
-        pinned_mat(MusicSet::Jsb).sha256
+        pinned_mat(Dataset::Jsb).unwrap().sha256
     );
     assert_eq!(entries(&dir.path().join("music")), vec!["JSB_Chorales.mat"]);
 
     // A missing file is an HTTP 404 naming the URL.
-    let e = error_text(fetch_music(MusicSet::Piano, empty.path(), &opts("good")));
+    let e = error_text(fetch_music(Dataset::Piano, empty.path(), &opts("good")));
     assert!(
         e.contains("404") && e.contains(&format!("{base}/good/Piano_midi.mat")),
         "{e}"
@@ -498,7 +518,7 @@ fn fetch_from_loopback_server() {
     std::fs::write(&path, &good[..1000]).unwrap();
     let rows = verify_music(dir.path()).unwrap();
     assert!(matches!(rows[0].status, FileStatus::Mismatch { .. }));
-    let (_, outcome) = fetch_music(MusicSet::Jsb, dir.path(), &opts("good")).unwrap();
+    let (_, outcome) = fetch_music(Dataset::Jsb, dir.path(), &opts("good")).unwrap();
     assert_eq!(
         outcome,
         FetchOutcome::Downloaded {
@@ -636,7 +656,7 @@ fn batches_shift_pad_and_mask_small_split() {
 
 #[test]
 fn batching_jsb_masks_count_predicted_frames() {
-    let jsb = &all_music()[&MusicSet::Jsb];
+    let jsb = &all_music()[&Dataset::Jsb];
     let split = DeviceSplit::new(&jsb.train, Device::Cpu).unwrap();
     assert_eq!(split.predicted_frames(), 13_807 - 229);
     let mut fractions = vec![];
@@ -689,7 +709,7 @@ fn batching_jsb_masks_count_predicted_frames() {
 
 #[test]
 fn seeded_shuffles_are_reproducible() {
-    let lengths: Vec<usize> = all_music()[&MusicSet::Nottingham]
+    let lengths: Vec<usize> = all_music()[&Dataset::Nottingham]
         .train
         .iter()
         .map(PianoRoll::len)

@@ -1,28 +1,10 @@
 //! `rnnlab eval` on a real (tiny) JSB run: the frame-weighted variant recomputes the run's own validation and test
 //! NLLs of its chosen members, and the variants relate as their definitions say.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("RNNLAB_DATA").expect(
-        "set RNNLAB_DATA to the data directory (CI uses ../shared/data; `rnnlab data fetch` makes ./data)",
-    ))
-}
-
-fn rnnlab(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rnnlab {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{data_dir, rnnlab_ok};
+use std::path::Path;
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -33,29 +15,35 @@ fn eval_recomputes_the_runs_own_nlls_and_its_variants_relate() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
-    rnnlab(&[
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--set",
-        "hidden=8",
-        "--set",
-        "lr_candidates=2",
-        "--set",
-        "seeds=2",
-        "--set",
-        "train_subset=30",
-        "--set",
-        "eval_subset=10",
-        "--set",
-        "max_epochs=3",
-        "--set",
-        "dtype=\"f64\"",
-        "--quiet",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    rnnlab(&["eval", run.to_str().unwrap(), "--reset-every", "20"]);
+    rnnlab_ok(
+        &data_dir(),
+        &[
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--set",
+            "hidden=8",
+            "--set",
+            "lr_candidates=2",
+            "--set",
+            "seeds=2",
+            "--set",
+            "train_subset=30",
+            "--set",
+            "eval_subset=10",
+            "--set",
+            "max_epochs=3",
+            "--set",
+            "dtype=\"f64\"",
+            "--quiet",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+    );
+    rnnlab_ok(
+        &data_dir(),
+        &["eval", run.to_str().unwrap(), "--reset-every", "20"],
+    );
     let summary = json(&run.join("summary.json"));
     let eval = json(&run.join("eval.json"));
     let chosen: Vec<u64> = summary["best_member_per_seed"]
@@ -105,7 +93,10 @@ fn eval_recomputes_the_runs_own_nlls_and_its_variants_relate() {
         }
     }
     // Resetting every step count longer than any piece is no reset at all.
-    rnnlab(&["eval", run.to_str().unwrap(), "--reset-every", "100000"]);
+    rnnlab_ok(
+        &data_dir(),
+        &["eval", run.to_str().unwrap(), "--reset-every", "100000"],
+    );
     let eval = json(&run.join("eval.json"));
     for m in eval["members"].as_array().unwrap() {
         assert_eq!(m["test"]["reset"], m["test"]["frame_weighted"]);

@@ -3,9 +3,12 @@
 //! and the same tests between units; a cell held twice, a quick table beside a full one, a corrupt input and an OUT
 //! that holds a reproduction are refused without writing a table.
 
+mod common;
+
+use common::rnnlab;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn committed(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -20,10 +23,7 @@ fn read(path: &Path) -> Value {
 fn merge(inputs: &[&Path], out: &Path) -> Output {
     let mut args: Vec<&str> = vec!["reproduce", "--out", out.to_str().unwrap(), "--merge"];
     args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
-    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(&args)
-        .output()
-        .unwrap()
+    rnnlab(&args)
 }
 
 fn stderr(o: &Output) -> String {

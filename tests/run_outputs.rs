@@ -2,6 +2,9 @@
 //! the piano-roll PNG decoded), the TensorBoard event file (equal to metrics.jsonl), and `rnnlab show` on a
 //! finished, a killed and a diverged run and on a reproduce output.
 
+mod common;
+
+use common::data_dir;
 use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
 use rnnlab::run::tfevents::{event_files, read_events};
 use rnnlab::run::EpochMetrics;
@@ -9,12 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
-
-fn data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("RNNLAB_DATA").expect(
-        "set RNNLAB_DATA to the data directory (CI uses ../shared/data; `rnnlab data fetch` makes ./data)",
-    ))
-}
 
 fn rnnlab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rnnlab"))
@@ -34,8 +31,8 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Trains a tiny JSB GRU run (10 training pieces, 5 for evaluation) into `out` with extra `--set`s.
-fn train_tiny(out: &Path, sets: &[&str]) {
+/// Trains a tiny JSB GRU run (10 training pieces, 5 for evaluation) into `out` with extra `--set` overrides.
+fn train_tiny(out: &Path, overrides: &[&str]) {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
     let mut args = vec![
         "train",
@@ -52,7 +49,7 @@ fn train_tiny(out: &Path, sets: &[&str]) {
         "max_epochs=2",
     ]
     .iter()
-    .chain(sets)
+    .chain(overrides)
     {
         args.extend(["--set", s]);
     }

@@ -5,7 +5,10 @@
 //! - a task requeued mid-run (as a preemption does) resumes and ends with the metrics of an uninterrupted run;
 //! - a refused submission (`--partition nope`) exits 2 naming the option and quoting sbatch.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{data_dir, metrics_without_time, rnnlab_in};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -19,19 +22,6 @@ fn slurm_available(test: &str) -> bool {
         return false;
     }
     true
-}
-
-fn data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("RNNLAB_DATA").expect("set RNNLAB_DATA to the data directory"))
-}
-
-fn rnnlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir())
-        .output()
-        .unwrap()
 }
 
 fn ok(out: Output, what: &str) -> Output {
@@ -49,21 +39,6 @@ fn experiments() -> String {
         .join("experiments")
         .to_string_lossy()
         .into_owned()
-}
-
-/// metrics.jsonl with the wall-clock and CPU seconds taken out (the only fields that may differ between runs).
-fn metrics_without_time(run: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let o = v.as_object_mut().unwrap();
-            o.remove("seconds");
-            o.remove("cpu_seconds");
-            v
-        })
-        .collect()
 }
 
 fn squeue_state(id: &str, index: usize) -> String {
@@ -113,11 +88,15 @@ fn slurm_array_equals_the_local_backend() {
     let l = local.to_str().unwrap();
     let s = slurm.to_str().unwrap();
     ok(
-        rnnlab(&[&args[..], &["--out", l, "--jobs", "2"]].concat()),
+        rnnlab_in(
+            &data_dir(),
+            &[&args[..], &["--out", l, "--jobs", "2"]].concat(),
+        ),
         "local backend",
     );
     ok(
-        rnnlab(
+        rnnlab_in(
+            &data_dir(),
             &[
                 &args[..],
                 &[
@@ -175,7 +154,10 @@ fn slurm_array_equals_the_local_backend() {
     assert_eq!(rows(&local).len(), 4);
     assert_eq!(rows(&local), rows(&slurm));
     // Collecting again reports every job finished.
-    ok(rnnlab(&["reproduce", "--collect", s]), "collect");
+    ok(
+        rnnlab_in(&data_dir(), &["reproduce", "--collect", s]),
+        "collect",
+    );
 }
 
 #[test]
@@ -204,7 +186,10 @@ fn requeued_task_resumes_to_the_metrics_of_an_uninterrupted_run() {
     ];
     let s = slurm.to_str().unwrap();
     let out = ok(
-        rnnlab(&[&args[..], &["--out", s, "--backend", "slurm"]].concat()),
+        rnnlab_in(
+            &data_dir(),
+            &[&args[..], &["--out", s, "--backend", "slurm"]].concat(),
+        ),
         "submit",
     );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -245,7 +230,8 @@ fn requeued_task_resumes_to_the_metrics_of_an_uninterrupted_run() {
         "the second attempt resumed: {log}"
     );
     ok(
-        rnnlab(
+        rnnlab_in(
+            &data_dir(),
             &[
                 &args[..],
                 &["--out", local.to_str().unwrap(), "--jobs", "1"],
@@ -260,7 +246,10 @@ fn requeued_task_resumes_to_the_metrics_of_an_uninterrupted_run() {
     );
     assert!(a.len() > 2);
     assert_eq!(a, b, "requeued run differs from the uninterrupted one");
-    ok(rnnlab(&["reproduce", "--collect", s]), "collect");
+    ok(
+        rnnlab_in(&data_dir(), &["reproduce", "--collect", s]),
+        "collect",
+    );
 }
 
 #[test]
@@ -270,22 +259,25 @@ fn refused_submission_names_the_option_and_exits_2() {
     }
     let dir = tempfile::tempdir().unwrap();
     let e = experiments();
-    let out = rnnlab(&[
-        "reproduce",
-        "--quick",
-        "--datasets",
-        "jsb",
-        "--units",
-        "tanh",
-        "--experiments",
-        &e,
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--backend",
-        "slurm",
-        "--partition",
-        "nope",
-    ]);
+    let out = rnnlab_in(
+        &data_dir(),
+        &[
+            "reproduce",
+            "--quick",
+            "--datasets",
+            "jsb",
+            "--units",
+            "tanh",
+            "--experiments",
+            &e,
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--backend",
+            "slurm",
+            "--partition",
+            "nope",
+        ],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--partition nope"), "{stderr}");

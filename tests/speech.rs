@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::serve;
+use common::{data_dir, serve};
 use rnnlab::data::speech::{
     chunk_sequences, load_rows, load_speech, parse_manifest, read_wav, ManifestRow, Normalisation,
     SpeechSplit, Waveform, BUNDLED_MANIFEST, FRAME,
@@ -14,12 +14,6 @@ use rnnlab::model::{mog_nll, mog_sample};
 use rnnlab::rng::Rng;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
-
-fn data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("RNNLAB_DATA").expect(
-        "set RNNLAB_DATA to the data directory (CI uses ../shared/data; `rnnlab data fetch` makes ./data)",
-    ))
-}
 
 fn write_wav(path: &Path, spec: hound::WavSpec, samples: &[i16]) {
     let mut w = hound::WavWriter::create(path, spec).unwrap();

@@ -1,19 +1,11 @@
 //! Plans and collection without Slurm: an OUT keeps one plan, `--collect` names every job without a result and
 //! exits 1, and a run directory killed before its first checkpoint resumes (from scratch) without --data-dir.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{data_dir, rnnlab};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("RNNLAB_DATA").expect("set RNNLAB_DATA to the data directory"))
-}
-
-fn rnnlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn reproduce(out: &Path, extra: &[&str]) -> Output {
     let e = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");

@@ -1,6 +1,9 @@
 //! The training recipe: metric normalisation, population = separate runs, divergence isolation, chunking,
 //! config handling, and exact resumption after a real process kill.
 
+mod common;
+
+use common::{data_dir, metrics_without_time, rnnlab_ok};
 use rnnlab::cells::CellKind;
 use rnnlab::config::TrainConfig;
 use rnnlab::data::chunk_pieces;
@@ -214,13 +217,13 @@ fn config_overrides_and_errors_name_the_key() {
         .to_string()
         .contains("batch_size"));
     assert!(cfg.with_overrides(&["cell=gru9".into()]).is_err());
-    for (set, key) in [
+    for (pair, key) in [
         (["prune_after=10", "prune_window=0"], "prune_window"),
         (["prune_after=10", "prune_window=10"], "prune_after"),
     ] {
-        let sets: Vec<String> = set.iter().map(|s| s.to_string()).collect();
-        let err = cfg.with_overrides(&sets).unwrap_err().to_string();
-        assert!(err.contains(key), "{set:?}: {err}");
+        let overrides: Vec<String> = pair.iter().map(|s| s.to_string()).collect();
+        let err = cfg.with_overrides(&overrides).unwrap_err().to_string();
+        assert!(err.contains(key), "{pair:?}: {err}");
     }
     assert!(cfg
         .with_overrides(&["prune_after=0".into(), "prune_window=0".into()])
@@ -251,29 +254,6 @@ fn config_overrides_and_errors_name_the_key() {
     assert!(err.contains("bad.toml") && err.contains("hiden"), "{err}");
 }
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(std::env::var("RNNLAB_DATA").expect(
-        "set RNNLAB_DATA to the data directory (CI uses ../shared/data; `rnnlab data fetch` makes ./data)",
-    ))
-}
-
-/// Runs the rnnlab binary with `args` and `--data-dir data`; fails the test, showing stderr, unless it succeeds.
-fn rnnlab_ok<S: AsRef<std::ffi::OsStr>>(data: &Path, args: &[S]) -> std::process::Output {
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(&args)
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rnnlab {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 fn train_args(out: &Path) -> Vec<String> {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/jsb_gru.toml");
     [
@@ -301,8 +281,8 @@ fn train_args(out: &Path) -> Vec<String> {
     .collect()
 }
 
-/// Every column but the wall-clock seconds.
-fn metrics_without_time(run: &Path) -> Vec<String> {
+/// Every column of `metrics.csv` but the wall-clock seconds.
+fn metrics_csv_without_time(run: &Path) -> Vec<String> {
     std::fs::read_to_string(run.join("metrics.csv"))
         .unwrap()
         .lines()
@@ -365,8 +345,8 @@ fn resume_after_kill_equals_an_uninterrupted_run() {
         &data,
         &["train", "--resume", killed.to_str().unwrap(), "--quiet"],
     );
-    let a = metrics_without_time(&full);
-    let b = metrics_without_time(&killed);
+    let a = metrics_csv_without_time(&full);
+    let b = metrics_csv_without_time(&killed);
     assert!(a.len() > 2 * 3, "too few metric rows: {a:?}");
     assert_eq!(a, b, "resumed metrics differ from the uninterrupted run");
     let summary = |p: &Path| -> serde_json::Value {
@@ -424,7 +404,10 @@ fn runs_side_by_side_equal_the_same_runs_alone() {
             "--out",
             alone.to_str().unwrap(),
         ]);
-        let (a, b) = (metrics_without_time(&run), metrics_without_time(&alone));
+        let (a, b) = (
+            metrics_csv_without_time(&run),
+            metrics_csv_without_time(&alone),
+        );
         assert!(a.len() > 3, "too few metric rows: {a:?}");
         assert_eq!(a, b, "{} differs from the same run alone", run.display());
         compared += 1;
@@ -532,8 +515,11 @@ fn resume_with_stopped_members_equals_an_uninterrupted_run() {
     };
     resume(&cut);
     resume(&altered);
-    assert_eq!(metrics_without_time(&full), metrics_without_time(&cut));
-    let jsonl = metrics_jsonl_without_time;
+    assert_eq!(
+        metrics_csv_without_time(&full),
+        metrics_csv_without_time(&cut)
+    );
+    let jsonl = metrics_without_time;
     // Every NLL to the last bit (the CSV rounds them), and no training NLL for a member after it stopped.
     assert_eq!(jsonl(&full), jsonl(&cut));
     assert!(jsonl(&full)[10]["members"][0]["train_nll"].is_null());
@@ -572,7 +558,7 @@ fn pruning_stops_only_hopeless_members_and_resumes_exactly() {
         ]);
         rnnlab_ok(&data, &args);
     };
-    let jsonl = metrics_jsonl_without_time;
+    let jsonl = metrics_without_time;
     let (full, cut, off) = (
         dir.path().join("full"),
         dir.path().join("cut"),
@@ -673,20 +659,6 @@ fn pruning_stops_only_hopeless_members_and_resumes_exactly() {
     );
     assert!(stored_dir.adopt_pruning(&stored, &with(20)).unwrap());
     assert_eq!(rnnlab::run::RunDir::open(&off).unwrap().1, with(20));
-}
-
-/// Every line of a run's `metrics.jsonl`, with its timings (`seconds`, `cpu_seconds`) blanked.
-fn metrics_jsonl_without_time(run: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["seconds"] = serde_json::Value::Null;
-            v["cpu_seconds"] = serde_json::Value::Null;
-            v
-        })
-        .collect()
 }
 
 /// Every file under `dir` (a run directory: two levels at most).

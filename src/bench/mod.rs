@@ -28,7 +28,7 @@
 //! | file          | what it owns                                                                             |
 //! |---------------|------------------------------------------------------------------------------------------|
 //! | `schema.rs`   | the JSON report: [`Report`], [`Meta`], [`Row`], [`Tier`], [`Direction`], [`Shape`], ratios |
-//! | `options.rs`  | what to time: [`Options`] and the shape sets                                              |
+//! | `options.rs`  | what to time: [`Options`], the command line's [`Overrides`] of them, and the shape sets   |
 //! | `timing.rs`   | the timing loop and its statistics, FLOP counts, the peak, dispatch-floor and CPU probes  |
 //! | `run.rs`      | [`run`]: plan the cases, build each tier's layer, time it, assemble the report            |
 //! | `naive.rs`    | tier 1's layer ([`NaiveLayer`])                                                           |
@@ -48,7 +48,7 @@ mod timing;
 pub use compare::{compare, format_compare, ratio_groups, CompareRow};
 pub use markdown::markdown;
 pub use naive::NaiveLayer;
-pub use options::{fastrnns_shapes, paper_shapes, quick_shapes, Options, ShapeSpec};
+pub use options::{fastrnns_shapes, paper_shapes, quick_shapes, Options, Overrides, ShapeSpec};
 pub use run::run;
 pub use schema::{fill_ratios, form_name, Direction, Meta, Report, Row, Shape, Tier};
 pub use table::{format_table, geomean};

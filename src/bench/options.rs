@@ -1,5 +1,6 @@
 //! What a benchmark run times: the shapes ([`ShapeSpec`]: the paper's, fastrnns', `--quick`'s) and the
-//! [`Options`] (cells, tiers, population size, how long to time each case).
+//! [`Options`] (cells, tiers, population size, how long to time each case), with the command line's changes to them
+//! ([`Overrides`]).
 
 use super::{Shape, Tier};
 use crate::cells::CellKind;
@@ -80,7 +81,7 @@ pub fn quick_shapes() -> Vec<ShapeSpec> {
 }
 
 /// What to run and how long to time it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Options {
     pub device: Device,
     pub cells: Vec<CellKind>,
@@ -135,5 +136,102 @@ impl Options {
             quick: true,
             ..Options::default()
         }
+    }
+
+    /// These options with `overrides` applied: each empty list or `None` keeps this value, any other replaces it.
+    /// `reps` sets the least number of timed runs and raises the most to it when it is above.
+    pub fn with_overrides(self, overrides: &Overrides) -> Self {
+        fn keep_or<T: Clone>(given: &[T], base: Vec<T>) -> Vec<T> {
+            if given.is_empty() {
+                base
+            } else {
+                given.to_vec()
+            }
+        }
+        Options {
+            cells: keep_or(&overrides.cells, self.cells),
+            tiers: keep_or(&overrides.tiers, self.tiers),
+            shapes: keep_or(&overrides.shapes, self.shapes),
+            warmup: overrides.warmup.unwrap_or(self.warmup),
+            min_reps: overrides.reps.unwrap_or(self.min_reps),
+            max_reps: overrides
+                .reps
+                .map_or(self.max_reps, |r| r.max(self.max_reps)),
+            min_time_s: overrides.min_time_s.unwrap_or(self.min_time_s),
+            ..self
+        }
+    }
+}
+
+/// The command line's changes to a base [`Options`] (the full run's or `--quick`'s), applied by
+/// [`Options::with_overrides`]: an empty list or `None` keeps the base's value.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--cells`.
+    pub cells: Vec<CellKind>,
+    /// `--tiers`.
+    pub tiers: Vec<Tier>,
+    /// The shapes of `--shapes`' families.
+    pub shapes: Vec<ShapeSpec>,
+    /// `--warmup`.
+    pub warmup: Option<usize>,
+    /// `--reps`: timed runs per case, at least.
+    pub reps: Option<usize>,
+    /// `--min-time`, seconds.
+    pub min_time_s: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_overrides_keep_the_base() {
+        for base in [Options::default(), Options::quick()] {
+            assert_eq!(base.clone().with_overrides(&Overrides::default()), base);
+        }
+    }
+
+    #[test]
+    fn given_overrides_replace_the_base() {
+        let overrides = Overrides {
+            cells: vec![CellKind::Tanh],
+            tiers: vec![Tier::Naive, Tier::Population],
+            shapes: fastrnns_shapes(),
+            warmup: Some(2),
+            reps: Some(7),
+            min_time_s: Some(0.25),
+        };
+        let quick = Options::quick();
+        let opts = quick.clone().with_overrides(&overrides);
+        assert_eq!(
+            opts,
+            Options {
+                cells: vec![CellKind::Tanh],
+                tiers: vec![Tier::Naive, Tier::Population],
+                shapes: fastrnns_shapes(),
+                warmup: 2,
+                min_reps: 7,
+                // `--reps` above the base's most (5) raises it.
+                max_reps: 7,
+                min_time_s: 0.25,
+                ..quick
+            }
+        );
+        // Below the base's most (1000), `--reps` leaves it.
+        let full = Options::default().with_overrides(&overrides);
+        assert_eq!((full.min_reps, full.max_reps), (7, 1000));
+        // Only the fields given change.
+        let warmup_only = Overrides {
+            warmup: Some(0),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Options::default().with_overrides(&warmup_only),
+            Options {
+                warmup: 0,
+                ..Options::default()
+            }
+        );
     }
 }

@@ -97,31 +97,20 @@ pub(crate) fn bench_cmd(args: BenchArgs) -> Result<bool> {
                     ShapeSet::Quick => bench::quick_shapes(),
                 });
             }
+            let overrides = bench::Overrides {
+                cells: args.cells.clone(),
+                tiers: args.tiers.clone(),
+                shapes,
+                warmup: args.warmup,
+                reps: args.reps,
+                min_time_s: args.min_time,
+            };
             let opts = bench::Options {
                 device: args.device.resolve()?,
-                cells: if args.cells.is_empty() {
-                    base.cells.clone()
-                } else {
-                    args.cells.clone()
-                },
-                tiers: if args.tiers.is_empty() {
-                    base.tiers.clone()
-                } else {
-                    args.tiers.clone()
-                },
-                shapes: if shapes.is_empty() {
-                    base.shapes.clone()
-                } else {
-                    shapes
-                },
                 population: args.population,
-                warmup: args.warmup.unwrap_or(base.warmup),
-                min_reps: args.reps.unwrap_or(base.min_reps),
-                max_reps: args.reps.map_or(base.max_reps, |r| r.max(base.max_reps)),
-                min_time_s: args.min_time.unwrap_or(base.min_time_s),
                 seed: args.seed,
                 onednn: !args.no_onednn,
-                ..base
+                ..base.with_overrides(&overrides)
             };
             bench::run(&opts, |r| {
                 eprintln!(

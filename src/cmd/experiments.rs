@@ -13,14 +13,14 @@ pub(crate) struct TrainArgs {
     pub(crate) config: Option<PathBuf>,
     /// Override one config key, e.g. `--set max_epochs=5 --set cell=paper_lstm` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub(crate) sets: Vec<String>,
+    pub(crate) overrides: Vec<String>,
     /// The run directory to create (default: runs/<dataset>_<cell>). Never overwritten.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
     /// Continue a killed run from its last checkpoint, with the config stored in it (a run killed before its first
     /// checkpoint starts afresh from it). Its data comes from --data-dir if given, else the directory the run
     /// recorded in data.json if it still exists, else $RNNLAB_DATA, else ./data.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "sets", "out", "device"])]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "overrides", "out", "device"])]
     pub(crate) resume: Option<PathBuf>,
     /// Where to train (the config's `device` key; its default is cpu, which makes runs resumable bit for bit).
     #[arg(long, value_enum)]
@@ -67,7 +67,7 @@ pub(crate) struct ReproduceArgs {
     pub(crate) experiments: PathBuf,
     /// Override a config key in every experiment (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub(crate) sets: Vec<String>,
+    pub(crate) overrides: Vec<String>,
     /// Data directory (default: $RNNLAB_DATA, else ./data).
     #[arg(long)]
     pub(crate) data_dir: Option<PathBuf>,
@@ -83,13 +83,13 @@ pub(crate) struct ReproduceArgs {
     pub(crate) backend: BackendArg,
     /// Build Table 2 and the figures from what OUT's plan has finished, and list every job missing, failed or
     /// still running; exits 1 if any is missing, failed or unfinished with nothing running it.
-    #[arg(long, value_name = "OUT", conflicts_with_all = ["sweeps", "quick", "sets", "datasets"])]
+    #[arg(long, value_name = "OUT", conflicts_with_all = ["sweeps", "quick", "overrides", "datasets"])]
     pub(crate) collect: Option<PathBuf>,
     /// Build one Table 2 from the table2.json of several reproductions (each a file, or a directory holding one),
     /// e.g. cells finished on different machines whose run directories are gone: rows in the paper's order, tests
     /// between units recomputed, written to --out (a directory of its own: not a reproduction's OUT). Refuses a cell
     /// that two inputs both hold, and --quick tables beside full ones.
-    #[arg(long, value_name = "TABLE_JSON", num_args = 1.., conflicts_with_all = ["collect", "sweeps", "quick", "sets", "datasets", "seeds", "device"])]
+    #[arg(long, value_name = "TABLE_JSON", num_args = 1.., conflicts_with_all = ["collect", "sweeps", "quick", "overrides", "datasets", "seeds", "device"])]
     pub(crate) merge: Vec<PathBuf>,
     /// Slurm: wait for the array to end (polling squeue), then collect.
     #[arg(long)]
@@ -177,11 +177,11 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
                 .config
                 .as_ref()
                 .expect("clap requires --config without --resume");
-            let mut sets = args.sets.clone();
+            let mut overrides = args.overrides.clone();
             if let Some(d) = args.device {
-                sets.push(format!("device={}", device_key(d)));
+                overrides.push(format!("device={}", device_key(d)));
             }
-            let cfg = TrainConfig::from_file(path)?.with_overrides(&sets)?;
+            let cfg = TrainConfig::from_file(path)?.with_overrides(&overrides)?;
             let out = args.out.clone().unwrap_or_else(|| {
                 PathBuf::from(format!("runs/{}_{}", cfg.dataset.name(), cfg.cell.name()))
             });
@@ -332,8 +332,8 @@ pub(crate) fn reproduce_cmd(args: ReproduceArgs) -> Result<bool> {
         jobs: args.jobs,
         data_dir: rnnlab::data::resolve_data_dir(args.data_dir.as_deref()),
         experiments: args.experiments,
-        sets: args
-            .sets
+        overrides: args
+            .overrides
             .iter()
             .cloned()
             .chain(args.device.map(|d| format!("device={}", device_key(d))))

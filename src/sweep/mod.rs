@@ -147,10 +147,10 @@ pub fn sweep_points(sweeps: &[(String, Vec<String>)]) -> Vec<(Vec<String>, Strin
     let mut points = vec![(Vec::new(), String::new())];
     for (key, values) in sweeps {
         let mut next = Vec::new();
-        for (sets, suffix) in &points {
+        for (overrides, suffix) in &points {
             for v in values {
-                let mut sets = sets.clone();
-                sets.push(format!("{key}={v}"));
+                let mut overrides = overrides.clone();
+                overrides.push(format!("{key}={v}"));
                 let clean: String = v
                     .trim_matches('"')
                     .chars()
@@ -162,7 +162,7 @@ pub fn sweep_points(sweeps: &[(String, Vec<String>)]) -> Vec<(Vec<String>, Strin
                         }
                     })
                     .collect();
-                next.push((sets, format!("{suffix}__{key}-{clean}")));
+                next.push((overrides, format!("{suffix}__{key}-{clean}")));
             }
         }
         points = next;
