@@ -65,7 +65,8 @@ pub fn positions_chart(evals: &[RunEval], split: Split, path: &Path) -> Result<(
         .map(|m| m.split(split).reset_every)
         .next()
         .unwrap_or(0);
-    let mut used: Vec<RGBColor> = vec![];
+    // A run takes its unit's colour unless another run of its panel has it already.
+    let mut used: Vec<(&str, RGBColor)> = vec![];
     let mut extra = MORE.iter().cycle();
     let series: Vec<(&str, Series)> = evals
         .iter()
@@ -76,11 +77,11 @@ pub fn positions_chart(evals: &[RunEval], split: Split, path: &Path) -> Result<(
                 .map(|k| k.family())
                 .unwrap_or("");
             let mut color = unit_color(family);
-            if matches!(family, "tanh" | "gru" | "lstm") && !used.contains(&color) {
-                used.push(color);
-            } else {
+            let taken = used.iter().any(|(d, c)| *d == e.dataset && *c == color);
+            if !matches!(family, "tanh" | "gru" | "lstm") || taken {
                 color = *extra.next().expect("a cycled palette never ends");
             }
+            used.push((e.dataset.as_str(), color));
             let n = POSITIONS.len();
             (
                 e.dataset.as_str(),
