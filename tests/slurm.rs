@@ -1,7 +1,8 @@
 //! The Slurm backend against a real Slurm (CI starts one with scripts/slurm-local.sh; see .ci/run). Each test
 //! skips, saying so, when `sbatch` or `SLURM_CONF` is missing.
 //!
-//! - a --quick JSB plan of 4 jobs as one array, waited for and collected, equals the local backend's runs;
+//! - a --quick JSB plan of 4 jobs (the GRU and a unit beyond the paper, MGU, × 2 seeds) as one array, waited for and
+//!   collected, equals the local backend's runs;
 //! - a task requeued mid-run (as a preemption does) resumes and ends with the metrics of an uninterrupted run;
 //! - a refused submission (`--partition nope`) exits 2 naming the option and quoting sbatch.
 
@@ -76,7 +77,7 @@ fn slurm_array_equals_the_local_backend() {
         "--datasets",
         "jsb",
         "--units",
-        "tanh,gru",
+        "gru,mgu",
         "--sweep",
         "seed=1,2",
         "--quiet",
@@ -152,6 +153,11 @@ fn slurm_array_equals_the_local_backend() {
             .collect()
     };
     assert_eq!(rows(&local).len(), 4);
+    assert_eq!(
+        rows(&local).iter().filter(|r| r["unit"] == "mgu").count(),
+        2,
+        "the unit beyond the paper ran in the array"
+    );
     assert_eq!(rows(&local), rows(&slurm));
     // Collecting again reports every job finished.
     ok(
