@@ -6,8 +6,8 @@
 use crate::cells::CellKind;
 use crate::data::{Dataset, Task};
 
-/// The unit families, in the paper's order (Table 2's columns).
-pub const UNITS: [&str; 3] = ["tanh", "gru", "lstm"];
+/// The unit families, in the paper's order (Table 2's columns); defined by the cells ([`crate::cells::PAPER_FAMILIES`]).
+pub const UNITS: [&str; 3] = crate::cells::PAPER_FAMILIES;
 
 /// The music datasets in Table 2's row order.
 pub const MUSIC_DATASETS: [Dataset; 4] = [

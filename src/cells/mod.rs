@@ -63,6 +63,10 @@ use std::fmt;
 use std::str::FromStr;
 use tch::{Device, Kind, Tensor};
 
+/// The families of Chung et al.'s units, in the paper's order (Table 2's columns): every other family is a unit
+/// beyond the paper.
+pub const PAPER_FAMILIES: [&str; 3] = ["tanh", "gru", "lstm"];
+
 /// The recurrent units rnnlab implements. Each variant has exactly one entry in [`REGISTRY`], which says everything
 /// else about it; the serde name (snake_case) is the unit's name everywhere (configs, `--units`, fixtures, tables).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -186,7 +190,7 @@ impl CellKind {
 
     /// Whether the family is one of the paper's three (`tanh`, `gru`, `lstm`).
     pub fn in_paper(self) -> bool {
-        crate::paper::UNITS.contains(&self.family())
+        PAPER_FAMILIES.contains(&self.family())
     }
 
     /// Whether the unit has an LSTM forget gate, whose initial bias `forget_bias` sets.

@@ -78,7 +78,7 @@ pub fn positions_chart(evals: &[RunEval], split: Split, path: &Path) -> Result<(
                 .unwrap_or("");
             let mut color = unit_color(family);
             let taken = used.iter().any(|(d, c)| *d == e.dataset && *c == color);
-            if !matches!(family, "tanh" | "gru" | "lstm") || taken {
+            if !crate::cells::PAPER_FAMILIES.contains(&family) || taken {
                 color = *extra.next().expect("a cycled palette never ends");
             }
             used.push((e.dataset.as_str(), color));

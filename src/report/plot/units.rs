@@ -138,9 +138,10 @@ pub fn units_chart(rows: &[Row], dataset: &str, path: &Path) -> Result<()> {
         }
         let font = ("sans-serif", 15).into_font();
         for (i, u) in units.iter().enumerate() {
-            let color = match u.unit.as_str() {
-                "tanh" | "gru" | "lstm" => unit_color(&u.unit),
-                _ => OTHER,
+            let color = if crate::cells::PAPER_FAMILIES.contains(&u.unit.as_str()) {
+                unit_color(&u.unit)
+            } else {
+                OTHER
             };
             let y = SegmentValue::CenterOf(i as i32);
             if let Some((a, b)) = u.ci {
