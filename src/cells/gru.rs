@@ -19,7 +19,7 @@
 //! `weight_ih: [3H, D]`, `weight_hh: [3H, H]`, `bias: [3H]`. Both map `[B, D] × [B, H] → [B, H]`; a population
 //! adds a leading `[K]` to every parameter and state.
 
-use super::layout::{Dims, PaperLayout, TorchLayout};
+use super::layout::{cell_parameters, Dims, PaperLayout, TorchLayout};
 use super::{project, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
@@ -39,25 +39,7 @@ impl TorchGru {
 }
 
 impl Cell for TorchGru {
-    fn map_parameters(
-        &self,
-        f: &dyn Fn(&Tensor) -> Tensor,
-        population: Option<i64>,
-    ) -> Box<dyn Cell> {
-        Box::new(TorchGru {
-            p: self.p.map(f),
-            dims: self.dims.with_population(population),
-        })
-    }
-    fn kind(&self) -> CellKind {
-        CellKind::TorchGru
-    }
-    fn dims(&self) -> Dims {
-        self.dims
-    }
-    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        self.p.named()
-    }
+    cell_parameters!(TorchGru, CellKind::TorchGru);
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
         project(x, &self.p.weight_ih, Some(&self.p.bias_ih))
@@ -93,28 +75,10 @@ impl PaperGru {
 }
 
 impl Cell for PaperGru {
-    fn map_parameters(
-        &self,
-        f: &dyn Fn(&Tensor) -> Tensor,
-        population: Option<i64>,
-    ) -> Box<dyn Cell> {
-        Box::new(PaperGru {
-            p: self.p.map(f),
-            dims: self.dims.with_population(population),
-        })
-    }
-    fn kind(&self) -> CellKind {
-        CellKind::PaperGru
-    }
-    fn dims(&self) -> Dims {
-        self.dims
-    }
-    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        self.p.named()
-    }
+    cell_parameters!(PaperGru, CellKind::PaperGru);
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
-        project(x, &self.p.weight_ih, Some(&self.p.bias))
+        self.p.project_input(x)
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {

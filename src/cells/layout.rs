@@ -88,11 +88,29 @@ pub(super) struct PaperLayout {
 impl PaperLayout {
     /// Drawn in the order `weight_ih`, `weight_hh`, `bias`.
     pub fn new(cfg: &CellConfig, gates: i64, rng: &mut Rng) -> Self {
+        PaperLayout::with_rows(cfg, gates, gates, gates, rng)
+    }
+
+    /// For a unit whose terms do not all have an input weight, a recurrent weight and a bias (MUT1, MUT2):
+    /// `weight_ih: [input_rows·H, D]`, `weight_hh: [recurrent_rows·H, H]`, `bias: [bias_rows·H]`, drawn in the
+    /// order of [`PaperLayout::new`].
+    pub fn with_rows(
+        cfg: &CellConfig,
+        input_rows: i64,
+        recurrent_rows: i64,
+        bias_rows: i64,
+        rng: &mut Rng,
+    ) -> Self {
         PaperLayout {
-            weight_ih: cfg.weight_ih(rng, gates),
-            weight_hh: cfg.weight_hh(rng, gates),
-            bias: cfg.bias(rng, gates * cfg.hidden),
+            weight_ih: cfg.weight_ih(rng, input_rows),
+            weight_hh: cfg.weight_hh(rng, recurrent_rows),
+            bias: cfg.bias(rng, bias_rows * cfg.hidden),
         }
+    }
+
+    /// `W_ih x + b`: the input projection of a unit whose every row has an input weight and a bias.
+    pub fn project_input(&self, x: &Tensor) -> Tensor {
+        super::project(x, &self.weight_ih, Some(&self.bias))
     }
 
     /// Every parameter replaced by `f(parameter)`.
@@ -113,6 +131,46 @@ impl PaperLayout {
         ]
     }
 }
+
+/// The [`Cell`](super::Cell) methods that only carry a cell's parameters around (`map_parameters`, `kind`, `dims`,
+/// `named_parameters`), for a cell struct of the fields `p` (a layout above), `dims` and, after the `;`, any further
+/// parameter sets with `map` and `named` (an [`InputMap`]): written once here, so that a cell's file holds its
+/// constructor, its input projection and its `step`.
+/// ```ignore
+/// impl Cell for Mgu {
+///     cell_parameters!(Mgu, CellKind::Mgu);
+///     fn input_projection(&self, x: &Tensor) -> Tensor { … }
+///     fn step(&self, xp: &Tensor, state: &State) -> State { … }
+/// }
+/// ```
+macro_rules! cell_parameters {
+    ($cell:ident, $kind:expr $(; $($extra:ident),+)?) => {
+        fn map_parameters(
+            &self,
+            f: &dyn Fn(&Tensor) -> Tensor,
+            population: Option<i64>,
+        ) -> Box<dyn Cell> {
+            Box::new($cell {
+                p: self.p.map(f),
+                $($($extra: self.$extra.map(f),)+)?
+                dims: self.dims.with_population(population),
+            })
+        }
+        fn kind(&self) -> CellKind {
+            $kind
+        }
+        fn dims(&self) -> Dims {
+            self.dims
+        }
+        fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
+            #[allow(unused_mut)]
+            let mut named = self.p.named();
+            $($(named.extend(self.$extra.named());)+)?
+            named
+        }
+    };
+}
+pub(super) use cell_parameters;
 
 /// Where a unit's equations add the input itself to an `H`-wide sum (MUT1's `tanh(x)`, MUT2's `σ(x + …)`), which
 /// needs `D = H`. With `D = H` the map is the identity and has no parameter: the paper's equation. With `D ≠ H`

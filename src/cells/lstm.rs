@@ -21,7 +21,7 @@
 //! the peephole matrices. `forget_bias` ([`CellConfig::forget_bias`]) is added to the forget gate's bias after
 //! the draw (to `bias_ih` in the torch form). Both map `[B, D] × ([B, H], [B, H]) → ([B, H], [B, H])`; a population adds a leading `[K]`.
 
-use super::layout::{Dims, PaperLayout, TorchLayout};
+use super::layout::{cell_parameters, Dims, PaperLayout, TorchLayout};
 use super::{per_unit, project, recurrent, Cell, CellConfig, CellKind, Init, State};
 use crate::rng::Rng;
 use tch::Tensor;
@@ -49,25 +49,7 @@ impl TorchLstm {
 }
 
 impl Cell for TorchLstm {
-    fn map_parameters(
-        &self,
-        f: &dyn Fn(&Tensor) -> Tensor,
-        population: Option<i64>,
-    ) -> Box<dyn Cell> {
-        Box::new(TorchLstm {
-            p: self.p.map(f),
-            dims: self.dims.with_population(population),
-        })
-    }
-    fn kind(&self) -> CellKind {
-        CellKind::TorchLstm
-    }
-    fn dims(&self) -> Dims {
-        self.dims
-    }
-    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        self.p.named()
-    }
+    cell_parameters!(TorchLstm, CellKind::TorchLstm);
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
         // Both biases only ever appear summed, so both fold into the projection of the whole sequence.
@@ -132,7 +114,7 @@ impl Cell for PaperLstm {
     }
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
-        project(x, &self.p.weight_ih, Some(&self.p.bias))
+        self.p.project_input(x)
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {

@@ -40,7 +40,7 @@
 //!   the paper initialisation.
 
 use super::layout::{Dims, PaperLayout};
-use super::{per_gate, per_unit, project, recurrent, Cell, CellConfig, CellKind, Init, State};
+use super::{per_gate, per_unit, recurrent, Cell, CellConfig, CellKind, Init, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -171,7 +171,7 @@ impl Cell for LstmVariant {
     }
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
-        project(x, &self.p.weight_ih, Some(&self.p.bias))
+        self.p.project_input(x)
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {

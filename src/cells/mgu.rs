@@ -15,8 +15,8 @@
 //! forget gate is a gate of the unit's own, not an LSTM's: `forget_bias` does not apply (a config with it set on
 //! this unit is refused).
 
-use super::layout::{Dims, PaperLayout};
-use super::{per_gate, project, recurrent, Cell, CellConfig, CellKind, State};
+use super::layout::{cell_parameters, Dims, PaperLayout};
+use super::{per_gate, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -40,28 +40,10 @@ impl Mgu {
 }
 
 impl Cell for Mgu {
-    fn map_parameters(
-        &self,
-        f: &dyn Fn(&Tensor) -> Tensor,
-        population: Option<i64>,
-    ) -> Box<dyn Cell> {
-        Box::new(Mgu {
-            p: self.p.map(f),
-            dims: self.dims.with_population(population),
-        })
-    }
-    fn kind(&self) -> CellKind {
-        CellKind::Mgu
-    }
-    fn dims(&self) -> Dims {
-        self.dims
-    }
-    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        self.p.named()
-    }
+    cell_parameters!(Mgu, CellKind::Mgu);
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
-        project(x, &self.p.weight_ih, Some(&self.p.bias))
+        self.p.project_input(x)
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {

@@ -18,7 +18,7 @@
 //! Initialisation is rnnlab's (as for every unit): `weight_hh` gets an orthogonal block per gate under the paper
 //! initialisation. The unit has no forget gate: `forget_bias` does not apply.
 
-use super::layout::{Dims, InputMap, PaperLayout};
+use super::layout::{cell_parameters, Dims, InputMap, PaperLayout};
 use super::{add_member_bias, project, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
@@ -31,15 +31,8 @@ pub struct Mut1 {
 
 impl Mut1 {
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
-        let weight_ih = cfg.weight_ih(rng, 2);
-        let weight_hh = cfg.weight_hh(rng, 2);
-        let bias = cfg.bias(rng, 3 * cfg.hidden);
         Mut1 {
-            p: PaperLayout {
-                weight_ih,
-                weight_hh,
-                bias,
-            },
+            p: PaperLayout::with_rows(cfg, 2, 2, 3, rng),
             x_map: InputMap::new(cfg, rng),
             dims: Dims::of(cfg),
         }
@@ -52,28 +45,7 @@ impl Mut1 {
 }
 
 impl Cell for Mut1 {
-    fn map_parameters(
-        &self,
-        f: &dyn Fn(&Tensor) -> Tensor,
-        population: Option<i64>,
-    ) -> Box<dyn Cell> {
-        Box::new(Mut1 {
-            p: self.p.map(f),
-            x_map: self.x_map.map(f),
-            dims: self.dims.with_population(population),
-        })
-    }
-    fn kind(&self) -> CellKind {
-        CellKind::Mut1
-    }
-    fn dims(&self) -> Dims {
-        self.dims
-    }
-    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        let mut named = self.p.named();
-        named.extend(self.x_map.named());
-        named
-    }
+    cell_parameters!(Mut1, CellKind::Mut1; x_map);
 
     /// `[W_xz x + b_z, W_xr x + b_r, tanh(x) + b_h]`.
     fn input_projection(&self, x: &Tensor) -> Tensor {

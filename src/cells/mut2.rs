@@ -16,7 +16,7 @@
 //!
 //! Initialisation is rnnlab's (as for every unit). The unit has no forget gate: `forget_bias` does not apply.
 
-use super::layout::{Dims, InputMap, PaperLayout};
+use super::layout::{cell_parameters, Dims, InputMap, PaperLayout};
 use super::{add_member_bias, project, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
@@ -29,15 +29,8 @@ pub struct Mut2 {
 
 impl Mut2 {
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
-        let weight_ih = cfg.weight_ih(rng, 2);
-        let weight_hh = cfg.weight_hh(rng, 3);
-        let bias = cfg.bias(rng, 3 * cfg.hidden);
         Mut2 {
-            p: PaperLayout {
-                weight_ih,
-                weight_hh,
-                bias,
-            },
+            p: PaperLayout::with_rows(cfg, 2, 3, 3, rng),
             x_map: InputMap::new(cfg, rng),
             dims: Dims::of(cfg),
         }
@@ -50,28 +43,7 @@ impl Mut2 {
 }
 
 impl Cell for Mut2 {
-    fn map_parameters(
-        &self,
-        f: &dyn Fn(&Tensor) -> Tensor,
-        population: Option<i64>,
-    ) -> Box<dyn Cell> {
-        Box::new(Mut2 {
-            p: self.p.map(f),
-            x_map: self.x_map.map(f),
-            dims: self.dims.with_population(population),
-        })
-    }
-    fn kind(&self) -> CellKind {
-        CellKind::Mut2
-    }
-    fn dims(&self) -> Dims {
-        self.dims
-    }
-    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        let mut named = self.p.named();
-        named.extend(self.x_map.named());
-        named
-    }
+    cell_parameters!(Mut2, CellKind::Mut2; x_map);
 
     /// `[W_xz x + b_z, x + b_r, W_xh x + b_h]`.
     fn input_projection(&self, x: &Tensor) -> Tensor {

@@ -12,8 +12,8 @@
 //!
 //! Initialisation is rnnlab's (as for every unit). The unit has no forget gate: `forget_bias` does not apply.
 
-use super::layout::{Dims, PaperLayout};
-use super::{per_gate, project, recurrent, Cell, CellConfig, CellKind, State};
+use super::layout::{cell_parameters, Dims, PaperLayout};
+use super::{per_gate, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -37,28 +37,10 @@ impl Mut3 {
 }
 
 impl Cell for Mut3 {
-    fn map_parameters(
-        &self,
-        f: &dyn Fn(&Tensor) -> Tensor,
-        population: Option<i64>,
-    ) -> Box<dyn Cell> {
-        Box::new(Mut3 {
-            p: self.p.map(f),
-            dims: self.dims.with_population(population),
-        })
-    }
-    fn kind(&self) -> CellKind {
-        CellKind::Mut3
-    }
-    fn dims(&self) -> Dims {
-        self.dims
-    }
-    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        self.p.named()
-    }
+    cell_parameters!(Mut3, CellKind::Mut3);
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
-        project(x, &self.p.weight_ih, Some(&self.p.bias))
+        self.p.project_input(x)
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {

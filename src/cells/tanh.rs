@@ -8,7 +8,7 @@
 //! is the same and the paper parameter count `Dn + n² + n` counts them once. Both biases are folded into the input
 //! projection, leaving one matmul-add and one tanh per step.
 
-use super::layout::{Dims, TorchLayout};
+use super::layout::{cell_parameters, Dims, TorchLayout};
 use super::{project, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
@@ -28,25 +28,7 @@ impl TanhRnn {
 }
 
 impl Cell for TanhRnn {
-    fn map_parameters(
-        &self,
-        f: &dyn Fn(&Tensor) -> Tensor,
-        population: Option<i64>,
-    ) -> Box<dyn Cell> {
-        Box::new(TanhRnn {
-            p: self.p.map(f),
-            dims: self.dims.with_population(population),
-        })
-    }
-    fn kind(&self) -> CellKind {
-        CellKind::Tanh
-    }
-    fn dims(&self) -> Dims {
-        self.dims
-    }
-    fn named_parameters(&self) -> Vec<(&'static str, &Tensor)> {
-        self.p.named()
-    }
+    cell_parameters!(TanhRnn, CellKind::Tanh);
 
     fn input_projection(&self, x: &Tensor) -> Tensor {
         project(x, &self.p.weight_ih, Some(&self.p.bias_sum()))

@@ -38,13 +38,29 @@ pub fn register_fonts() -> Result<()> {
         .map_err(|e| anyhow!(e))
 }
 
-/// One colour per unit family in every figure (Okabe–Ito colours, distinguishable with colour-blindness):
-/// tanh vermillion, GRU blue, LSTM bluish green; anything else grey.
+/// The figures' line colours: Okabe–Ito's (distinguishable with colour-blindness), then darker extras. The first
+/// three are the paper's unit families' ([`unit_color`]); a figure of other series takes them in order, and one that
+/// also shows unit families takes [`PALETTE`]`[3..]` for its further series.
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 120, 120),
+    RGBColor(0, 0, 0),
+    RGBColor(140, 80, 20),
+    RGBColor(90, 40, 140),
+];
+
+/// One colour per unit family in every figure: GRU blue, tanh vermillion, LSTM bluish green ([`PALETTE`]'s first
+/// three); anything else grey.
 pub fn unit_color(unit: &str) -> RGBColor {
     match unit {
-        "tanh" => RGBColor(213, 94, 0),
-        "gru" => RGBColor(0, 114, 178),
-        "lstm" => RGBColor(0, 158, 115),
+        "gru" => PALETTE[0],
+        "tanh" => PALETTE[1],
+        "lstm" => PALETTE[2],
         _ => RGBColor(110, 110, 110),
     }
 }

@@ -5,21 +5,12 @@
 use super::nll_per;
 use crate::data::Split;
 use crate::eval::{RunEval, POSITIONS};
-use crate::report::chart::{draw_png, header, unit_color, Swatch, YRange, FIG_H, FIG_W, HEADER_H};
+use crate::report::chart::{
+    draw_png, header, unit_color, Swatch, YRange, FIG_H, FIG_W, HEADER_H, PALETTE,
+};
 use anyhow::{ensure, Result};
 use plotters::prelude::*;
 use std::path::Path;
-
-/// Colours of the runs beyond the first of each unit family and of units beyond the paper (Okabe–Ito's remaining
-/// colours, then greys), so that two runs in one panel never share one.
-const MORE: [RGBColor; 6] = [
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(204, 121, 167),
-    RGBColor(240, 228, 66),
-    RGBColor(60, 60, 60),
-    RGBColor(150, 150, 150),
-];
 
 /// One run's line pair: the mean over its evaluated members of each bucket's NLL (`None`: no frame there).
 struct Series {
@@ -67,7 +58,8 @@ pub fn positions_chart(evals: &[RunEval], split: Split, path: &Path) -> Result<(
         .unwrap_or(0);
     // A run takes its unit's colour unless another run of its panel has it already.
     let mut used: Vec<(&str, RGBColor)> = vec![];
-    let mut extra = MORE.iter().cycle();
+    // Further runs take the palette after the unit families' three colours.
+    let mut extra = PALETTE[3..].iter().cycle();
     let series: Vec<(&str, Series)> = evals
         .iter()
         .map(|e| {

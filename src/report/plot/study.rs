@@ -10,7 +10,7 @@
 
 use super::PlotReport;
 use crate::report::chart::{
-    draw_png, header, log_ticks, tick_label, Swatch, YRange, FIG_W, HEADER_H,
+    draw_png, header, log_ticks, tick_label, Swatch, YRange, FIG_W, HEADER_H, PALETTE,
 };
 use crate::run::view::{is_run_dir, load_run, RunData};
 use anyhow::{bail, ensure, Context, Result};
@@ -18,20 +18,6 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
-
-/// Line colours of the settings, in the order the table ranks them (Okabe–Ito, then darker extras).
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(120, 120, 120),
-    RGBColor(0, 0, 0),
-    RGBColor(140, 80, 20),
-    RGBColor(90, 40, 140),
-];
 
 /// One setting of the study: its recipe (from config.toml) and its best-so-far curve.
 #[derive(Clone, Debug)]

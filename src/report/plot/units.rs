@@ -34,10 +34,15 @@ fn unit_rows(rows: &[Row], dataset: &str) -> Vec<UnitRow> {
                 .copied()
                 .filter(|v| v.is_finite())
                 .collect();
-            let stats = SeedStats::new(&seeds);
+            // The row's own statistics (`table::row` fills them); a table written before they were stored has
+            // none, and gets them from its per-seed values.
+            let stats = r
+                .test_nll_stats
+                .clone()
+                .unwrap_or_else(|| SeedStats::new(&r.seed_values()));
             let mean = stats.mean.unwrap_or(r.test_nll);
             mean.is_finite().then(|| UnitRow {
-                label: format!("{} (n={})", r.unit, seeds.len().max(1)),
+                label: format!("{} (n={})", r.unit, stats.n.max(1)),
                 unit: r.unit.clone(),
                 mean,
                 ci: stats.ci95,
@@ -195,15 +200,19 @@ mod tests {
         r.cell = unit.into();
         r.seeds = seeds.len();
         r.test_nll_seeds = seeds.iter().map(|v| Some(*v)).collect();
+        r.test_nll_stats = Some(SeedStats::new(seeds));
         r
     }
 
-    /// Rows are the mean over each unit's seeds, worst first (drawn at the bottom), and the figure is a PNG.
+    /// Rows are the mean over each unit's seeds, worst first (drawn at the bottom), and the figure is a PNG. A row
+    /// without stored statistics (a table written before they were) gets them from its per-seed values.
     #[test]
     fn units_are_sorted_by_mean_and_drawn() {
+        let mut without_stats = row("mgu", &[8.7, 8.72, 8.71]);
+        without_stats.test_nll_stats = None;
         let rows = [
             row("gru", &[8.6, 8.62, 8.58]),
-            row("mgu", &[8.7, 8.72, 8.71]),
+            without_stats,
             row("lstm_cifg", &[8.5, 8.52, 8.51]),
         ];
         let order: Vec<String> = unit_rows(&rows, "jsb")
@@ -211,8 +220,11 @@ mod tests {
             .map(|u| u.unit)
             .collect();
         assert_eq!(order, ["mgu", "gru", "lstm_cifg"]);
-        let mean = unit_rows(&rows, "jsb")[1].mean;
-        assert!((mean - 8.6).abs() < 1e-12, "{mean}");
+        let units = unit_rows(&rows, "jsb");
+        assert!((units[1].mean - 8.6).abs() < 1e-12, "{}", units[1].mean);
+        assert!((units[0].mean - 8.71).abs() < 1e-12, "{}", units[0].mean);
+        assert_eq!(units[0].ci, SeedStats::new(&[8.7, 8.72, 8.71]).ci95);
+        assert_eq!(units[0].label, "mgu (n=3)");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("units_jsb.png");
         units_chart(&rows, "jsb", &path).unwrap();
