@@ -24,7 +24,6 @@
 
 use crate::atomic::write_atomic;
 use crate::cells::State;
-use crate::data::prepare::first_subset;
 use crate::data::{load_music, MusicData, PianoRoll, Split, Task, KEYS};
 use crate::model::Model;
 use crate::run::RunDir;
@@ -301,7 +300,7 @@ pub fn evaluate_run(
     let kind = cfg.dtype.kind();
     let mut per_split = Vec::new();
     for split in crate::data::Split::ALL {
-        let pieces = first_subset(data.split(split), prep.subset(split));
+        let pieces = prep.music_pieces(data.split(split), split);
         let all = evaluate_pieces(&sub, &pieces, reset_every, kind)
             .with_context(|| format!("evaluating the {} split", split.name()))?;
         per_split.push(pick.iter().map(|&i| all[i].clone()).collect::<Vec<_>>());

@@ -57,6 +57,7 @@ pub struct Preparation {
     pub chunk_len: usize,
     pub train_subset: usize,
     pub eval_subset: usize,
+    pub subset_spread: bool,
     /// The float kind of the batches.
     pub kind: Kind,
 }
@@ -86,9 +87,19 @@ impl Preparation {
             Split::Valid | Split::Test => self.eval_subset,
         }
     }
+
+    /// The pieces of a music split that a run uses: the first [`Preparation::subset`] of them, or as many spread
+    /// over the split with `subset_spread`.
+    pub fn music_pieces<T: Clone>(&self, pieces: &[T], split: Split) -> Vec<T> {
+        if self.subset_spread {
+            spread_subset(pieces, self.subset(split))
+        } else {
+            first_subset(pieces, self.subset(split))
+        }
+    }
 }
 
-/// The first `n` items; all of them when `n` is 0. The music rule: the splits are in no particular order.
+/// The first `n` items; all of them when `n` is 0. The music rule unless `subset_spread` is set.
 pub fn first_subset<T: Clone>(v: &[T], n: usize) -> Vec<T> {
     if n == 0 {
         v.to_vec()
@@ -119,10 +130,10 @@ pub struct PreparedData {
 }
 
 impl PreparedData {
-    /// The music splits: the first `train_subset` / `eval_subset` pieces (0: all), training pieces cut into chunks
-    /// of `chunk_len` frames; evaluation on whole pieces.
+    /// The music splits: the first `train_subset` / `eval_subset` pieces (0: all; spread over the split with
+    /// `subset_spread`), training pieces cut into chunks of `chunk_len` frames; evaluation on whole pieces.
     pub fn music(prep: &Preparation, data: &MusicData, device: Device) -> Result<Self> {
-        let splits = PerSplit::try_from_fn(|s| Ok(first_subset(data.split(s), prep.subset(s))))?;
+        let splits = PerSplit::try_from_fn(|s| Ok(prep.music_pieces(data.split(s), s)))?;
         Self::build(
             prep,
             &splits,
@@ -213,5 +224,25 @@ mod tests {
         assert_eq!(spread_subset(&v, 3), vec![0, 3, 6]);
         assert_eq!(spread_subset(&v, 4), vec![0, 2, 4, 6]);
         assert_eq!(spread_subset(&v, 10), v);
+    }
+
+    /// A music run takes the first N pieces of each split, or N spread over it with `subset_spread`; the training
+    /// split follows `train_subset`, the others `eval_subset`.
+    #[test]
+    fn music_pieces_follow_the_config() {
+        let v: Vec<usize> = (0..10).collect();
+        let mut prep = crate::config::TrainConfig {
+            train_subset: 4,
+            eval_subset: 3,
+            ..Default::default()
+        }
+        .preparation();
+        assert_eq!(prep.music_pieces(&v, Split::Train), vec![0, 1, 2, 3]);
+        assert_eq!(prep.music_pieces(&v, Split::Test), vec![0, 1, 2]);
+        prep.subset_spread = true;
+        assert_eq!(prep.music_pieces(&v, Split::Train), vec![0, 2, 4, 6]);
+        assert_eq!(prep.music_pieces(&v, Split::Valid), vec![0, 3, 6]);
+        prep.train_subset = 0;
+        assert_eq!(prep.music_pieces(&v, Split::Train), v);
     }
 }

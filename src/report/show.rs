@@ -287,7 +287,12 @@ fn show_run(v: &RunView) -> Result<String> {
         format!("{:?}", c.device).to_lowercase(),
         c.dtype.name(),
         if c.train_subset > 0 || c.eval_subset > 0 {
-            format!(", train_subset {}, eval_subset {}", c.train_subset, c.eval_subset)
+            format!(
+                ", train_subset {}, eval_subset {}{}",
+                c.train_subset,
+                c.eval_subset,
+                if c.subset_spread { " (spread)" } else { "" }
+            )
         } else {
             String::new()
         }
