@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""The long-context comparison's table (docs/long-context.md): for each run directory (one training setting, several
+seeds), the test NLL of each seed's chosen member at its best weights (Table 2's frame-weighted NLL, from the run's
+eval.json, written by `rnnlab eval`), its mean with a 95 % t-interval, Welch's t-test of every setting against the
+first one given, the NLL by position in the piece (state carried, and reset every N steps), the clean train NLL, the
+chosen learning rates and epochs, and the training-thread CPU time. Writes Markdown to stdout and, with --json, the
+same numbers as JSON (through a temp file and a rename).
+
+    python3 scripts/long-context-table.py runs/long-context/zero50 runs/long-context/carried100 \\
+        runs/long-context/whole --json results/long-context-nottingham.json
+
+Exit 2 with a message naming the file when a run directory lacks summary.json, eval.json or config.toml."""
+import argparse
+import json
+import math
+import os
+import sys
+import tomllib
+
+
+def fail(msg):
+    print(f"long-context-table: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        fail(f"{path}: {e} (train the run to its end, then run `rnnlab eval` on it)")
+
+
+def betainc(a, b, x):
+    """Regularised incomplete beta I_x(a, b), by Lentz's continued fraction (Numerical Recipes, 6.4)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1.0) / (a + b + 2.0):
+        return 1.0 - betainc(b, a, 1.0 - x)
+    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    front = math.exp(lbeta + a * math.log(x) + b * math.log(1.0 - x)) / a
+    tiny = 1e-300
+    f, c, d = 1.0, 1.0, 0.0
+    for i in range(400):
+        m = i // 2
+        if i == 0:
+            num = 1.0
+        elif i % 2 == 0:
+            num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+        else:
+            num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+        d = 1.0 + num * d
+        d = tiny if abs(d) < tiny else d
+        d = 1.0 / d
+        c = 1.0 + num / c
+        c = tiny if abs(c) < tiny else c
+        f *= c * d
+        if abs(1.0 - c * d) < 1e-15:
+            break
+    return front * (f - 1.0)
+
+
+def t_sf2(t, df):
+    """Two-sided p-value of Student's t with df degrees of freedom."""
+    return betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+def t_975(df):
+    """The 0.975 quantile of Student's t, by bisection on t_sf2."""
+    lo, hi = 0.0, 1000.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_sf2(mid, df) > 0.05:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def stats(xs):
+    n = len(xs)
+    mean = sum(xs) / n
+    if n < 2:
+        return {"n": n, "mean": mean, "sd": None, "ci95": None}
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+    half = t_975(n - 1) * sd / math.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "ci95": [mean - half, mean + half]}
+
+
+def welch(a, b):
+    """Welch's t-test: (t, df, two-sided p)."""
+    va = sum((x - sum(a) / len(a)) ** 2 for x in a) / (len(a) - 1) / len(a)
+    vb = sum((x - sum(b) / len(b)) ** 2 for x in b) / (len(b) - 1) / len(b)
+    t = (sum(a) / len(a) - sum(b) / len(b)) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return t, df, t_sf2(abs(t), df)
+
+
+def setting(run):
+    cfg_path = os.path.join(run, "config.toml")
+    try:
+        with open(cfg_path, "rb") as f:
+            cfg = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        fail(f"{cfg_path}: {e}")
+    chunk, carry = cfg.get("chunk_len", 50), cfg.get("carry_state", False)
+    if chunk == 0:
+        return "whole pieces", cfg
+    return f"chunks of {chunk}, state {'carried' if carry else 'zero'}", cfg
+
+
+def run_row(run):
+    summary = read_json(os.path.join(run, "summary.json"))
+    ev = read_json(os.path.join(run, "eval.json"))
+    label, cfg = setting(run)
+    members = {m["member"]: m for m in ev["members"]}
+    chosen = [b for b in summary["best_member_per_seed"] if b is not None]
+    missing = [b for b in chosen if b not in members]
+    if missing:
+        fail(f"{run}/eval.json lacks members {missing}: run `rnnlab eval {run}` again")
+    seeds = [members[b] for b in chosen]
+    test = [m["test"]["frame_weighted"] for m in seeds]
+    buckets = []
+    for i, pos in enumerate(seeds[0]["test"]["positions"]):
+        carried = [m["test"]["positions"][i]["carried"] for m in seeds]
+        reset = [m["test"]["positions"][i]["reset"] for m in seeds]
+        buckets.append(
+            {
+                "from": pos["from"],
+                "to": pos.get("to"),
+                "frames": pos["frames"],
+                "carried": None if None in carried else sum(carried) / len(carried),
+                "reset": None if None in reset else sum(reset) / len(reset),
+            }
+        )
+    return {
+        "run": run,
+        "setting": label,
+        "chunk_len": cfg.get("chunk_len", 50),
+        "carry_state": cfg.get("carry_state", False),
+        "train_subset": cfg.get("train_subset", 0),
+        "test_nll_seeds": test,
+        "test_nll": stats(test),
+        "sequence_weighted": sum(m["test"]["sequence_weighted"] for m in seeds) / len(seeds),
+        "clean_train_nll": sum(m["train"]["frame_weighted"] for m in seeds) / len(seeds),
+        "reset_every": seeds[0]["test"]["reset_every"],
+        "positions": buckets,
+        "lr_seeds": [summary["members"][b]["lr"] for b in chosen],
+        "best_epoch_seeds": [summary["members"][b]["best_epoch"] for b in chosen],
+        "epochs": summary["epochs"],
+        "updates": summary["updates"],
+        "cpu_seconds": summary["cpu_seconds"],
+        "seconds": summary["seconds"],
+    }
+
+
+def short_e(x):
+    """3e-3 rather than 3e-03."""
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def fmt_p(p):
+    return "< 0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", help="run directories; the first is the reference of the tests")
+    ap.add_argument("--json", help="also write the numbers here")
+    args = ap.parse_args()
+    rows = [run_row(r) for r in args.runs]
+    ref = rows[0]
+    for r in rows[1:]:
+        if len(r["test_nll_seeds"]) >= 2 and len(ref["test_nll_seeds"]) >= 2:
+            t, df, p = welch(r["test_nll_seeds"], ref["test_nll_seeds"])
+            r["welch_vs_first"] = {"t": t, "df": df, "p": p}
+    names = [f"{b['from']}–{b['to'] - 1}" if b["to"] else f"{b['from']}+" for b in ref["positions"]]
+    head = ["setting", "test NLL, mean ± 95 % CI", f"vs {ref['setting']} (Welch p)"]
+    head += [f"frames {n} carried / reset every {ref['reset_every']}" for n in names]
+    head += ["clean train NLL", "chosen lr per seed", "best epoch per seed", "updates", "CPU s"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+    for r in rows:
+        st = r["test_nll"]
+        mean = f"{st['mean']:.3f}"
+        if st["ci95"]:
+            mean += f" ± {(st['ci95'][1] - st['ci95'][0]) / 2:.3f}"
+        mean += f" (n = {st['n']})"
+        w = r.get("welch_vs_first")
+        vs = "–" if w is None else f"{st['mean'] - ref['test_nll']['mean']:+.3f} ({fmt_p(w['p'])})"
+        cells = [r["setting"], mean, vs]
+        for b in r["positions"]:
+            c = "–" if b["carried"] is None else f"{b['carried']:.3f}"
+            z = "–" if b["reset"] is None else f"{b['reset']:.3f}"
+            cells.append(f"{c} / {z}")
+        cells += [
+            f"{r['clean_train_nll']:.3f}",
+            ", ".join(short_e(lr) for lr in r["lr_seeds"]),
+            ", ".join(str(e) for e in r["best_epoch_seeds"]),
+            f"{r['updates']:,}",
+            f"{r['cpu_seconds']:,.0f}",
+        ]
+        print("| " + " | ".join(cells) + " |")
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"format_version": 1, "rows": rows}, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, args.json)
+
+
+if __name__ == "__main__":
+    main()
