@@ -92,6 +92,10 @@ impl MemberEval {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunEval {
     pub format_version: u32,
+    /// The run directory's name (empty in files written before it was recorded): what tells apart, in a figure,
+    /// runs of one dataset and cell.
+    #[serde(default)]
+    pub run: String,
     pub dataset: String,
     pub cell: String,
     pub members: Vec<MemberEval>,
@@ -321,6 +325,10 @@ pub fn evaluate_run(
         .collect();
     let eval = RunEval {
         format_version: EVAL_FORMAT_VERSION,
+        run: run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         dataset: cfg.dataset.name().to_string(),
         cell: cfg.cell.name().to_string(),
         members,

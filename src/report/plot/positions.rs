@@ -20,6 +20,21 @@ struct Series {
     reset: Vec<Option<f64>>,
 }
 
+/// A run's legend entry: dataset, cell and members, and the run directory's name when another run shows the same
+/// dataset and cell (runs of one unit trained differently).
+fn series_label(e: &RunEval, evals: &[RunEval]) -> String {
+    let shared = evals
+        .iter()
+        .filter(|o| o.dataset == e.dataset && o.cell == e.cell)
+        .count()
+        > 1;
+    if shared && !e.run.is_empty() {
+        format!("{} {} {} (n={})", e.dataset, e.cell, e.run, e.members.len())
+    } else {
+        format!("{} {} (n={})", e.dataset, e.cell, e.members.len())
+    }
+}
+
 /// The label of position bucket `i`: `0–49`, `50–199`, `200+`.
 pub fn bucket_label(i: usize) -> String {
     match POSITIONS[i] {
@@ -78,7 +93,7 @@ pub fn positions_chart(evals: &[RunEval], split: Split, path: &Path) -> Result<(
             (
                 e.dataset.as_str(),
                 Series {
-                    label: format!("{} {} (n={})", e.dataset, e.cell, e.members.len()),
+                    label: series_label(e, evals),
                     color,
                     carried: (0..n).map(|b| bucket_mean(e, split, b, true)).collect(),
                     reset: (0..n).map(|b| bucket_mean(e, split, b, false)).collect(),
@@ -215,6 +230,7 @@ mod tests {
     fn buckets_are_member_means_and_the_figure_is_drawn() {
         let jsb = RunEval {
             format_version: EVAL_FORMAT_VERSION,
+            run: "jsb_gru".into(),
             dataset: "jsb".into(),
             cell: "paper_gru".into(),
             members: vec![
@@ -239,5 +255,41 @@ mod tests {
         let dim = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
         assert_eq!((dim(16), dim(20)), (FIG_W.max(1440), FIG_H));
         assert!(positions_chart(&[], Split::Test, &path).is_err());
+    }
+
+    /// Runs of one dataset and cell are told apart by their directory's name; a run alone in its dataset and cell
+    /// is not, and an eval.json written before the name was recorded still reads.
+    #[test]
+    fn labels_name_the_run_only_where_needed() {
+        let one = RunEval {
+            format_version: EVAL_FORMAT_VERSION,
+            run: "zero50".into(),
+            dataset: "nottingham".into(),
+            cell: "paper_gru".into(),
+            members: vec![member(0, [3.0, 3.2, 3.4], [3.0, 3.3, 3.6], [50, 150, 90])],
+        };
+        let mut other = one.clone();
+        other.run = "whole".into();
+        let mut jsb = one.clone();
+        jsb.dataset = "jsb".into();
+        let evals = [one.clone(), other.clone(), jsb.clone()];
+        assert_eq!(
+            series_label(&one, &evals),
+            "nottingham paper_gru zero50 (n=1)"
+        );
+        assert_eq!(
+            series_label(&other, &evals),
+            "nottingham paper_gru whole (n=1)"
+        );
+        assert_eq!(series_label(&jsb, &evals), "jsb paper_gru (n=1)");
+        let old: RunEval = serde_json::from_str(
+            r#"{"format_version": 1, "dataset": "nottingham", "cell": "paper_gru", "members": []}"#,
+        )
+        .unwrap();
+        assert_eq!(old.run, "");
+        assert_eq!(
+            series_label(&old, &[old.clone(), other]),
+            "nottingham paper_gru (n=0)"
+        );
     }
 }
