@@ -6,7 +6,7 @@ use super::nll_per;
 use crate::data::Split;
 use crate::eval::{RunEval, POSITIONS};
 use crate::report::chart::{
-    draw_png, header, unit_color, Swatch, YRange, FIG_H, FIG_W, HEADER_H, PALETTE,
+    draw_png, header, unit_color, Swatch, YRange, FIG_H, HEADER_H, PALETTE,
 };
 use anyhow::{ensure, Result};
 use plotters::prelude::*;
@@ -20,8 +20,11 @@ struct Series {
     reset: Vec<Option<f64>>,
 }
 
-/// A run's legend entry: dataset, cell and members, and the run directory's name when another run shows the same
-/// dataset and cell (runs of one unit trained differently).
+/// The figure's least width in pixels: its subtitle's.
+const MIN_WIDTH: u32 = 1440;
+
+/// A run's legend entry: dataset, cell and members; where another run shows the same dataset and cell (runs of one
+/// unit trained differently), cell, the run directory's name and members (the panel's title names the dataset).
 fn series_label(e: &RunEval, evals: &[RunEval]) -> String {
     let shared = evals
         .iter()
@@ -29,7 +32,7 @@ fn series_label(e: &RunEval, evals: &[RunEval]) -> String {
         .count()
         > 1;
     if shared && !e.run.is_empty() {
-        format!("{} {} {} (n={})", e.dataset, e.cell, e.run, e.members.len())
+        format!("{} {} (n={})", e.cell, e.run, e.members.len())
     } else {
         format!("{} {} (n={})", e.dataset, e.cell, e.members.len())
     }
@@ -110,7 +113,7 @@ pub fn positions_chart(evals: &[RunEval], split: Split, path: &Path) -> Result<(
         RGBColor(80, 80, 80),
         Swatch::Line { dashed: true },
     ));
-    let width = (720 * datasets.len() as u32).max(FIG_W);
+    let width = (720 * datasets.len() as u32).max(MIN_WIDTH);
     draw_png(path, (width, FIG_H), |root| {
         let (top, body) = root.split_vertically(HEADER_H);
         header(
@@ -253,7 +256,7 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         let dim = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-        assert_eq!((dim(16), dim(20)), (FIG_W.max(1440), FIG_H));
+        assert_eq!((dim(16), dim(20)), (MIN_WIDTH, FIG_H));
         assert!(positions_chart(&[], Split::Test, &path).is_err());
     }
 
@@ -273,14 +276,8 @@ mod tests {
         let mut jsb = one.clone();
         jsb.dataset = "jsb".into();
         let evals = [one.clone(), other.clone(), jsb.clone()];
-        assert_eq!(
-            series_label(&one, &evals),
-            "nottingham paper_gru zero50 (n=1)"
-        );
-        assert_eq!(
-            series_label(&other, &evals),
-            "nottingham paper_gru whole (n=1)"
-        );
+        assert_eq!(series_label(&one, &evals), "paper_gru zero50 (n=1)");
+        assert_eq!(series_label(&other, &evals), "paper_gru whole (n=1)");
         assert_eq!(series_label(&jsb, &evals), "jsb paper_gru (n=1)");
         let old: RunEval = serde_json::from_str(
             r#"{"format_version": 1, "dataset": "nottingham", "cell": "paper_gru", "members": []}"#,
