@@ -9,6 +9,8 @@ same numbers as JSON (through a temp file and a rename).
     python3 scripts/long-context-table.py runs/long-context/zero50 runs/long-context/carried100 \\
         runs/long-context/whole --json results/long-context-nottingham.json
 
+--label cell names the rows by cell, for runs of different units trained alike (docs/units.md).
+
 Exit 2 with a message naming the file when a run directory lacks summary.json, eval.json or config.toml."""
 import argparse
 import json
@@ -111,10 +113,12 @@ def setting(run):
     return f"chunks of {chunk}, state {'carried' if carry else 'zero'}", cfg
 
 
-def run_row(run):
+def run_row(run, by_cell):
     summary = read_json(os.path.join(run, "summary.json"))
     ev = read_json(os.path.join(run, "eval.json"))
     label, cfg = setting(run)
+    if by_cell:
+        label = cfg.get("cell", "?")
     members = {m["member"]: m for m in ev["members"]}
     chosen = [b for b in summary["best_member_per_seed"] if b is not None]
     missing = [b for b in chosen if b not in members]
@@ -138,6 +142,7 @@ def run_row(run):
     return {
         "run": run,
         "setting": label,
+        "cell": cfg.get("cell"),
         "chunk_len": cfg.get("chunk_len", 50),
         "carry_state": cfg.get("carry_state", False),
         "train_subset": cfg.get("train_subset", 0),
@@ -170,15 +175,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", help="run directories; the first is the reference of the tests")
     ap.add_argument("--json", help="also write the numbers here")
+    ap.add_argument(
+        "--label",
+        choices=["setting", "cell"],
+        default="setting",
+        help="name each row by its training setting (chunking; the default) or by its cell (runs of different units)",
+    )
     args = ap.parse_args()
-    rows = [run_row(r) for r in args.runs]
+    rows = [run_row(r, args.label == "cell") for r in args.runs]
     ref = rows[0]
     for r in rows[1:]:
         if len(r["test_nll_seeds"]) >= 2 and len(ref["test_nll_seeds"]) >= 2:
             t, df, p = welch(r["test_nll_seeds"], ref["test_nll_seeds"])
             r["welch_vs_first"] = {"t": t, "df": df, "p": p}
     names = [f"{b['from']}–{b['to'] - 1}" if b["to"] else f"{b['from']}+" for b in ref["positions"]]
-    head = ["setting", "test NLL, mean ± 95 % CI", f"vs {ref['setting']} (Welch p)"]
+    tests = "Welch p" if args.label == "setting" else "Welch p, not corrected for multiple tests"
+    head = [args.label, "test NLL, mean ± 95 % CI", f"vs {ref['setting']} ({tests})"]
     head += [f"frames {n} carried / reset every {ref['reset_every']}" for n in names]
     head += ["clean train NLL", "chosen lr per seed", "best epoch per seed", "updates", "CPU s"]
     print("| " + " | ".join(head) + " |")

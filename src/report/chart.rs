@@ -181,6 +181,21 @@ pub fn header(
     Ok(())
 }
 
+/// The width in pixels that `header` gives `legend` (one row from x = 20), so that a figure can be made wide enough
+/// to show it whole; text is measured with the font `header` draws it in.
+pub fn legend_width(legend: &[(String, RGBColor, Swatch)]) -> Result<u32> {
+    register_fonts()?;
+    let font = ("sans-serif", 18).into_font();
+    let mut x = 20;
+    for (label, _, _) in legend {
+        let (w, _) = font
+            .box_size(label)
+            .map_err(|e| anyhow!("measuring the legend entry {label:?}: {e}"))?;
+        x += 44 + w + 28;
+    }
+    Ok(x)
+}
+
 /// A diamond outline around a pixel position.
 pub fn diamond(c: (i32, i32), r: i32, style: ShapeStyle) -> PathElement<(i32, i32)> {
     PathElement::new(

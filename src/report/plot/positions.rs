@@ -6,7 +6,7 @@ use super::nll_per;
 use crate::data::Split;
 use crate::eval::{RunEval, POSITIONS};
 use crate::report::chart::{
-    draw_png, header, unit_color, Swatch, YRange, FIG_H, HEADER_H, PALETTE,
+    draw_png, header, legend_width, unit_color, Swatch, YRange, FIG_H, HEADER_H, PALETTE,
 };
 use anyhow::{ensure, Result};
 use plotters::prelude::*;
@@ -113,7 +113,10 @@ pub fn positions_chart(evals: &[RunEval], split: Split, path: &Path) -> Result<(
         RGBColor(80, 80, 80),
         Swatch::Line { dashed: true },
     ));
-    let width = (720 * datasets.len() as u32).max(MIN_WIDTH);
+    // Wide enough for the panels, the subtitle and the legend's one row.
+    let width = (720 * datasets.len() as u32)
+        .max(MIN_WIDTH)
+        .max(legend_width(&legend)? + 20);
     draw_png(path, (width, FIG_H), |root| {
         let (top, body) = root.split_vertically(HEADER_H);
         header(
@@ -258,6 +261,57 @@ mod tests {
         let dim = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
         assert_eq!((dim(16), dim(20)), (MIN_WIDTH, FIG_H));
         assert!(positions_chart(&[], Split::Test, &path).is_err());
+
+        // Six runs of one dataset: the legend's row is longer than the least width, and the figure grows to hold it.
+        let many: Vec<RunEval> = [
+            "paper_gru",
+            "paper_lstm",
+            "lstm_nfg",
+            "lstm_noaf",
+            "lstm_cifg",
+            "mut1",
+        ]
+        .iter()
+        .map(|cell| {
+            let mut e = nott_like(cell);
+            e.run = format!("nottingham_{cell}");
+            e
+        })
+        .collect();
+        positions_chart(&many, Split::Test, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let dim = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        let labels: Vec<(String, RGBColor, Swatch)> = many
+            .iter()
+            .map(|e| {
+                (
+                    series_label(e, &many),
+                    PALETTE[0],
+                    Swatch::Line { dashed: false },
+                )
+            })
+            .chain(std::iter::once((
+                "dashed: state reset every 50 steps".to_string(),
+                PALETTE[0],
+                Swatch::Line { dashed: true },
+            )))
+            .collect();
+        let needed = legend_width(&labels).unwrap();
+        assert!(
+            needed > MIN_WIDTH,
+            "the test needs a legend wider than {MIN_WIDTH}: {needed}"
+        );
+        assert_eq!(dim(16), needed + 20);
+    }
+
+    fn nott_like(cell: &str) -> RunEval {
+        RunEval {
+            format_version: EVAL_FORMAT_VERSION,
+            run: String::new(),
+            dataset: "nottingham".into(),
+            cell: cell.into(),
+            members: vec![member(0, [3.0, 3.2, 3.4], [3.0, 3.3, 3.6], [50, 150, 90])],
+        }
     }
 
     /// Runs of one dataset and cell are told apart by their directory's name; a run alone in its dataset and cell
