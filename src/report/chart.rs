@@ -94,6 +94,25 @@ pub fn draw_png(
     }
 }
 
+/// A figure with a title, a subtitle and a legend row over its body: draws through [`draw_png`], makes the figure
+/// wider than `size` when the legend's row needs it (so no entry is cut off), and hands `draw` the area under the
+/// header.
+pub fn draw_figure(
+    path: &Path,
+    size: (u32, u32),
+    title: &str,
+    subtitle: &str,
+    legend: &[(String, RGBColor, Swatch)],
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+) -> Result<()> {
+    let width = fit_legend(size.0, legend)?;
+    draw_png(path, (width, size.1), |root| {
+        let (top, body) = root.split_vertically(HEADER_H);
+        header(&top, title, subtitle, legend)?;
+        draw(&body)
+    })
+}
+
 /// How a legend entry is drawn.
 #[derive(Clone, Copy)]
 pub enum Swatch {
@@ -109,7 +128,7 @@ pub enum Swatch {
 }
 
 /// The title and a legend row under it, shared by every panel of a figure (so no legend hides a curve).
-pub fn header(
+fn header(
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     title: &str,
     subtitle: &str,
@@ -130,8 +149,8 @@ pub fn header(
     .map_err(|x| e(&x))?;
     let font = TextStyle::from(("sans-serif", 18).into_font());
     let y = 78;
-    let mut x = 20;
-    for (label, color, swatch) in legend {
+    let (starts, _) = legend_layout(legend)?;
+    for ((label, color, swatch), x) in legend.iter().zip(starts) {
         let style = color.stroke_width(3);
         match swatch {
             Swatch::Line { dashed: false } => area
@@ -173,27 +192,44 @@ pub fn header(
                 .map_err(|x| e(&x))?
             }
         }
-        let (w, _) = area.estimate_text_size(label, &font).map_err(|x| e(&x))?;
-        area.draw(&Text::new(label.clone(), (x + 44, y - 10), font.clone()))
-            .map_err(|x| e(&x))?;
-        x += 44 + w as i32 + 28;
+        area.draw(&Text::new(
+            label.clone(),
+            (x + LEGEND_SWATCH_W, y - 10),
+            font.clone(),
+        ))
+        .map_err(|x| e(&x))?;
     }
     Ok(())
 }
 
-/// The width in pixels that `header` gives `legend` (one row from x = 20), so that a figure can be made wide enough
-/// to show it whole; text is measured with the font `header` draws it in.
-pub fn legend_width(legend: &[(String, RGBColor, Swatch)]) -> Result<u32> {
+/// Where the legend row starts, the room of an entry's swatch, and the gap after an entry's text.
+const LEGEND_X0: i32 = 20;
+const LEGEND_SWATCH_W: i32 = 44;
+const LEGEND_GAP: i32 = 28;
+
+/// The legend row's layout, which `header` draws by: the x at which each entry starts, and the x at which the last
+/// entry's text ends. Text is measured in the font `header` draws it in.
+fn legend_layout(legend: &[(String, RGBColor, Swatch)]) -> Result<(Vec<i32>, u32)> {
     register_fonts()?;
     let font = ("sans-serif", 18).into_font();
-    let mut x = 20;
+    let mut starts = Vec::with_capacity(legend.len());
+    let (mut x, mut end) = (LEGEND_X0, LEGEND_X0);
     for (label, _, _) in legend {
+        starts.push(x);
         let (w, _) = font
             .box_size(label)
             .map_err(|e| anyhow!("measuring the legend entry {label:?}: {e}"))?;
-        x += 44 + w + 28;
+        end = x + LEGEND_SWATCH_W + w as i32;
+        x = end + LEGEND_GAP;
     }
-    Ok(x)
+    Ok((starts, end.max(0) as u32))
+}
+
+/// The width a figure needs so that `header` shows `legend` whole on its one row, with the row's left margin on its
+/// right too: `width`, or wider when the legend is longer.
+fn fit_legend(width: u32, legend: &[(String, RGBColor, Swatch)]) -> Result<u32> {
+    let (_, end) = legend_layout(legend)?;
+    Ok(width.max(end + LEGEND_X0 as u32))
 }
 
 /// A diamond outline around a pixel position.
@@ -354,4 +390,76 @@ pub fn linear_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     }
     let pad = ((hi - lo) * 0.05).max(1e-3 * lo.abs().max(hi.abs()).max(1.0));
     Some((lo - pad, hi + pad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The right-most column with a non-white pixel in rows `rows` of a decoded RGB(A) PNG, and the image's size.
+    fn rightmost_ink(path: &Path, rows: std::ops::Range<u32>) -> (u32, u32, Option<u32>) {
+        let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let channels = match info.color_type {
+            png::ColorType::Rgb => 3,
+            png::ColorType::Rgba => 4,
+            other => panic!("unexpected colour type {other:?}"),
+        };
+        let (w, h) = (info.width, info.height);
+        let at = |x: u32, y: u32| {
+            let i = ((y * w + x) as usize) * channels;
+            [buf[i], buf[i + 1], buf[i + 2]]
+        };
+        let ink = (0..w)
+            .rev()
+            .find(|&x| rows.clone().any(|y| at(x, y) != [255, 255, 255]));
+        (w, h, ink)
+    }
+
+    /// A legend longer than the figure asked for widens the figure, and its last entry's text is drawn whole inside
+    /// it; a short legend leaves the size as asked.
+    #[test]
+    fn draw_figure_fits_the_legend_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fig.png");
+        let legend: Vec<(String, RGBColor, Swatch)> = (0..8)
+            .map(|i| {
+                (
+                    format!("a rather long legend entry number {i}"),
+                    PALETTE[i % PALETTE.len()],
+                    Swatch::Line { dashed: i % 2 == 1 },
+                )
+            })
+            .collect();
+        let ask = (600, 300);
+        draw_figure(&path, ask, "title", "subtitle", &legend, |_| Ok(())).unwrap();
+        // The legend row: y = 78 with swatches up to 11 px and text 18 px high either side.
+        let (w, h, ink) = rightmost_ink(&path, 64..96);
+        assert_eq!(h, ask.1);
+        assert!(
+            w > ask.0,
+            "the figure should have widened past {}: {w}",
+            ask.0
+        );
+        let ink = ink.expect("the legend row is blank");
+        assert!(
+            ink + LEGEND_X0 as u32 <= w,
+            "the legend's last text ends at x = {ink}, too close to the edge of a {w}-pixel figure"
+        );
+        // Widened no more than the row needs: its right margin is the left one, give or take the glyphs' bearings.
+        assert!(
+            ink + LEGEND_X0 as u32 + 8 > w,
+            "the legend's last text ends at x = {ink}, far inside a {w}-pixel figure"
+        );
+        // The widening is the legend's own: the last entry's text is what reaches furthest right.
+        let (starts, _) = legend_layout(&legend).unwrap();
+        assert!(ink as i32 > starts[legend.len() - 1] + LEGEND_SWATCH_W);
+
+        let short = &legend[..1];
+        draw_figure(&path, ask, "title", "subtitle", short, |_| Ok(())).unwrap();
+        let (w, _, _) = rightmost_ink(&path, 64..96);
+        assert_eq!(w, ask.0);
+    }
 }

@@ -4,7 +4,7 @@
 //! each other stay visible as nested bands.
 
 use crate::compare::{Comparison, ImplResult};
-use crate::report::chart::{draw_png, header, linear_range, tick_label, Swatch, HEADER_H};
+use crate::report::chart::{draw_figure, linear_range, tick_label, Swatch, HEADER_H};
 use anyhow::{ensure, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -45,53 +45,55 @@ pub fn compare_chart(c: &Comparison, path: &Path) -> Result<()> {
     ensure!(!c.cells.is_empty(), "nothing compared");
     let rows = c.cells.len() as u32;
     let row_h = 480;
-    draw_png(path, (1600, HEADER_H + rows * row_h), |root| {
-        let (top, body) = root.split_vertically(HEADER_H);
-        let legend: Vec<(String, RGBColor, Swatch)> = c.cells[0]
-            .implementations
-            .iter()
-            .map(|r| {
-                let name = r.implementation.name();
-                (
-                    label(name).to_string(),
-                    style(name).0,
-                    Swatch::Line { dashed: false },
-                )
-            })
-            .collect();
-        header(
-            &top,
-            &format!(
-                "Custom cells against libtorch's built-ins in training: {} ({:?}, {})",
-                c.dataset, c.dtype, c.device
-            ),
-            "validation NLL (nats per frame) of the population's best member; same initial weights, noise and \
-             batches; wall-clock of the whole population (each run on one thread)",
-            &legend,
-        )?;
-        let panels = body.split_evenly((c.cells.len(), 2));
-        for (i, cell) in c.cells.iter().enumerate() {
-            let member = cell
-                .implementations
-                .last()
-                .and_then(|r| r.best_member)
-                .unwrap_or(0);
-            for (j, seconds) in [false, true].into_iter().enumerate() {
-                panel(
-                    &panels[2 * i + j],
-                    &cell.implementations,
-                    member,
-                    seconds,
-                    &format!(
-                        "{}, member {member}: against {}",
-                        cell.cell,
-                        if seconds { "wall-clock time" } else { "epochs" }
-                    ),
-                )?;
+    let legend: Vec<(String, RGBColor, Swatch)> = c.cells[0]
+        .implementations
+        .iter()
+        .map(|r| {
+            let name = r.implementation.name();
+            (
+                label(name).to_string(),
+                style(name).0,
+                Swatch::Line { dashed: false },
+            )
+        })
+        .collect();
+    let title = format!(
+        "Custom cells against libtorch's built-ins in training: {} ({:?}, {})",
+        c.dataset, c.dtype, c.device
+    );
+    let subtitle = "validation NLL (nats per frame) of the population's best member; same initial weights, noise \
+                    and batches; wall-clock of the whole population (each run on one thread)";
+    draw_figure(
+        path,
+        (1600, HEADER_H + rows * row_h),
+        &title,
+        subtitle,
+        &legend,
+        |body| {
+            let panels = body.split_evenly((c.cells.len(), 2));
+            for (i, cell) in c.cells.iter().enumerate() {
+                let member = cell
+                    .implementations
+                    .last()
+                    .and_then(|r| r.best_member)
+                    .unwrap_or(0);
+                for (j, seconds) in [false, true].into_iter().enumerate() {
+                    panel(
+                        &panels[2 * i + j],
+                        &cell.implementations,
+                        member,
+                        seconds,
+                        &format!(
+                            "{}, member {member}: against {}",
+                            cell.cell,
+                            if seconds { "wall-clock time" } else { "epochs" }
+                        ),
+                    )?;
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 fn panel(

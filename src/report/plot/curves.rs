@@ -3,9 +3,7 @@
 //! Fig. 2 grid (`fig2.rs`).
 
 use super::nll_per;
-use crate::report::chart::{
-    draw_png, header, log_ticks, tick_label, unit_color, Swatch, YRange, FIG_H, HEADER_H,
-};
+use crate::report::chart::{draw_figure, log_ticks, tick_label, unit_color, Swatch, YRange, FIG_H};
 use crate::report::UNITS;
 use crate::run::view::{CurvePoint, RunData};
 use anyhow::{anyhow, ensure, Context, Result};
@@ -98,35 +96,37 @@ pub fn learning_curves(runs: &[RunData], dataset: &str, path: &Path) -> Result<(
         !chosen.is_empty(),
         "no run of {dataset} with a member to draw"
     );
-    draw_png(path, (2 * 800, FIG_H), |root| {
-        let (top, body) = root.split_vertically(HEADER_H);
-        header(
-            &top,
-            &format!(
-                "Learning curves on {dataset}: {}",
-                if chosen.iter().any(|r| seeded(r).is_some()) {
-                    "each unit's best member; over seeds, the mean of each seed's best with a min–max band"
-                } else {
-                    "best member of each unit"
-                }
-            ),
-            &format!(
-                "NLL per {} (log axis when every value is positive); wall-clock is of the whole population, which \
-                 trains all members together",
-                nll_per(dataset)
-            ),
-            &curves_legend(&chosen),
-        )?;
-        let panels = body.split_evenly((1, 2));
-        curve_panel(&panels[0], &chosen, XAxis::Epochs, "against epochs")?;
-        curve_panel(
-            &panels[1],
-            &chosen,
-            XAxis::Seconds,
-            "against wall-clock time",
-        )?;
-        Ok(())
-    })
+    let title = format!(
+        "Learning curves on {dataset}: {}",
+        if chosen.iter().any(|r| seeded(r).is_some()) {
+            "each unit's best member; over seeds, the mean of each seed's best with a min–max band"
+        } else {
+            "best member of each unit"
+        }
+    );
+    let subtitle = format!(
+        "NLL per {} (log axis when every value is positive); wall-clock is of the whole population, which \
+         trains all members together",
+        nll_per(dataset)
+    );
+    draw_figure(
+        path,
+        (2 * 800, FIG_H),
+        &title,
+        &subtitle,
+        &curves_legend(&chosen),
+        |body| {
+            let panels = body.split_evenly((1, 2));
+            curve_panel(&panels[0], &chosen, XAxis::Epochs, "against epochs")?;
+            curve_panel(
+                &panels[1],
+                &chosen,
+                XAxis::Seconds,
+                "against wall-clock time",
+            )?;
+            Ok(())
+        },
+    )
 }
 
 pub(super) fn curve_panel(

@@ -1,7 +1,7 @@
 //! `fig2_nottingham_musedata.png`: the paper's Fig. 2, the learning curves of several datasets in one grid.
 
 use super::curves::{best_runs, curve_panel, curves_legend, XAxis};
-use crate::report::chart::{draw_png, header, unit_color, Swatch, FIG_W, HEADER_H};
+use crate::report::chart::{draw_figure, unit_color, Swatch, FIG_W, HEADER_H};
 use crate::run::view::RunData;
 use anyhow::{ensure, Result};
 use plotters::prelude::*;
@@ -40,26 +40,24 @@ pub fn learning_curves_grid(runs: &[RunData], datasets: &[&str], path: &Path) ->
         })
         .collect();
     legend.extend(curves_legend(&[]));
-    draw_png(path, (width, HEADER_H + 2 * 560), |root| {
-        let (top, body) = root.split_vertically(HEADER_H);
-        header(
-            &top,
-            &format!(
-                "Learning curves (as Fig. 2 of Chung et al. 2014): {}",
-                columns
-                    .iter()
-                    .map(|c| c.0)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            "Best member of each unit; top: against epochs, bottom: against wall-clock time (whole population)",
-            &legend,
-        )?;
-        let panels = body.split_evenly((2, columns.len()));
-        for (i, (d, chosen)) in columns.iter().enumerate() {
-            curve_panel(&panels[i], chosen, XAxis::Epochs, d)?;
-            curve_panel(&panels[columns.len() + i], chosen, XAxis::Seconds, d)?;
-        }
-        Ok(())
-    })
+    let title = format!(
+        "Learning curves (as Fig. 2 of Chung et al. 2014): {}",
+        columns.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+    );
+    let subtitle = "Best member of each unit; top: against epochs, bottom: against wall-clock time (whole population)";
+    draw_figure(
+        path,
+        (width, HEADER_H + 2 * 560),
+        &title,
+        subtitle,
+        &legend,
+        |body| {
+            let panels = body.split_evenly((2, columns.len()));
+            for (i, (d, chosen)) in columns.iter().enumerate() {
+                curve_panel(&panels[i], chosen, XAxis::Epochs, d)?;
+                curve_panel(&panels[columns.len() + i], chosen, XAxis::Seconds, d)?;
+            }
+            Ok(())
+        },
+    )
 }

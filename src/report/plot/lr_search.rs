@@ -3,8 +3,7 @@
 
 use super::nll_per;
 use crate::report::chart::{
-    draw_png, header, log_range, log_ticks, tick_label, unit_color, Swatch, YRange, FIG_H, FIG_W,
-    HEADER_H,
+    draw_figure, log_range, log_ticks, tick_label, unit_color, Swatch, YRange, FIG_H, FIG_W,
 };
 use crate::report::UNITS;
 use crate::run::view::{MemberPoint, RunData};
@@ -97,16 +96,11 @@ pub fn lr_search(runs: &[RunData], dataset: &str, path: &Path) -> Result<()> {
         ));
     }
     let xticks = log_ticks(xlo, xhi);
-    draw_png(path, (FIG_W, FIG_H), |root| {
-        let (top, body) = root.split_vertically(HEADER_H);
-        header(
-            &top,
-            &format!("Learning-rate search on {dataset}"),
-            "Each member's validation NLL at its best weights (unfinished runs: the best so far); line: mean over \
-             seeds of the members that did not diverge",
-            &legend,
-        )?;
-        let mut builder = ChartBuilder::on(&body);
+    let title = format!("Learning-rate search on {dataset}");
+    let subtitle = "Each member's validation NLL at its best weights (unfinished runs: the best so far); line: \
+                    mean over seeds of the members that did not diverge";
+    draw_figure(path, (FIG_W, FIG_H), &title, subtitle, &legend, |body| {
+        let mut builder = ChartBuilder::on(body);
         builder
             .margin(18)
             .x_label_area_size(60)

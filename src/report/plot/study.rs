@@ -9,9 +9,7 @@
 //! after the budget do not count, and no interpolation credits a setting with an epoch it had not finished).
 
 use super::PlotReport;
-use crate::report::chart::{
-    draw_png, header, log_ticks, tick_label, Swatch, YRange, FIG_W, HEADER_H, PALETTE,
-};
+use crate::report::chart::{draw_figure, log_ticks, tick_label, Swatch, YRange, FIG_W, PALETTE};
 use crate::run::view::{is_run_dir, load_run, RunData};
 use anyhow::{bail, ensure, Context, Result};
 use plotters::coord::ranged1d::ValueFormatter;
@@ -254,41 +252,43 @@ fn study_chart(dataset: &str, settings: &[StudySetting], budget: f64, path: &Pat
         .map(StudySetting::final_x)
         .fold(0.0, f64::max);
     let xhi = if xmax > 0.0 { xmax * 1.03 } else { 1.0 };
-    draw_png(path, (FIG_W + 600, 800), |root| {
-        let (top, body) = root.split_vertically(HEADER_H);
-        header(
-            &top,
-            &format!("Recipe study on {dataset}: best validation NLL against CPU time"),
-            &format!(
-                "Population's best validation NLL so far (min over members and epochs); dashed: state reset to zero \
-                 per chunk; grey line: common budget {budget:.0} s{}",
-                if any_wall { "; (wall-clock) = no CPU time recorded, wall-clock used" } else { "" }
-            ),
-            &legend,
-        )?;
-        let mut builder = ChartBuilder::on(&body);
-        builder
-            .margin(14)
-            .x_label_area_size(56)
-            .y_label_area_size(80);
-        let y_desc = y.describe("best validation NLL so far (nats per frame)");
-        if y.log {
-            let chart = builder
-                .build_cartesian_2d(
-                    0.0..xhi,
-                    (y.lo..y.hi)
-                        .log_scale()
-                        .with_key_points(log_ticks(y.lo, y.hi)),
-                )
-                .context("building the chart")?;
-            draw_study(chart, &y_desc, settings, budget, (y.lo, y.hi))
-        } else {
-            let chart = builder
-                .build_cartesian_2d(0.0..xhi, y.lo..y.hi)
-                .context("building the chart")?;
-            draw_study(chart, &y_desc, settings, budget, (y.lo, y.hi))
-        }
-    })
+    let title = format!("Recipe study on {dataset}: best validation NLL against CPU time");
+    let subtitle = format!(
+        "Population's best validation NLL so far (min over members and epochs); dashed: state reset to zero \
+         per chunk; grey line: common budget {budget:.0} s{}",
+        if any_wall { "; (wall-clock) = no CPU time recorded, wall-clock used" } else { "" }
+    );
+    draw_figure(
+        path,
+        (FIG_W + 600, 800),
+        &title,
+        &subtitle,
+        &legend,
+        |body| {
+            let mut builder = ChartBuilder::on(body);
+            builder
+                .margin(14)
+                .x_label_area_size(56)
+                .y_label_area_size(80);
+            let y_desc = y.describe("best validation NLL so far (nats per frame)");
+            if y.log {
+                let chart = builder
+                    .build_cartesian_2d(
+                        0.0..xhi,
+                        (y.lo..y.hi)
+                            .log_scale()
+                            .with_key_points(log_ticks(y.lo, y.hi)),
+                    )
+                    .context("building the chart")?;
+                draw_study(chart, &y_desc, settings, budget, (y.lo, y.hi))
+            } else {
+                let chart = builder
+                    .build_cartesian_2d(0.0..xhi, y.lo..y.hi)
+                    .context("building the chart")?;
+                draw_study(chart, &y_desc, settings, budget, (y.lo, y.hi))
+            }
+        },
+    )
 }
 
 fn draw_study<Y>(

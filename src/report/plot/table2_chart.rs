@@ -1,7 +1,7 @@
 //! `table2.png`: Table 2 at a glance, one panel per dataset, our test NLL of each unit beside the paper's.
 
 use super::{dataset_order, nll_per};
-use crate::report::chart::{diamond, draw_png, header, unit_color, Swatch, FIG_H, FIG_W, HEADER_H};
+use crate::report::chart::{diamond, draw_figure, unit_color, Swatch, FIG_H, FIG_W};
 use crate::report::table::{Row, PAPER_TABLE2};
 use crate::report::UNITS;
 use anyhow::{ensure, Context, Result};
@@ -46,14 +46,10 @@ pub fn table2_chart(rows: &[Row], path: &Path) -> Result<()> {
         PAPER_MARK,
         Swatch::HollowDiamond,
     )]);
-    draw_png(path, (width, FIG_H), |root| {
-        let (top, body) = root.split_vertically(HEADER_H);
-        header(
-            &top,
-            "Table 2 at a glance: test NLL per dataset and unit",
-            "Average negative log-likelihood on the test set, per frame (music) or per step (speech); lower is better; colour = unit",
-            &legend,
-        )?;
+    let title = "Table 2 at a glance: test NLL per dataset and unit";
+    let subtitle = "Average negative log-likelihood on the test set, per frame (music) or per step (speech); lower \
+                    is better; colour = unit";
+    draw_figure(path, (width, FIG_H), title, subtitle, &legend, |body| {
         let panels = body.split_evenly((1, datasets.len()));
         for (panel, d) in panels.iter().zip(&datasets) {
             table2_panel(panel, rows, d)?;

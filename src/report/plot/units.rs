@@ -3,7 +3,7 @@
 //! each seed's chosen member as a ring; vertical lines at the GRU's and the LSTM's means.
 
 use super::nll_per;
-use crate::report::chart::{draw_png, header, unit_color, Swatch, FIG_W, HEADER_H};
+use crate::report::chart::{draw_figure, unit_color, Swatch, FIG_W, HEADER_H};
 use crate::report::stats::SeedStats;
 use crate::report::table::Row;
 use anyhow::{ensure, Context, Result};
@@ -95,16 +95,11 @@ pub fn units_chart(rows: &[Row], dataset: &str, path: &Path) -> Result<()> {
             Swatch::Line { dashed: true },
         ));
     }
-    draw_png(path, (FIG_W, height), |root| {
-        let (top, body) = root.split_vertically(HEADER_H);
-        header(
-            &top,
-            &format!("Units on {dataset}: test NLL over seeds"),
-            "Each seed's chosen member (best learning rate of its own search by validation NLL), best on top; \
-             lower is better",
-            &legend,
-        )?;
-        let mut chart = ChartBuilder::on(&body)
+    let title = format!("Units on {dataset}: test NLL over seeds");
+    let subtitle = "Each seed's chosen member (best learning rate of its own search by validation NLL), best on \
+                    top; lower is better";
+    draw_figure(path, (FIG_W, height), &title, subtitle, &legend, |body| {
+        let mut chart = ChartBuilder::on(body)
             .margin(18)
             .x_label_area_size(56)
             .y_label_area_size(170)
