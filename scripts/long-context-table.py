@@ -9,7 +9,11 @@ same numbers as JSON (through a temp file and a rename).
     python3 scripts/long-context-table.py runs/long-context/zero50 runs/long-context/carried100 \\
         runs/long-context/whole --json results/long-context-nottingham.json
 
---label cell names the rows by cell, for runs of different units trained alike (docs/units.md).
+--label cell names the rows by cell, for runs of different units trained alike (docs/units.md). --rows JSON puts
+the rows of an earlier --json output first, so a table can grow by new runs after the old run directories are gone:
+
+    python3 scripts/long-context-table.py --label cell --rows results/units-nottingham-positions.json \\
+        runs/zoo-nottingham-b/runs/nottingham_mut3 --json new.json
 
 Exit 2 with a message naming the file when a run directory lacks summary.json, eval.json or config.toml."""
 import argparse
@@ -100,25 +104,36 @@ def welch(a, b):
     return t, df, t_sf2(abs(t), df)
 
 
-def setting(run):
+def read_config(run):
     cfg_path = os.path.join(run, "config.toml")
     try:
         with open(cfg_path, "rb") as f:
-            cfg = tomllib.load(f)
+            return tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
         fail(f"{cfg_path}: {e}")
+
+
+def setting(cfg):
+    """The training setting's name: how the pieces were chunked and whether the state was carried."""
     chunk, carry = cfg.get("chunk_len", 50), cfg.get("carry_state", False)
     if chunk == 0:
-        return "whole pieces", cfg
-    return f"chunks of {chunk}, state {'carried' if carry else 'zero'}", cfg
+        return "whole pieces"
+    return f"chunks of {chunk}, state {'carried' if carry else 'zero'}"
+
+
+def earlier_rows(path):
+    """The rows of an earlier table's --json output, whose run directories may be gone."""
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("format_version") != 1 or not isinstance(data.get("rows"), list):
+        fail(f"{path}: not a table this script wrote with --json (format_version 1 with rows)")
+    return data["rows"]
 
 
 def run_row(run, by_cell):
     summary = read_json(os.path.join(run, "summary.json"))
     ev = read_json(os.path.join(run, "eval.json"))
-    label, cfg = setting(run)
-    if by_cell:
-        label = cfg.get("cell", "?")
+    cfg = read_config(run)
+    label = cfg.get("cell", "?") if by_cell else setting(cfg)
     members = {m["member"]: m for m in ev["members"]}
     chosen = [b for b in summary["best_member_per_seed"] if b is not None]
     missing = [b for b in chosen if b not in members]
@@ -162,9 +177,9 @@ def run_row(run, by_cell):
 
 
 def short_e(x):
-    """3e-3 rather than 3e-03."""
-    mantissa, exponent = f"{x:.0e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
+    """3e-3 rather than 3e-03, 2.5e-4 rather than 2.50e-04: two significant digits at most."""
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def fmt_p(p):
@@ -173,7 +188,14 @@ def fmt_p(p):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("runs", nargs="+", help="run directories; the first is the reference of the tests")
+    ap.add_argument("runs", nargs="*", help="run directories; the first row is the reference of the tests")
+    ap.add_argument(
+        "--rows",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="put the rows of an earlier table's --json output first (its run directories may be gone); repeatable",
+    )
     ap.add_argument("--json", help="also write the numbers here")
     ap.add_argument(
         "--label",
@@ -182,7 +204,15 @@ def main():
         help="name each row by its training setting (chunking; the default) or by its cell (runs of different units)",
     )
     args = ap.parse_args()
-    rows = [run_row(r, args.label == "cell") for r in args.runs]
+    rows = [row for path in args.rows for row in earlier_rows(path)]
+    rows += [run_row(r, args.label == "cell") for r in args.runs]
+    if not rows:
+        fail("give run directories, --rows JSON, or both")
+    seen = set()
+    for r in rows:
+        if r["run"] in seen:
+            fail(f"{r['run']} is given twice (as a run directory or in a --rows table): leave one out")
+        seen.add(r["run"])
     ref = rows[0]
     for r in rows[1:]:
         if len(r["test_nll_seeds"]) >= 2 and len(ref["test_nll_seeds"]) >= 2:
