@@ -18,10 +18,11 @@ the rows of an earlier --json output first, so a table can grow by new runs afte
 Exit 2 with a message naming the file when a run directory lacks summary.json, eval.json or config.toml."""
 import argparse
 import json
-import math
 import os
 import sys
 import tomllib
+
+from rnnlab_stats import stats, welch
 
 
 def fail(msg):
@@ -35,73 +36,6 @@ def read_json(path):
             return json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         fail(f"{path}: {e} (train the run to its end, then run `rnnlab eval` on it)")
-
-
-def betainc(a, b, x):
-    """Regularised incomplete beta I_x(a, b), by Lentz's continued fraction (Numerical Recipes, 6.4)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    if x > (a + 1.0) / (a + b + 2.0):
-        return 1.0 - betainc(b, a, 1.0 - x)
-    lbeta = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-    front = math.exp(lbeta + a * math.log(x) + b * math.log(1.0 - x)) / a
-    tiny = 1e-300
-    f, c, d = 1.0, 1.0, 0.0
-    for i in range(400):
-        m = i // 2
-        if i == 0:
-            num = 1.0
-        elif i % 2 == 0:
-            num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
-        else:
-            num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
-        d = 1.0 + num * d
-        d = tiny if abs(d) < tiny else d
-        d = 1.0 / d
-        c = 1.0 + num / c
-        c = tiny if abs(c) < tiny else c
-        f *= c * d
-        if abs(1.0 - c * d) < 1e-15:
-            break
-    return front * (f - 1.0)
-
-
-def t_sf2(t, df):
-    """Two-sided p-value of Student's t with df degrees of freedom."""
-    return betainc(df / 2.0, 0.5, df / (df + t * t))
-
-
-def t_975(df):
-    """The 0.975 quantile of Student's t, by bisection on t_sf2."""
-    lo, hi = 0.0, 1000.0
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if t_sf2(mid, df) > 0.05:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
-
-
-def stats(xs):
-    n = len(xs)
-    mean = sum(xs) / n
-    if n < 2:
-        return {"n": n, "mean": mean, "sd": None, "ci95": None}
-    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
-    half = t_975(n - 1) * sd / math.sqrt(n)
-    return {"n": n, "mean": mean, "sd": sd, "ci95": [mean - half, mean + half]}
-
-
-def welch(a, b):
-    """Welch's t-test: (t, df, two-sided p)."""
-    va = sum((x - sum(a) / len(a)) ** 2 for x in a) / (len(a) - 1) / len(a)
-    vb = sum((x - sum(b) / len(b)) ** 2 for x in b) / (len(b) - 1) / len(b)
-    t = (sum(a) / len(a) - sum(b) / len(b)) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    return t, df, t_sf2(abs(t), df)
 
 
 def read_config(run):
