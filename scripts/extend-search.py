@@ -22,7 +22,7 @@ import math
 import os
 import sys
 
-from rnnlab_stats import holm, stats, welch
+from rnnlab_stats import holm, short_e, stats, welch
 
 
 def fail(msg):
@@ -31,6 +31,8 @@ def fail(msg):
 
 
 def read_table(path):
+    if os.path.isdir(path):
+        path = os.path.join(path, "table2.json")
     try:
         with open(path) as f:
             data = json.load(f)
@@ -47,12 +49,6 @@ def read_table(path):
 
 def finite(x):
     return x is not None and math.isfinite(x)
-
-
-def short_e(x):
-    """2.5e-4 rather than 2.50e-04."""
-    mantissa, exponent = f"{x:.1e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def extend(base_row, ext_row, ext_path):
@@ -76,8 +72,10 @@ def extend(base_row, ext_row, ext_path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("base", help="the table2.json whose search is extended")
-    ap.add_argument("extensions", nargs="+", help="table2.json of the same units at learning rates outside the grid")
+    ap.add_argument("base", help="the table2.json whose search is extended (or the directory holding it)")
+    ap.add_argument(
+        "extensions", nargs="+", help="table2.json (or its directory) of the same units at rates outside the grid"
+    )
     ap.add_argument("--json", help="also write the numbers here")
     args = ap.parse_args()
 
@@ -150,17 +148,21 @@ def main():
 
     print(f"Searches extended from `{args.base}` (each seed's member of the lower validation NLL over both grids):\n")
     print(
-        "| dataset | unit | cell | extension's chosen lr per seed | chosen lr per seed, base → extended | seeds switched "
-        "| test NLL, base | test NLL, extended |"
+        "| dataset | unit | cell | extension's chosen lr per seed | validation NLL per seed, base / extension "
+        "| chosen lr per seed, base → extended | seeds switched | test NLL, base | test NLL, extended |"
     )
-    print("|---|---|---|---|---|---:|---:|---:|")
+    print("|---|---|---|---|---|---|---:|---:|---:|")
     for e in extended:
         lrs = ", ".join(
             f"{short_e(b)} → {short_e(x)}" if b != x else short_e(x) for b, x in zip(e["base_lr_seeds"], e["lr_seeds"])
         )
+        valid = ", ".join(
+            f"{'–' if not finite(b) else f'{b:.3f}'} / {'–' if not finite(x) else f'{x:.3f}'}"
+            for b, x in zip(e["base_valid_nll_seeds"], e["extension_valid_nll_seeds"])
+        )
         print(
             f"| {e['dataset']} | {e['unit']} | {e['cell']} | {', '.join(short_e(x) for x in e['extension_lr_seeds'] if x)} "
-            f"| {lrs} | {sum(e['switched'])} of {len(e['switched'])} | {pm(e['base_test_nll'])} | {pm(e['test_nll'])} |"
+            f"| {valid} | {lrs} | {sum(e['switched'])} of {len(e['switched'])} | {pm(e['base_test_nll'])} | {pm(e['test_nll'])} |"
         )
     for group in tests_out:
         changed = {e["unit"] for e in extended if e["dataset"] == group["dataset"]}

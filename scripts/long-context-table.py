@@ -22,7 +22,7 @@ import os
 import sys
 import tomllib
 
-from rnnlab_stats import stats, welch
+from rnnlab_stats import stats, short_e, welch
 
 
 def fail(msg):
@@ -108,12 +108,6 @@ def run_row(run, by_cell):
         "cpu_seconds": summary["cpu_seconds"],
         "seconds": summary["seconds"],
     }
-
-
-def short_e(x):
-    """3e-3 rather than 3e-03, 2.5e-4 rather than 2.50e-04: two significant digits at most."""
-    mantissa, exponent = f"{x:.1e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def fmt_p(p):

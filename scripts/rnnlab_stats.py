@@ -1,5 +1,5 @@
 """Statistics shared by rnnlab's table scripts, the same as `src/report/stats.rs` computes: the mean with a 95 %
-t-interval, Welch's t-test, Holm's correction. Pure Python (no SciPy)."""
+t-interval, Welch's t-test, Holm's correction (pure Python, no SciPy); and how the scripts print a learning rate."""
 import math
 
 
@@ -78,3 +78,10 @@ def holm(p):
         running = min(max(running, (len(p) - rank) * p[i]), 1.0)
         adjusted[i] = running
     return adjusted
+
+
+def short_e(x):
+    """A learning rate as the tables print it: 3e-3 rather than 3e-03, 2.5e-4 and 1.25e-4 as they are (three
+    significant digits at most)."""
+    mantissa, exponent = f"{x:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"

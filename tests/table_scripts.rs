@@ -203,7 +203,7 @@ fn extend_search_chooses_by_validation_and_recomputes_the_tests() {
     }
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(
-        md.contains("| nottingham | x | x | 4e-3, 4e-3, 4e-3 | 2e-3, 2e-3 → 4e-3, 1e-3 | 1 of 3 |"),
+        md.contains("| nottingham | x | x | 4e-3, 4e-3, 4e-3 | 3.690 / 3.700, 3.790 / 3.760, 3.700 / 3.700 | 2e-3, 2e-3 → 4e-3, 1e-3 | 1 of 3 |"),
         "{md}"
     );
 
