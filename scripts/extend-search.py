@@ -47,8 +47,12 @@ def read_table(path):
     return data
 
 
-def finite(x):
+def is_finite(x):
     return x is not None and math.isfinite(x)
+
+
+def f3(x):
+    return "–" if x is None else f"{x:.3f}"
 
 
 def extend(base_row, ext_row, ext_path):
@@ -62,7 +66,7 @@ def extend(base_row, ext_row, ext_path):
     tests, lrs, switched = [], [], []
     for i in range(n):
         bv, ev = base_row["valid_nll_seeds"][i], ext_row["valid_nll_seeds"][i]
-        take_ext = finite(ev) and (not finite(bv) or ev < bv)
+        take_ext = is_finite(ev) and (not is_finite(bv) or ev < bv)
         src = ext_row if take_ext else base_row
         tests.append(src["test_nll_seeds"][i])
         lrs.append(src["lr_seeds"][i])
@@ -81,14 +85,14 @@ def main():
 
     base = read_table(args.base)
     base_rows = {(r["dataset"], r["cell"]): r for r in base["rows"]}
-    seeds = {key: list(r["test_nll_seeds"]) for key, r in base_rows.items()}
+    seeds = {key: r["test_nll_seeds"] for key, r in base_rows.items()}
     extended = []
     for path in args.extensions:
         for r in read_table(path)["rows"]:
             key = (r["dataset"], r["cell"])
             if key not in base_rows:
                 fail(f"{path}: {r['dataset']} {r['cell']} has no row in {args.base}")
-            if any(e["dataset"] == key[0] and e["cell"] == key[1] for e in extended):
+            if any((e["dataset"], e["cell"]) == key for e in extended):
                 fail(f"{path}: {r['dataset']} {r['cell']} is in two extensions: merge their searches first")
             b = base_rows[key]
             tests, lrs, switched = extend(b, r, path)
@@ -107,8 +111,8 @@ def main():
                     "lr_seeds": lrs,
                     "switched": switched,
                     "test_nll_seeds": tests,
-                    "base_test_nll": stats([x for x in b["test_nll_seeds"] if finite(x)]),
-                    "test_nll": stats([x for x in tests if finite(x)]),
+                    "base_test_nll": stats(b["test_nll_seeds"]),
+                    "test_nll": stats(tests),
                 }
             )
     if not extended:
@@ -121,15 +125,14 @@ def main():
         unit_key = {r["unit"]: (r["dataset"], r["cell"]) for r in base["rows"] if r["dataset"] == dataset}
         pairs = []
         for p in group["pairs"]:
-            a = [x for x in seeds[unit_key[p["a"]]] if finite(x)]
-            b = [x for x in seeds[unit_key[p["b"]]] if finite(x)]
-            t, df, pv = welch(a, b) if len(a) >= 2 and len(b) >= 2 else (None, None, None)
+            a, b = seeds[unit_key[p["a"]]], seeds[unit_key[p["b"]]]
+            t, df, pv = welch(a, b) or (None, None, None)
             pairs.append(
                 {
                     "a": p["a"],
                     "b": p["b"],
-                    "mean_a": sum(a) / len(a) if a else None,
-                    "mean_b": sum(b) / len(b) if b else None,
+                    "mean_a": stats(a)["mean"],
+                    "mean_b": stats(b)["mean"],
                     "t": t,
                     "df": df,
                     "p": pv,
@@ -157,36 +160,36 @@ def main():
             f"{short_e(b)} → {short_e(x)}" if b != x else short_e(x) for b, x in zip(e["base_lr_seeds"], e["lr_seeds"])
         )
         valid = ", ".join(
-            f"{'–' if not finite(b) else f'{b:.3f}'} / {'–' if not finite(x) else f'{x:.3f}'}"
-            for b, x in zip(e["base_valid_nll_seeds"], e["extension_valid_nll_seeds"])
+            f"{f3(b)} / {f3(x)}" for b, x in zip(e["base_valid_nll_seeds"], e["extension_valid_nll_seeds"])
         )
         print(
             f"| {e['dataset']} | {e['unit']} | {e['cell']} | {', '.join(short_e(x) for x in e['extension_lr_seeds'] if x)} "
             f"| {valid} | {lrs} | {sum(e['switched'])} of {len(e['switched'])} | {pm(e['base_test_nll'])} | {pm(e['test_nll'])} |"
         )
     for group in tests_out:
+        alpha = group["alpha"]
         changed = {e["unit"] for e in extended if e["dataset"] == group["dataset"]}
+
+        def shown(p):
+            """A pair with an extended unit, or whose verdict Holm's new ranks changed."""
+            significant = [q is not None and q < alpha for q in (p.get("p_holm"), p.get("base_p_holm"))]
+            return p["a"] in changed or p["b"] in changed or significant[0] != significant[1]
+
         print(
             f"\n**{group['dataset']}**: Welch's t-test for every pair the base tested, Holm-corrected over them "
-            f"(α = {group['alpha']}); rows with an extended unit:\n"
+            f"(α = {alpha}); the pairs with an extended unit, and any whose verdict changed:\n"
         )
         print("| a | b | mean a | mean b | t | df | p | p (Holm) | p (Holm), base |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-        for p in group["pairs"]:
-            if p["a"] not in changed and p["b"] not in changed and not (
-                p.get("p_holm") is not None
-                and p.get("base_p_holm") is not None
-                and (p["p_holm"] < group["alpha"]) != (p["base_p_holm"] < group["alpha"])
-            ):
-                continue
-            cells = [p["a"], p["b"], f"{p['mean_a']:.3f}", f"{p['mean_b']:.3f}"]
+        for p in filter(shown, group["pairs"]):
+            cells = [p["a"], p["b"], f3(p["mean_a"]), f3(p["mean_b"])]
             if p["p"] is None:
                 cells += ["–"] * 4
             else:
                 cells += [f"{p['t']:.2f}", f"{p['df']:.1f}", f"{p['p']:.2g}", f"{p['p_holm']:.2g}"]
             cells.append("–" if p.get("base_p_holm") is None else f"{p['base_p_holm']:.2g}")
             print("| " + " | ".join(cells) + " |")
-        sig = [p for p in group["pairs"] if p.get("p_holm") is not None and p["p_holm"] < group["alpha"]]
+        sig = [p for p in group["pairs"] if p.get("p_holm") is not None and p["p_holm"] < alpha]
         print(
             "\nSignificant after Holm with the extended searches: "
             + (

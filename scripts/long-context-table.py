@@ -142,10 +142,12 @@ def main():
             fail(f"{r['run']} is given twice (as a run directory or in a --rows table): leave one out")
         seen.add(r["run"])
     ref = rows[0]
+    for r in rows:
+        r.pop("welch_vs_first", None)  # a --rows table's tests were against its own first row
     for r in rows[1:]:
-        if len(r["test_nll_seeds"]) >= 2 and len(ref["test_nll_seeds"]) >= 2:
-            t, df, p = welch(r["test_nll_seeds"], ref["test_nll_seeds"])
-            r["welch_vs_first"] = {"t": t, "df": df, "p": p}
+        w = welch(r["test_nll_seeds"], ref["test_nll_seeds"])
+        if w is not None:
+            r["welch_vs_first"] = dict(zip(("t", "df", "p"), w))
     names = [f"{b['from']}–{b['to'] - 1}" if b["to"] else f"{b['from']}+" for b in ref["positions"]]
     tests = "Welch p" if args.label == "setting" else "Welch p, not corrected for multiple tests"
     head = [args.label, "test NLL, mean ± 95 % CI", f"vs {ref['setting']} ({tests})"]

@@ -51,21 +51,41 @@ def t_975(df):
     return (lo + hi) / 2
 
 
+def finite(xs):
+    """The finite values of a sample, in order: diverged seeds (None, NaN, ±inf) left out, as src/report/stats.rs
+    leaves them out."""
+    return [x for x in xs if x is not None and math.isfinite(x)]
+
+
+def mean_var(xs):
+    """The mean and the sample variance (two-pass, n − 1) of a sample of at least 2 values."""
+    m = sum(xs) / len(xs)
+    return m, sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+
+
 def stats(xs):
+    """n, mean, sd and the 95 % t-interval of the finite values of xs (None where there are too few for one)."""
+    xs = finite(xs)
     n = len(xs)
-    mean = sum(xs) / n
     if n < 2:
-        return {"n": n, "mean": mean, "sd": None, "ci95": None}
-    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+        return {"n": n, "mean": xs[0] if xs else None, "sd": None, "ci95": None}
+    mean, var = mean_var(xs)
+    sd = math.sqrt(var)
     half = t_975(n - 1) * sd / math.sqrt(n)
     return {"n": n, "mean": mean, "sd": sd, "ci95": [mean - half, mean + half]}
 
 
 def welch(a, b):
-    """Welch's t-test: (t, df, two-sided p)."""
-    va = sum((x - sum(a) / len(a)) ** 2 for x in a) / (len(a) - 1) / len(a)
-    vb = sum((x - sum(b) / len(b)) ** 2 for x in b) / (len(b) - 1) / len(b)
-    t = (sum(a) / len(a) - sum(b) / len(b)) / math.sqrt(va + vb)
+    """Welch's t-test on the finite values of a and b: (t, df, two-sided p), or None as src/report/stats.rs gives
+    none: a side with fewer than 2 values, or neither side with any spread."""
+    a, b = finite(a), finite(b)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    (ma, va), (mb, vb) = mean_var(a), mean_var(b)
+    va, vb = va / len(a), vb / len(b)
+    if va == 0.0 and vb == 0.0:
+        return None
+    t = (ma - mb) / math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     return t, df, t_sf2(abs(t), df)
 

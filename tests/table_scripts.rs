@@ -24,30 +24,42 @@ fn close(ours: f64, theirs: f64, tol: f64, what: &str) {
     );
 }
 
-/// `rnnlab_stats.py` gives SciPy's Welch t, df and p and statsmodels' Holm on every fixture case it is used for (finite
-/// samples with some spread; the scripts drop diverged seeds before they call it).
+/// `ours[key]` against `theirs[key]` for each key: both null, or both numbers within `tol`.
+fn close_keys(ours: &Value, theirs: &Value, keys: &[(&str, f64)], what: &str) {
+    for &(key, tol) in keys {
+        match (ours[key].as_f64(), theirs[key].as_f64()) {
+            (Some(o), Some(t)) => close(o, t, tol, &format!("{what} {key}")),
+            _ => assert!(
+                ours[key].is_null() && theirs[key].is_null(),
+                "{what} {key}: python {}, expected {}",
+                ours[key],
+                theirs[key]
+            ),
+        }
+    }
+}
+
+/// `rnnlab_stats.py` gives SciPy's Welch t, df and p, its t-intervals and statsmodels' Holm on every case of the
+/// fixture, including those where `src/report/stats.rs` gives no test (a side with one finite value, no spread on
+/// either side) and the samples with diverged seeds.
 #[test]
 fn python_statistics_match_the_scipy_fixture() {
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stats.json");
     let program = format!(
         r#"
-import json, math, sys
+import json, sys
 sys.path.insert(0, {SCRIPTS:?})
 from rnnlab_stats import holm, stats, welch
 d = json.load(open({fixture:?}))
 samples = {{s["name"]: s["values"] for s in d["summary"]}}
-ok = lambda xs: all(x is not None and math.isfinite(x) for x in xs)
 out = {{"welch": [], "holm": [], "summary": []}}
 for c in d["welch"]:
-    a, b = samples[c["a"]], samples[c["b"]]
-    if ok(a) and ok(b) and len(a) > 1 and len(b) > 1 and (len(set(a)) > 1 or len(set(b)) > 1):
-        t, df, p = welch(a, b)
-        out["welch"].append({{"case": c, "t": t, "df": df, "p": p}})
+    w = welch(samples[c["a"]], samples[c["b"]])
+    out["welch"].append({{"case": c, "got": w and dict(zip(("t", "df", "p"), w))}})
 for c in d["holm"]:
     out["holm"].append({{"case": c, "got": holm(c["p"])}})
 for s in d["summary"]:
-    if ok(s["values"]) and len(s["values"]) > 1:
-        out["summary"].append({{"case": s, "got": stats(s["values"])}})
+    out["summary"].append({{"case": s, "got": stats(s["values"])}})
 print(json.dumps(out))
 "#
     );
@@ -59,32 +71,16 @@ print(json.dumps(out))
     );
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     let welch_cases = got["welch"].as_array().unwrap();
-    assert!(
-        welch_cases.len() >= 5,
-        "too few Welch cases compared: {}",
-        welch_cases.len()
-    );
+    assert_eq!(welch_cases.len(), 13, "the fixture's Welch cases");
     for w in welch_cases {
-        let e = &w["case"]["expected"];
-        let what = format!("welch {} vs {}", w["case"]["a"], w["case"]["b"]);
-        close(
-            w["t"].as_f64().unwrap(),
-            e["t"].as_f64().unwrap(),
-            1e-10,
-            &what,
-        );
-        close(
-            w["df"].as_f64().unwrap(),
-            e["df"].as_f64().unwrap(),
-            1e-10,
-            &what,
-        );
-        close(
-            w["p"].as_f64().unwrap(),
-            e["p"].as_f64().unwrap(),
-            1e-9,
-            &what,
-        );
+        let (case, ours) = (&w["case"], &w["got"]);
+        let what = format!("welch {} vs {}", case["a"], case["b"]);
+        if case["expected"].is_null() {
+            assert!(ours.is_null(), "{what}: python gives {ours}, SciPy no test");
+        } else {
+            let keys = [("t", 1e-10), ("df", 1e-10), ("p", 1e-9)];
+            close_keys(ours, &case["expected"], &keys, &what);
+        }
     }
     let holm_cases = got["holm"].as_array().unwrap();
     assert!(!holm_cases.is_empty());
@@ -97,30 +93,19 @@ print(json.dumps(out))
         }
     }
     let summaries = got["summary"].as_array().unwrap();
-    assert!(summaries.len() >= 4);
+    assert_eq!(summaries.len(), 12, "the fixture's samples");
     for s in summaries {
         let (case, ours) = (&s["case"], &s["got"]);
         let what = format!("summary {}", case["name"]);
-        close(
-            ours["mean"].as_f64().unwrap(),
-            case["mean"].as_f64().unwrap(),
-            1e-12,
+        assert_eq!(ours["n"], case["n"], "{what}: n");
+        close_keys(ours, case, &[("mean", 1e-12), ("sd", 1e-12)], &what);
+        let interval = |v: &Value| json!({"lo": v["ci95"][0], "hi": v["ci95"][1]});
+        close_keys(
+            &interval(ours),
+            &interval(case),
+            &[("lo", 1e-9), ("hi", 1e-9)],
             &what,
         );
-        close(
-            ours["sd"].as_f64().unwrap(),
-            case["sd"].as_f64().unwrap(),
-            1e-12,
-            &what,
-        );
-        for i in 0..2 {
-            close(
-                ours["ci95"][i].as_f64().unwrap(),
-                case["ci95"][i].as_f64().unwrap(),
-                1e-9,
-                &what,
-            );
-        }
     }
 }
 
@@ -170,13 +155,11 @@ fn extend_search_chooses_by_validation_and_recomputes_the_tests() {
     write(&b, &base);
     write(&e, &ext);
     let script = format!("{SCRIPTS}/extend-search.py");
-    let out = python(&[
-        &script,
-        b.to_str().unwrap(),
-        e.to_str().unwrap(),
-        "--json",
-        j.to_str().unwrap(),
-    ]);
+    let extend_search = || {
+        let paths = [&b, &e, &j].map(|p| p.to_str().unwrap());
+        python(&[&script, paths[0], paths[1], "--json", paths[2]])
+    };
+    let out = extend_search();
     assert!(
         out.status.success(),
         "{}",
@@ -191,15 +174,14 @@ fn extend_search_chooses_by_validation_and_recomputes_the_tests() {
 
     // The same tests by rnnlab's statistics.
     let pairs: [(&[f64], &[f64]); 3] = [(&gru, &lstm), (&extended, &gru), (&extended, &lstm)];
-    let p: Vec<f64> = pairs.iter().map(|(a, b)| welch(a, b).unwrap().p).collect();
-    let adjusted = holm(&p);
+    let ws: Vec<_> = pairs.iter().map(|(a, b)| welch(a, b).unwrap()).collect();
+    let adjusted = holm(&ws.iter().map(|w| w.p).collect::<Vec<_>>());
     let tests = got["tests"][0]["pairs"].as_array().unwrap();
     assert_eq!(tests.len(), 3);
-    for (i, t) in tests.iter().enumerate() {
-        let w = welch(pairs[i].0, pairs[i].1).unwrap();
+    for ((t, w), adjusted) in tests.iter().zip(&ws).zip(adjusted) {
         close(t["t"].as_f64().unwrap(), w.t, 1e-12, "t");
         close(t["p"].as_f64().unwrap(), w.p, 1e-9, "p");
-        close(t["p_holm"].as_f64().unwrap(), adjusted[i], 1e-9, "p (Holm)");
+        close(t["p_holm"].as_f64().unwrap(), adjusted, 1e-9, "p (Holm)");
     }
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -211,13 +193,7 @@ fn extend_search_chooses_by_validation_and_recomputes_the_tests() {
     let other = json!({"rows": [row("y", x, x, [1e-3; 3])]});
     write(&e, &other);
     std::fs::remove_file(&j).unwrap();
-    let out = python(&[
-        &script,
-        b.to_str().unwrap(),
-        e.to_str().unwrap(),
-        "--json",
-        j.to_str().unwrap(),
-    ]);
+    let out = extend_search();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
