@@ -100,6 +100,15 @@ sizes) as they are there. NumPy builds differ in the last bits of a matmul, so a
 regeneration on another machine changes old cases by ~1e-16 for no reason; keeping them
 keeps a unit's diff to its own cases.
 The output is written atomically (temp file, then os.replace).
+
+State dicts (the library's layers, rnnlab::nn, loaded by name):
+  pip install torch==2.13.0 safetensors
+  python3 scripts/make_fixtures.py --state-dicts
+writes tests/fixtures/torch_rnn.safetensors: for each of torch.nn.RNN (tanh), nn.GRU and
+nn.LSTM, float64, 2 layers, bidirectional, batch_first=True, its state_dict under the
+prefix "<unit>." ("gru.weight_ih_l0", ..., "gru.bias_hh_l1_reverse"), an input
+"<unit>.input" [B, T, D], initial states "<unit>.h0" (and "<unit>.c0") and PyTorch's
+outputs "<unit>.output", "<unit>.h_n" (and "<unit>.c_n"). Seed torch.manual_seed(2014).
 """
 
 import json
@@ -675,7 +684,51 @@ def main():
     print(f"wrote {OUT_PATH} ({os.path.getsize(OUT_PATH)} bytes, {len(cases)} cases)")
 
 
+STATE_DICT_PATH = os.path.join("tests", "fixtures", "torch_rnn.safetensors")
+
+
+def state_dicts():
+    """PyTorch's nn.RNN / nn.GRU / nn.LSTM state dicts with their inputs and outputs (see the module doc)."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(2014)
+    D, H, B, T, layers = 3, 4, 2, 5, 2
+    tensors = {}
+    for unit, module in (("tanh", torch.nn.RNN), ("gru", torch.nn.GRU), ("lstm", torch.nn.LSTM)):
+        m = module(D, H, num_layers=layers, bidirectional=True, batch_first=True).double()
+        x = torch.randn(B, T, D, dtype=torch.float64)
+        h0 = torch.randn(2 * layers, B, H, dtype=torch.float64)
+        with torch.no_grad():
+            if unit == "lstm":
+                c0 = torch.randn(2 * layers, B, H, dtype=torch.float64)
+                out, (h_n, c_n) = m(x, (h0, c0))
+                tensors[f"{unit}.c0"], tensors[f"{unit}.c_n"] = c0, c_n
+            else:
+                out, h_n = m(x, h0)
+        for name, value in m.state_dict().items():
+            tensors[f"{unit}.{name}"] = value
+        tensors[f"{unit}.input"], tensors[f"{unit}.h0"] = x, h0
+        tensors[f"{unit}.output"], tensors[f"{unit}.h_n"] = out, h_n
+    tensors = {k: v.detach().contiguous() for k, v in tensors.items()}
+    out_dir = os.path.dirname(STATE_DICT_PATH)
+    fd, tmp = tempfile.mkstemp(prefix=".torch_rnn.", suffix=".safetensors.tmp", dir=out_dir)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"generator": "scripts/make_fixtures.py --state-dicts",
+                                          "torch_version": torch.__version__})
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, STATE_DICT_PATH)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    print(f"wrote {STATE_DICT_PATH} ({os.path.getsize(STATE_DICT_PATH)} bytes, {len(tensors)} tensors)")
+
+
 if __name__ == "__main__":
     if not os.path.isdir(os.path.join("tests")) or not os.path.isdir("scripts"):
         sys.exit("run from the repo root: python3 scripts/make_fixtures.py")
-    main()
+    if "--state-dicts" in sys.argv[1:]:
+        state_dicts()
+    else:
+        main()

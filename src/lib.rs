@@ -15,21 +15,28 @@
 //! file writer every module uses; [`device`] the CPU/CUDA and dtype choices every command shares.
 
 pub mod atomic;
+#[cfg(feature = "cli")]
 pub mod bench;
 pub mod cells;
+#[cfg(feature = "cli")]
 pub mod compare;
 pub mod config;
 pub mod cuda_graph;
 pub mod data;
 pub mod device;
 pub mod eval;
+#[cfg(feature = "cli")]
 pub mod generate;
 pub mod model;
+pub mod nn;
 pub mod paper;
+#[cfg(feature = "cli")]
 pub mod report;
+#[cfg(feature = "cli")]
 pub mod reproduce;
 pub mod rng;
 pub mod run;
+#[cfg(feature = "cli")]
 pub mod sweep;
 pub mod train;
 pub mod validate;
@@ -39,3 +46,6 @@ pub use cells::{
     Implementation, Init, SequenceLayer, State,
 };
 pub use device::{DeviceArg, Dtype};
+pub use nn::{rnn, Rnn, RnnConfig, RnnState};
+pub use rng::Rng;
+pub use train::rmsprop::RmsProp;

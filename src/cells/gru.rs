@@ -24,6 +24,7 @@ use super::{project, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+#[derive(Debug)]
 pub struct TorchGru {
     p: TorchLayout,
     dims: Dims,
@@ -60,6 +61,7 @@ impl Cell for TorchGru {
     }
 }
 
+#[derive(Debug)]
 pub struct PaperGru {
     p: PaperLayout,
     dims: Dims,

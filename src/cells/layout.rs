@@ -33,6 +33,7 @@ impl Dims {
 }
 
 /// PyTorch's parameters for a cell of `gates` blocks.
+#[derive(Debug)]
 pub(super) struct TorchLayout {
     pub weight_ih: Tensor,
     pub weight_hh: Tensor,
@@ -79,6 +80,7 @@ impl TorchLayout {
 }
 
 /// The paper's parameters for a cell of `gates` blocks: one bias per gate.
+#[derive(Debug)]
 pub(super) struct PaperLayout {
     pub weight_ih: Tensor,
     pub weight_hh: Tensor,
@@ -177,6 +179,7 @@ pub(super) use cell_parameters;
 /// (the music models: D = 88) a learned projection `weight_x: [H, D]` without bias takes its place, `x ↦ W_x x`: a
 /// deviation from the paper, the smallest that makes the unit usable at any input size. It is drawn like an input
 /// weight, after the unit's other parameters.
+#[derive(Debug)]
 pub(super) struct InputMap {
     pub weight_x: Option<Tensor>,
 }

@@ -31,6 +31,7 @@ fn cell_state(state: &State) -> &Tensor {
     state.c.as_ref().expect("LSTM state without a cell state c")
 }
 
+#[derive(Debug)]
 pub struct TorchLstm {
     p: TorchLayout,
     dims: Dims,
@@ -66,6 +67,7 @@ impl Cell for TorchLstm {
     }
 }
 
+#[derive(Debug)]
 pub struct PaperLstm {
     p: PaperLayout,
     peephole: Tensor,

@@ -107,6 +107,7 @@ impl Variant {
     }
 }
 
+#[derive(Debug)]
 pub struct LstmVariant {
     variant: Variant,
     p: PaperLayout,

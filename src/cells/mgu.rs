@@ -20,6 +20,7 @@ use super::{per_gate, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+#[derive(Debug)]
 pub struct Mgu {
     p: PaperLayout,
     dims: Dims,

@@ -452,7 +452,7 @@ impl CellConfig {
 /// A step is split in two so that the sequence layer can compute the input projection of every time step in one
 /// matmul: [`Cell::input_projection`] maps `x: [..., D]` to `[..., gates·H]` (input weights and the biases that can
 /// be folded in), and [`Cell::step`] takes one step's slice of it plus the previous state.
-pub trait Cell {
+pub trait Cell: Send + fmt::Debug {
     fn kind(&self) -> CellKind;
     /// Input and hidden sizes, and the population's K.
     fn dims(&self) -> Dims;

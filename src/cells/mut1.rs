@@ -23,6 +23,7 @@ use super::{add_member_bias, project, recurrent, Cell, CellConfig, CellKind, Sta
 use crate::rng::Rng;
 use tch::Tensor;
 
+#[derive(Debug)]
 pub struct Mut1 {
     p: PaperLayout,
     x_map: InputMap,

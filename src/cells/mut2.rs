@@ -21,6 +21,7 @@ use super::{add_member_bias, project, recurrent, Cell, CellConfig, CellKind, Sta
 use crate::rng::Rng;
 use tch::Tensor;
 
+#[derive(Debug)]
 pub struct Mut2 {
     p: PaperLayout,
     x_map: InputMap,

@@ -17,6 +17,7 @@ use super::{per_gate, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+#[derive(Debug)]
 pub struct Mut3 {
     p: PaperLayout,
     dims: Dims,

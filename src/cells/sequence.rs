@@ -16,6 +16,7 @@ pub trait SequenceLayer {
 }
 
 /// Runs a custom [`Cell`] over time: one matmul for the input projection of all steps, then one step per frame.
+#[derive(Debug)]
 pub struct CustomLayer {
     cell: Box<dyn Cell>,
 }

@@ -13,6 +13,7 @@ use super::{project, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+#[derive(Debug)]
 pub struct TanhRnn {
     p: TorchLayout,
     dims: Dims,

@@ -13,7 +13,9 @@
 //! the music files in `<dir>/music/<stem>.mat` (or `.pickle`) and the speech set in `<dir>/speech/fsdd/`.
 
 pub mod batch;
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
 pub mod fetch;
 pub mod mat;
 pub mod music;
@@ -23,7 +25,9 @@ pub mod roll;
 pub mod speech;
 
 pub use batch::{plan_epoch, Batch, BatchConfig, BatchSource, DeviceSplit, EpochPlan};
+#[cfg(feature = "cli")]
 pub use cli::DataArgs;
+#[cfg(feature = "cli")]
 pub use fetch::{fetch_music, verify_music, FetchOptions, FetchOutcome, FileStatus};
 pub use music::{
     chunk_pieces, load_music, read_mat, read_pickle, reference_checksum, MusicData, PianoRoll,
@@ -79,18 +83,9 @@ impl fmt::Display for Split {
 /// The music sets: `jsb`, JSB Chorales (quarter-note frames); `nottingham`, Nottingham folk tunes (eighth-note
 /// frames); `musedata`, MuseData classical pieces; `piano`, Piano-midi.de classical piano.
 #[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Dataset {
     Jsb,

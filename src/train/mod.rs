@@ -32,6 +32,7 @@ use crate::rng::{Rng, SplitMix64};
 use crate::run::tfevents::EventWriter;
 use crate::run::{RunDir, METRICS_CSV, NORMALISATION_FILE, SUMMARY_FILE};
 use anyhow::{bail, ensure, Result};
+#[cfg(feature = "cli")]
 use indicatif::ProgressBar;
 use std::path::Path;
 use std::time::Instant;
@@ -58,6 +59,7 @@ pub enum Progress<'a> {
 impl<'a> Progress<'a> {
     /// Shows this event on a progress bar (one bar per epoch, a tick per batch, the message `epoch e/max`); returns
     /// the finished epoch's metrics at the end of an epoch, for the caller's own line.
+    #[cfg(feature = "cli")]
     pub fn show_on(self, bar: &ProgressBar) -> Option<&'a EpochMetrics> {
         match self {
             Progress::EpochStart {
