@@ -21,10 +21,15 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+echo "== cargo build --no-default-features (the library without the command line's dependencies)"
+cargo build --no-default-features
 echo "== cargo test"
-# --all-targets: lib, binary and integration tests (there are no doc tests, whose empty run would close the log).
+# --all-targets: lib, binary, examples and integration tests; then the doc tests, which --all-targets leaves out.
 log=$(mktemp)
-cargo test --all-targets 2>&1 | tee "$log"
+{ cargo test --all-targets && cargo test --doc; } 2>&1 | tee "$log"
+echo "== examples/char_rnn.rs: a few steps on a small text"
+cargo run --quiet --example char_rnn -- --cell paper_gru --data README.md --hidden 32 --seq-len 50 \
+  --batch-size 16 --epochs 1 --steps 5 --sample-len 80
 read -r passed failed < <(awk '/^test result:/ { for (i = 2; i <= NF; i++) {
   if ($i == "passed;") p += $(i - 1); if ($i == "failed;") f += $(i - 1) } } END { print p + 0, f + 0 }' "$log")
 rm -f "$log"

@@ -10,9 +10,41 @@
 //! [`generate`] samples a trained run: audio from a speech run, MIDI and a piano roll from a music run;
 //! [`compare`] trains the custom cells beside libtorch's built-ins and checks that they learn the same.
 //!
+//! [`nn`] is the way in for a tch-rs user: the units as tch modules on a `VarStore`.
+//!
 //! Beside the pipeline: [`config`] is the single source of training defaults; [`paper`] holds the paper's facts
 //! (Table 1 sizes, Table 2 values, dataset and unit order); [`rng`] the seeded generators; [`atomic`] the one atomic
 //! file writer every module uses; [`device`] the CPU/CUDA and dtype choices every command shares.
+//!
+//! # Use as a library
+//!
+//! [`nn`] puts any unit on a tch `VarStore`, as tch's own `nn::gru`: its parameters are the VarStore's (under
+//! PyTorch's names), it implements tch's `nn::RNN` and `nn::ModuleT`, and a population of `K` models trains at once
+//! with per-member learning rates ([`RmsProp`]). `examples/char_rnn.rs` is tch-rs's char-rnn with any unit;
+//! `examples/population.rs` trains a learning-rate search as one population.
+//!
+//! ```
+//! use rnnlab::{nn::RnnConfig, CellKind};
+//! use tch::nn::{Module, OptimizerConfig, RNN};
+//! use tch::{nn, Device, Kind, Tensor};
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! let vs = nn::VarStore::new(Device::Cpu);
+//! let rnn = rnnlab::nn::rnn(vs.root() / "rnn", CellKind::Mut1, 10, 32, RnnConfig::default())?;
+//! let out = nn::linear(vs.root() / "out", 32, 10, Default::default());
+//! let mut opt = nn::Adam::default().build(&vs, 1e-3)?;
+//! let x = Tensor::randn([8, 20, 10], (Kind::Float, Device::Cpu)); // [batch, time, features]
+//! let (h, _) = rnn.seq(&x.narrow(1, 0, 19));
+//! let loss = out.forward(&h).mse_loss(&x.narrow(1, 1, 19), tch::Reduction::Mean);
+//! opt.backward_step(&loss);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Cargo feature `cli` (default) builds the `rnnlab` command and the modules only it needs ([`report`], [`bench`],
+//! [`reproduce`], [`sweep`], [`compare`], [`generate`], `data::fetch`); `default-features = false` leaves the
+//! cells, [`nn`], the data readers, the model, the training core, run directories, evaluation and validation,
+//! without clap, plotters, ureq, indicatif, midly or statrs.
 
 pub mod atomic;
 #[cfg(feature = "cli")]

@@ -69,6 +69,16 @@ pub const PAPER_FAMILIES: [&str; 3] = ["tanh", "gru", "lstm"];
 
 /// The recurrent units rnnlab implements. Each variant has exactly one entry in [`REGISTRY`], which says everything
 /// else about it; the serde name (snake_case) is the unit's name everywhere (configs, `--units`, fixtures, tables).
+///
+/// ```
+/// use rnnlab::CellKind;
+///
+/// let kind: CellKind = "lstm_cifg".parse().unwrap();
+/// assert_eq!(kind.family(), "lstm_cifg");
+/// assert!(kind.has_cell_state() && !kind.in_paper());
+/// assert_eq!(CellKind::ALL.len(), 16);
+/// assert!("gru".parse::<CellKind>().unwrap_err().to_string().contains("paper_gru"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CellKind {
@@ -522,6 +532,23 @@ pub trait Cell: Send + fmt::Debug {
 }
 
 /// Makes a custom cell of the given kind, its initial parameters drawn from `rng` (in the order its layout gives).
+/// The parameters are the cell's own tensors; [`crate::nn::cell`] makes the same cell on a tch `VarStore`.
+///
+/// ```
+/// use rnnlab::{new_cell, CellConfig, CellKind, CustomLayer, Rng, SequenceLayer};
+/// use tch::{Device, Kind, Tensor};
+///
+/// # fn main() -> anyhow::Result<()> {
+/// let cell = new_cell(CellKind::PaperGru, &CellConfig::new(88, 36), &mut Rng::new(2014)?)?;
+/// assert_eq!(cell.paper_param_count(), 3 * (88 * 36 + 36 * 36 + 36));
+/// // Time-major input [time, batch, input]; the outputs are h_t for every step.
+/// let x = Tensor::zeros([50, 4, 88], (Kind::Float, Device::Cpu));
+/// let (h, last) = CustomLayer::new(cell).forward(&x, None)?;
+/// assert_eq!(h.size(), [50, 4, 36]);
+/// assert_eq!(last.h.size(), [4, 36]);
+/// # Ok(())
+/// # }
+/// ```
 pub fn new_cell(kind: CellKind, cfg: &CellConfig, rng: &mut Rng) -> Result<Box<dyn Cell>> {
     cfg.check()?;
     ensure!(
@@ -594,6 +621,29 @@ fn per_unit(v: &Tensor) -> Tensor {
 
 /// Copies named tensors (a PyTorch state dict, a checkpoint, a fixture) into the cell's parameters, in place.
 /// Every parameter must be given exactly once with its exact shape; unknown names are errors too.
+///
+/// ```
+/// use rnnlab::{load_parameters, new_cell, CellConfig, CellKind, Rng};
+/// use tch::{Device, Kind, Tensor};
+///
+/// # fn main() -> anyhow::Result<()> {
+/// let cell = new_cell(CellKind::TorchGru, &CellConfig::new(2, 3), &mut Rng::new(1)?)?;
+/// // PyTorch's GRUCell names: weight_ih [3H, D], weight_hh [3H, H], bias_ih, bias_hh [3H].
+/// let zeros = |shape: &[i64]| Tensor::zeros(shape, (Kind::Float, Device::Cpu));
+/// let state_dict = vec![
+///     ("weight_ih".to_string(), zeros(&[9, 2])),
+///     ("weight_hh".to_string(), zeros(&[9, 3])),
+///     ("bias_ih".to_string(), zeros(&[9])),
+///     ("bias_hh".to_string(), zeros(&[9])),
+/// ];
+/// load_parameters(cell.as_ref(), &state_dict)?;
+/// assert_eq!(cell.named_parameters()[0].1.abs().sum(Kind::Float).double_value(&[]), 0.0);
+/// // A name the cell does not have is an error that lists the names it has.
+/// let err = load_parameters(cell.as_ref(), &[("bias".to_string(), zeros(&[9]))]).unwrap_err();
+/// assert!(err.to_string().contains("weight_ih, weight_hh, bias_ih, bias_hh"));
+/// # Ok(())
+/// # }
+/// ```
 pub fn load_parameters(cell: &dyn Cell, tensors: &[(String, Tensor)]) -> Result<()> {
     let named = cell.named_parameters();
     for (name, _) in tensors {

@@ -41,6 +41,21 @@ impl RmsProp {
     }
 
     /// Applies one update. `lr`, `active`: `[K]`; every parameter and gradient has a leading `[K]`.
+    ///
+    /// ```
+    /// use rnnlab::RmsProp;
+    /// use tch::{Device, Kind, Tensor};
+    ///
+    /// // Two members of one parameter [K = 2, 3], the same gradient, learning rates 0.1 and 0 (member 1 frozen).
+    /// let w = Tensor::zeros([2, 3], (Kind::Float, Device::Cpu));
+    /// let mut opt = RmsProp::new(&[&w], 0.95, 1e-2, 0.9);
+    /// let grad = Tensor::ones([2, 3], (Kind::Float, Device::Cpu));
+    /// opt.step(&[&w], &[grad], &Tensor::from_slice(&[0.1f32, 0.0]), &Tensor::from_slice(&[1.0f32, 1.0]));
+    /// // ms = 0.05, rms = √0.05, v = −0.1 / √0.05
+    /// let expected = -0.1 / 0.05f64.sqrt();
+    /// assert!((w.double_value(&[0, 0]) - expected).abs() < 1e-6);
+    /// assert_eq!(w.double_value(&[1, 0]), 0.0);
+    /// ```
     pub fn step(&mut self, params: &[&Tensor], grads: &[Tensor], lr: &Tensor, active: &Tensor) {
         tch::no_grad(|| {
             for (i, (p, g)) in params.iter().zip(grads).enumerate() {
