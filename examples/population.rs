@@ -19,7 +19,7 @@ fn batch(batch: i64, time: i64) -> Tensor {
     let opts = (Kind::Float, Device::Cpu);
     let t = Tensor::arange(time + 1, opts).view([1, -1, 1]);
     let freq = Tensor::rand([batch, 1, 2], opts) * 0.4 + 0.05;
-    let phase = Tensor::rand([batch, 1, 2], opts) * 6.28;
+    let phase = Tensor::rand([batch, 1, 2], opts) * std::f64::consts::TAU;
     (t * freq + phase).sin() + Tensor::randn([batch, time + 1, 2], opts) * 0.05
 }
 
