@@ -159,8 +159,6 @@ pub struct Rnn {
     config: RnnConfig,
     input: i64,
     hidden: i64,
-    dtype: Kind,
-    device: Device,
 }
 
 /// Makes `c.num_layers` layers of the unit `kind` on `vs`: input width `in_dim`, `hidden_dim` units per direction.
@@ -207,8 +205,6 @@ pub fn rnn<'a, T: Borrow<nn::Path<'a>>>(
         config: c,
         input: in_dim,
         hidden: hidden_dim,
-        dtype: vs.kind(),
-        device: vs.device(),
     })
 }
 
@@ -302,6 +298,13 @@ impl Rnn {
         self.layers.get(l)?.get(d).map(CustomLayer::cell)
     }
 
+    /// The parameters' dtype and device, read from them (so that `vs.double()` or `vs.set_device` after
+    /// construction, which convert the VarStore's tensors in place, carry over).
+    fn options(&self) -> (Kind, Device) {
+        let w = self.layers[0][0].cell().named_parameters()[0].1;
+        (w.kind(), w.device())
+    }
+
     fn state_shape(&self, batch: i64) -> Vec<i64> {
         let lead = self.config.num_layers * self.config.directions();
         [lead]
@@ -314,7 +317,8 @@ impl Rnn {
     /// A zero state for `batch` sequences.
     pub fn zero_state_for(&self, batch: i64) -> RnnState {
         let shape = self.state_shape(batch);
-        let zeros = || Tensor::zeros(shape.as_slice(), (self.dtype, self.device));
+        let options = self.options();
+        let zeros = || Tensor::zeros(shape.as_slice(), options);
         RnnState {
             h: zeros(),
             c: self.kind.has_cell_state().then(zeros),
@@ -366,14 +370,15 @@ impl Rnn {
             size[last],
             self.input
         );
+        let (dtype, device) = self.options();
         ensure!(
-            x.kind() == self.dtype && x.device() == self.device,
+            x.kind() == dtype && x.device() == device,
             "{} input is {:?} on {:?} but the layer's parameters are {:?} on {:?}",
             self.kind,
             x.kind(),
             x.device(),
-            self.dtype,
-            self.device
+            dtype,
+            device
         );
         let b = batch;
         let bd = self.batch_dim(size.len());

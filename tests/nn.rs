@@ -519,3 +519,18 @@ fn a_population_trains_each_member_at_its_own_learning_rate() {
         );
     }
 }
+
+#[test]
+fn converting_the_var_store_after_construction_converts_the_layer() {
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let layer = rnn(vs.root(), CellKind::PaperLstm, 3, 4, RnnConfig::default()).unwrap();
+    vs.double();
+    let (out, state) = layer.seq(&Tensor::randn([2, 5, 3], F64));
+    assert_eq!(out.kind(), Kind::Double);
+    assert_eq!(state.c.unwrap().kind(), Kind::Double);
+    let err = layer
+        .f_seq(&Tensor::randn([2, 5, 3], (Kind::Float, Device::Cpu)), false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Float") && err.contains("Double"), "{err}");
+}
