@@ -24,12 +24,14 @@ use super::{project, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+/// The GRU in PyTorch's `GRUCell` layout: gate rows r, z, n; reset applied after the recurrent matmul.
 pub struct TorchGru {
     p: TorchLayout,
     dims: Dims,
 }
 
 impl TorchGru {
+    /// Draws `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` from `rng` (in that order).
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         TorchGru {
             p: TorchLayout::new(cfg, 3, rng),
@@ -60,12 +62,14 @@ impl Cell for TorchGru {
     }
 }
 
+/// The GRU of the paper: reset applied to `h` before the recurrent matmul (see the module doc).
 pub struct PaperGru {
     p: PaperLayout,
     dims: Dims,
 }
 
 impl PaperGru {
+    /// Draws `weight_ih`, `weight_hh`, `bias` from `rng` (in that order).
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         PaperGru {
             p: PaperLayout::new(cfg, 3, rng),

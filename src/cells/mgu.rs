@@ -20,12 +20,14 @@ use super::{per_gate, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+/// The minimal gated unit (see the module doc for its equations and weight layout).
 pub struct Mgu {
     p: PaperLayout,
     dims: Dims,
 }
 
 impl Mgu {
+    /// Draws `weight_ih`, `weight_hh`, `bias` from `rng` (in that order).
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         Mgu {
             p: PaperLayout::new(cfg, 2, rng),
