@@ -68,13 +68,19 @@ impl Default for MusicSampleOptions {
 /// What [`sample_music`] wrote.
 #[derive(Clone, Debug)]
 pub struct MusicSample {
+    /// The member that generated the sample (the best by validation NLL unless asked otherwise).
     pub member: usize,
     /// Primer and drawn frames, row-major, 88 per frame.
     pub roll: Vec<u8>,
+    /// Frames of the primer (taken from a test piece) at the start of `roll`.
     pub primer_frames: usize,
+    /// Notes in the MIDI file (primer and drawn frames).
     pub notes: usize,
+    /// How frames map to MIDI ticks and seconds.
     pub timing: MidiTiming,
+    /// The MIDI file written.
     pub midi: PathBuf,
+    /// The piano-roll figure written beside it (the sample over a real test piece).
     pub png: PathBuf,
 }
 

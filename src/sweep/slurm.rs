@@ -24,13 +24,17 @@ pub const JOB_ID_FILE: &str = "job_id";
 pub struct SlurmOptions {
     /// Tasks running at once (`--array=0-(N-1)%P`); `None`: no limit.
     pub max_parallel: Option<usize>,
+    /// `--partition`; `None`: the cluster's default.
     pub partition: Option<String>,
     /// `--time`, e.g. `04:00:00`.
     pub time: Option<String>,
+    /// `--cpus-per-task` (at least 1).
     pub cpus_per_task: usize,
+    /// `--mem`, e.g. `4G`; `None`: the cluster's default.
     pub mem: Option<String>,
     /// GPUs per task: `--gres=gpu:N`.
     pub gpus: Option<usize>,
+    /// `--account`; `None`: the user's default.
     pub account: Option<String>,
     /// Free extra sbatch arguments (`--qos=normal`), written last so they win.
     pub extra: Vec<String>,
@@ -185,7 +189,9 @@ pub fn recorded_job_id(out: &Path) -> Option<u64> {
 /// A task's state as squeue reports it (`%T`), and its reason (`%r`).
 #[derive(Clone, Debug)]
 pub struct TaskState {
+    /// The task's state (`PENDING`, `RUNNING`, …).
     pub state: String,
+    /// Why it is in that state (`Priority`, `None`, …).
     pub reason: String,
 }
 

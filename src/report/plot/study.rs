@@ -24,11 +24,17 @@ pub struct StudySetting {
     pub name: String,
     /// 0: whole pieces.
     pub chunk_len: Option<i64>,
+    /// Whether chunks carry the state across (`carry_state`); `None` when the config does not say.
     pub carry_state: Option<bool>,
+    /// Sequences per update (`batch_size`); `None` when the config does not say.
     pub batch_size: Option<i64>,
+    /// Epochs finished.
     pub epochs: usize,
+    /// Optimizer updates taken.
     pub updates: u64,
+    /// CPU seconds of the training thread at the last epoch.
     pub cpu_seconds: f64,
+    /// Wall-clock seconds at the last epoch.
     pub wall_seconds: f64,
     /// The x axis is wall-clock seconds: the run recorded no CPU time.
     pub wall_fallback: bool,
@@ -88,6 +94,7 @@ impl StudySetting {
             .map(|p| p.1)
     }
 
+    /// The best validation NLL reached by the last epoch (the curve's last value).
     pub fn best_at_end(&self) -> Option<f64> {
         self.curve.last().map(|p| p.1)
     }
