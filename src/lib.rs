@@ -14,6 +14,8 @@
 //! (Table 1 sizes, Table 2 values, dataset and unit order); [`rng`] the seeded generators; [`atomic`] the one atomic
 //! file writer every module uses; [`device`] the CPU/CUDA and dtype choices every command shares.
 
+#![warn(missing_docs)]
+
 pub mod atomic;
 pub mod bench;
 pub mod cells;
