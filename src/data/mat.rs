@@ -25,7 +25,7 @@
 //! `MATLAB 5.0 MAT-file` in the header text), panics on corrupt zlib data and short files, and cannot read
 //! big-endian files; `mat5` and `matfile` do not read cell arrays. See docs/upstream/matrw.md.
 //!
-//! The music datasets' variables become piano rolls in [`rolls`]; [`parse_mat`] does both steps.
+//! The music datasets' variables become piano rolls in `mat/rolls.rs`; [`parse_mat`] does both steps.
 
 use std::fmt;
 use std::io::Read;

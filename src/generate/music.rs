@@ -3,7 +3,8 @@
 //!
 //! The run's best weights (`best.*` of its last checkpoint, [`RunDir::load_best_model`]) are loaded on the CPU; the
 //! member is the run's best by validation NLL ([`RunDir::best_member`]) unless one is asked for. The model is
-//! stepped one frame at a time with [`Model::outputs_from`], its recurrent state carried between calls:
+//! stepped one frame at a time with [`Model::outputs_from`](crate::model::Model::outputs_from), its recurrent state
+//! carried between calls:
 //! ```text
 //! primer: the first P frames of test piece I (teacher forcing), or one silent frame when P = 0
 //! p_t   = σ(out(h_t))                   88 Bernoulli probabilities of the next frame

@@ -81,7 +81,7 @@ impl RunDir {
         self.path.join(name)
     }
 
-    /// `checkpoint/state.json`: the [`TrainState`](super::TrainState) of the last checkpoint.
+    /// `checkpoint/state.json`: the [`TrainState`] of the last checkpoint.
     pub fn state_path(&self) -> PathBuf {
         self.path.join(CHECKPOINT_DIR).join(STATE_FILE)
     }

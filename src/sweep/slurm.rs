@@ -1,8 +1,9 @@
 //! The Slurm backend: one job array whose task i runs `rnnlab sweep-task --plan OUT/plan.json --index i`.
 //!
-//! [`write_script`] writes `OUT/slurm/array.sbatch`, [`submit`] submits it with `sbatch --parsable` and records the
-//! array's id in `OUT/slurm/job_id`, [`wait`] polls `squeue` until no task is pending or running (`sbatch --wait`
-//! exits 0 whatever the tasks did, so it is not used), and [`task_states`] is what the collector asks Slurm.
+//! [`script`] is the text of `OUT/slurm/array.sbatch`; [`submit`] writes it, submits it with `sbatch --parsable` and
+//! records the array's id in `OUT/slurm/job_id`, [`wait`] polls `squeue` until no task is pending or running
+//! (`sbatch --wait` exits 0 whatever the tasks did, so it is not used), and [`task_states`] is what the collector asks
+//! Slurm.
 //! Tasks are `--requeue`able and log with `--open-mode=append`: a preempted task resumes from its checkpoint, and
 //! its log keeps every attempt.
 
