@@ -26,7 +26,7 @@ use tch::{Device, Kind, Tensor};
 /// The golden fixtures, embedded so that `rnnlab validate` needs no files beside the binary.
 pub const FIXTURES_JSON: &str = include_str!("../tests/fixtures/cells.json");
 
-/// Max-abs tolerance for a comparison in this dtype (the foundation issue's bar: 1e-10 in f64, 1e-5 in f32).
+/// Max-abs tolerance for a comparison in this dtype (1e-10 in f64, 1e-5 in f32).
 pub fn tolerance(dtype: Dtype) -> f64 {
     match dtype {
         Dtype::F32 => 1e-5,

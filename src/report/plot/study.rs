@@ -1,5 +1,6 @@
-//! `recipe-study_<dataset>.png` and `.md`: the training-recipe study of issue #13, drawn from a directory holding
-//! one run directory per setting (`c50-zero-b8`, `c100-carry-b8`, `whole-b8`, …; `scripts/recipe-study.sh` makes it).
+//! `recipe-study_<dataset>.png` and `.md`: the training-recipe study (docs/recipe-study.md), drawn from a directory
+//! holding one run directory per setting (`c50-zero-b8`, `c100-carry-b8`, `whole-b8`, …; `scripts/recipe-study.sh`
+//! makes it).
 //!
 //! The figure has one line per setting: the population's best validation NLL so far (the minimum over members and
 //! over the epochs up to that point) against the training thread's CPU seconds (`cpu_seconds` in metrics.jsonl).
