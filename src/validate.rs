@@ -172,7 +172,7 @@ pub fn random_shapes(n: usize, seed: u64) -> Vec<Shape> {
 pub struct Probe {
     /// Input sequence, `[T, B, D]`, N(0, 1).
     pub x: Tensor,
-    /// Initial hidden state, `[B, H]`, N(0, 0.25).
+    /// Initial hidden state, `[B, H]`, N(0, 0.5²).
     pub h0: Tensor,
     /// Initial memory cell, `[B, H]`, for cells with a cell state only.
     pub c0: Option<Tensor>,

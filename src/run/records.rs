@@ -75,8 +75,8 @@ pub struct MemberMetrics {
     /// Mean NLL per predicted frame over this epoch's updates, at the noisy weights the updates used; none for a
     /// member that had stopped or diverged before the epoch (it takes no updates, and training skips it).
     pub train_nll: Option<f64>,
-    /// NLL on the validation set at this epoch's weights, without noise (nats per predicted frame); none for a member
-    /// that did not take part or whose NLL is not finite.
+    /// NLL on the validation set at this epoch's weights, without noise (nats per predicted frame); none where it is
+    /// not finite (a diverged member). A member that no longer trains keeps its last evaluation's value.
     pub valid_nll: Option<f64>,
     /// NLL on the test set at this epoch's weights, without noise (nats per predicted frame); none as for `valid_nll`.
     pub test_nll: Option<f64>,
