@@ -276,7 +276,8 @@ fn over_seeds(r: &Row) -> String {
     cell
 }
 
-/// Table 2 as a Markdown table, one line per row, with a column over seeds when any row has several.
+/// Table 2 as Markdown: one line per row (with a column over seeds when any row has several), then the notes its
+/// rows call for (the marks ↑ and ‡, the pruned members, the speech rows' caveat).
 pub fn markdown(rows: &[Row]) -> String {
     let seeded = rows.iter().any(|r| r.seeds > 1);
     let mut s = String::from(
