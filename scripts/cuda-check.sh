@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU check (issue 16): on a machine with an NVIDIA GPU, in about 8 minutes, with every output in one
+# The prepared GPU check: on a machine with an NVIDIA GPU, in about 8 minutes, with every output in one
 # folder (--out):
 #   00 the GPU, driver, binary and libraries            (env.txt)
 #   01 rnnlab validate --device cuda --dtype f32        (cuDNN comparisons with TF32 off, as validate does itself)

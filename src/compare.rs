@@ -77,17 +77,27 @@ impl Tolerance {
     }
 }
 
+/// What `rnnlab compare` runs (its command-line arguments).
 pub struct Options {
+    /// The dataset every unit trains on; its `experiments/<dataset>_<family>.toml` gives the recipe.
     pub dataset: Dataset,
+    /// Units to compare (among [`CELLS`]).
     pub cells: Vec<CellKind>,
+    /// Epochs per run (`max_epochs`).
     pub epochs: usize,
+    /// Floating-point type of every run; it sets the default [`Tolerance`].
     pub dtype: Dtype,
+    /// CPU or CUDA for every run.
     pub device: DeviceArg,
     /// Config overrides applied to every run (after the experiment's file): `key=value`.
     pub overrides: Vec<String>,
+    /// Bounds beyond which a difference is a failure.
     pub tolerance: Tolerance,
+    /// Output directory: `compare.json`, `compare.md`, the figure, and `runs/`.
     pub out: PathBuf,
+    /// Where the datasets are (`RNNLAB_DATA`).
     pub data_dir: PathBuf,
+    /// Directory of the experiment TOML files.
     pub experiments: PathBuf,
     /// Called with a line of progress.
     pub quiet: bool,
@@ -97,8 +107,11 @@ pub struct Options {
 /// population run) and the clock.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EpochPoint {
+    /// Epoch number, from 1.
     pub epoch: usize,
+    /// Wall-clock seconds of the run so far.
     pub seconds: f64,
+    /// CPU seconds of the training thread so far.
     pub cpu_seconds: f64,
     /// Every member's (train, valid, test) NLL, `None` where not finite.
     pub members: Vec<[Option<f64>; 3]>,
@@ -109,51 +122,73 @@ pub struct EpochPoint {
 /// One implementation's run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ImplResult {
+    /// Which implementation ran the recurrent layer.
     pub implementation: Implementation,
+    /// The run's directory, `OUT/runs/<cell>_<implementation>/`.
     pub run_dir: PathBuf,
+    /// Epochs trained.
     pub epochs: usize,
     /// Final evaluation at the best member's best weights.
     pub best_member: Option<usize>,
+    /// Validation NLL of the best member (nats per frame); `None` when every member diverged.
     pub best_valid: Option<f64>,
+    /// Test NLL of the best member (nats per frame); `None` when every member diverged.
     pub best_test: Option<f64>,
+    /// Wall-clock seconds of the whole run.
     pub seconds: f64,
+    /// CPU seconds of the training thread over the whole run.
     pub cpu_seconds: f64,
+    /// `seconds / epochs` (0 when no epoch ran).
     pub seconds_per_epoch: f64,
+    /// `cpu_seconds / epochs` (0 when no epoch ran).
     pub cpu_seconds_per_epoch: f64,
     /// Largest |Δ| of any weight against the population after the first update.
     pub max_diff_weights: f64,
     /// Largest |Δ| over epochs and members of (train, valid, test) NLL against the population.
     pub max_diff_nll: [f64; 3],
+    /// One point per epoch.
     pub curve: Vec<EpochPoint>,
 }
 
 /// The four implementations on one unit.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CellResult {
+    /// The unit compared (a torch form).
     pub cell: CellKind,
+    /// Hidden size of the run.
     pub hidden: i64,
+    /// Members of the population (learning-rate candidates × seeds).
     pub population: usize,
+    /// Each member's learning rate, in member order.
     pub lrs: Vec<f64>,
+    /// One result per implementation, in [`IMPLEMENTATIONS`] order (the population last).
     pub implementations: Vec<ImplResult>,
 }
 
 /// Everything `rnnlab compare` measured (`compare.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Comparison {
+    /// Dataset name.
     pub dataset: String,
+    /// Floating-point type of the runs.
     pub dtype: Dtype,
+    /// Where the runs ran (`cpu`, `cuda:0`).
     pub device: String,
+    /// Epochs per run.
     pub epochs: usize,
+    /// The bounds the differences were checked against.
     pub tolerance: Tolerance,
     /// The options' config overrides (`--set`), under the JSON key `sets`.
     #[serde(rename = "sets")]
     pub overrides: Vec<String>,
+    /// One result per unit compared.
     pub cells: Vec<CellResult>,
     /// Every mismatch beyond the tolerance, one line each; empty when all agree.
     pub failures: Vec<String>,
 }
 
 impl Comparison {
+    /// Whether every implementation agreed with the population within the tolerance.
     pub fn pass(&self) -> bool {
         self.failures.is_empty()
     }

@@ -55,6 +55,8 @@ impl std::fmt::Display for Chunking {
     }
 }
 
+/// One training run: the dataset, the unit, the model and the recipe, read from an experiment's TOML file (unknown keys
+/// are refused; a missing key takes the default stated on its field).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
@@ -369,6 +371,8 @@ impl TrainConfig {
         (self.prune_after > 0).then_some(self.prune_after)
     }
 
+    /// The hidden size: `hidden`, or, when it is 0, the unit's Table 1 size for the task (a unit beyond the paper:
+    /// sized to the GRU's parameter count).
     pub fn hidden_size(&self) -> i64 {
         if self.hidden > 0 {
             self.hidden
@@ -444,6 +448,7 @@ impl TrainConfig {
             .collect()
     }
 
+    /// The config as TOML (what a run directory's `config.toml` holds).
     pub fn to_toml(&self) -> Result<String> {
         Ok(toml::to_string(self)?)
     }

@@ -92,6 +92,7 @@ impl CaptureMode {
 pub struct CaptureOptions<'a> {
     /// Eager runs of the closure on the side stream before the capture.
     pub warmup: usize,
+    /// Which CUDA calls the capture forbids (default [`CaptureMode::ThreadLocal`]).
     pub mode: CaptureMode,
     /// Share this graph's private memory pool (saves memory when several graphs, say one per chunk-length bucket,
     /// are replayed strictly in capture order or never concurrently with each other's outputs alive).
@@ -240,6 +241,7 @@ pub struct SideStream {
 }
 
 impl SideStream {
+    /// Makes a pool stream of `device` current for this thread (errors off CUDA, or without CUDA-graph support).
     pub fn enter(device: Device) -> Result<SideStream> {
         let index = cuda_index(device)?;
         #[cfg(rnnlab_cuda_graphs)]

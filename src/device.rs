@@ -8,8 +8,11 @@ use tch::{Device, Kind};
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceArg {
+    /// The CPU.
     Cpu,
+    /// The first CUDA device (an error when libtorch sees none).
     Cuda,
+    /// The first CUDA device when libtorch sees one, else the CPU (the default).
     #[default]
     Auto,
 }
@@ -43,18 +46,22 @@ pub fn cuda_unavailable_reason() -> String {
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Dtype {
+    /// 32-bit floats (the default: training and benchmarks).
     #[default]
     F32,
+    /// 64-bit floats (exact comparisons: `validate`, `compare --dtype f64`).
     F64,
 }
 
 impl Dtype {
+    /// The libtorch tensor kind (`Float` or `Double`).
     pub fn kind(self) -> Kind {
         match self {
             Dtype::F32 => Kind::Float,
             Dtype::F64 => Kind::Double,
         }
     }
+    /// `f32` or `f64`, as in configs, tables and JSON.
     pub fn name(self) -> &'static str {
         match self {
             Dtype::F32 => "f32",

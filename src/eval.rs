@@ -42,7 +42,9 @@ pub const POSITIONS: [(usize, Option<usize>); 3] = [(0, Some(50)), (50, Some(200
 /// The NLL of the predicted frames in one position bucket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PositionNll {
+    /// First frame index of the bucket (0-based, inclusive).
     pub from: usize,
+    /// End of the bucket (exclusive); `None`: to the end of the piece.
     pub to: Option<usize>,
     /// Predicted frames in the bucket over the split (NaN NLLs when 0).
     pub frames: usize,
@@ -55,30 +57,43 @@ pub struct PositionNll {
 /// Every variant of one member on one split (see the module doc).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SplitEval {
+    /// Pieces evaluated (the run's subset, if it trained on one).
     pub pieces: usize,
     /// Predicted frames: `Σ (T − 1)`.
     pub frames: usize,
+    /// Table 2's metric: total NLL over the split / predicted frames (nats per frame).
     pub frame_weighted: f64,
+    /// Mean over pieces of each piece's NLL per predicted frame (nats per frame).
     pub sequence_weighted: f64,
+    /// Frame-weighted NLL over all `T` frames, frame 0 predicted from a zero input (nats per frame).
     pub with_first_frame: f64,
+    /// Steps between state resets for `reset` and the positions' `reset` (`rnnlab eval --reset-every`).
     pub reset_every: usize,
+    /// Frame-weighted NLL with the state reset to zero every `reset_every` steps (nats per frame).
     pub reset: f64,
+    /// Frame-weighted NLL by position in the piece, one entry per [`POSITIONS`] bucket.
     pub positions: Vec<PositionNll>,
 }
 
 /// One member's variants on the three splits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MemberEval {
+    /// Index of the member in the run's population.
     pub member: usize,
     /// The seed (replicate) the member belongs to.
     pub seed: usize,
+    /// The member's learning rate.
     pub lr: f64,
+    /// The training split, at the member's best weights without weight noise.
     pub train: SplitEval,
+    /// The validation split.
     pub valid: SplitEval,
+    /// The test split.
     pub test: SplitEval,
 }
 
 impl MemberEval {
+    /// The variants on `split`.
     pub fn split(&self, split: Split) -> &SplitEval {
         match split {
             Split::Train => &self.train,
@@ -91,13 +106,17 @@ impl MemberEval {
 /// What `rnnlab eval` measured on a run ([`EVAL_FILE`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunEval {
+    /// Version of this file's layout ([`EVAL_FORMAT_VERSION`]).
     pub format_version: u32,
     /// The run directory's name (empty in files written before it was recorded): what tells apart, in a figure,
     /// runs of one dataset and cell.
     #[serde(default)]
     pub run: String,
+    /// Dataset name (music only).
     pub dataset: String,
+    /// Cell name.
     pub cell: String,
+    /// The members measured: each seed's choice by validation NLL, or every member with `--all-members`.
     pub members: Vec<MemberEval>,
 }
 

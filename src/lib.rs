@@ -6,7 +6,7 @@
 //! Bernoulli output for music, mixture of Gaussians for speech) → [`train`] (the paper's recipe, for a population of
 //! models at once) → [`run`] (the run directory a training writes and everything else reads: its records, checkpoint,
 //! best member and best model) → [`reproduce`] (Table 2) → [`report`] (tables and charts). [`validate`] (proof that
-//! the maths matches PyTorch) and [`bench`] (how fast each implementation runs) are the cells' other consumers;
+//! the maths matches PyTorch) and [`bench`](mod@bench) (how fast each implementation runs) are the cells' other consumers;
 //! [`generate`] samples a trained run: audio from a speech run, MIDI and a piano roll from a music run;
 //! [`compare`] trains the custom cells beside libtorch's built-ins and checks that they learn the same.
 //!
@@ -41,10 +41,12 @@
 //! # }
 //! ```
 //!
-//! Cargo feature `cli` (default) builds the `rnnlab` command and the modules only it needs ([`report`], [`bench`],
+//! Cargo feature `cli` (default) builds the `rnnlab` command and the modules only it needs ([`report`], [`bench`](mod@bench),
 //! [`reproduce`], [`sweep`], [`compare`], [`generate`], `data::fetch`); `default-features = false` leaves the
 //! cells, [`nn`], the data readers, the model, the training core, run directories, evaluation and validation,
 //! without clap, plotters, ureq, indicatif, midly or statrs.
+
+#![warn(missing_docs)]
 
 pub mod atomic;
 #[cfg(feature = "cli")]

@@ -49,9 +49,17 @@ pub const MOG_MIN_SCALE: f64 = 1e-3;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Head {
     /// An independent Bernoulli per output (music: 88 keys).
-    Bernoulli { keys: i64 },
+    Bernoulli {
+        /// Outputs, one Bernoulli each (88 piano keys).
+        keys: i64,
+    },
     /// A mixture of `components` Gaussians with diagonal covariance over `dim` outputs (speech: 20 over 10).
-    Mog { components: i64, dim: i64 },
+    Mog {
+        /// Gaussians in the mixture (20).
+        components: i64,
+        /// Dimension of each Gaussian: samples predicted per step (10).
+        dim: i64,
+    },
 }
 
 impl Head {
@@ -156,7 +164,9 @@ pub use crate::cells::Implementation;
 pub struct ModelConfig {
     /// Music (Bernoulli-88 head) or speech (mixture of Gaussians).
     pub task: Task,
+    /// The recurrent unit.
     pub cell: CellKind,
+    /// Which code runs the recurrent layer (custom cells or a libtorch kernel).
     pub implementation: Implementation,
     /// Hidden units.
     pub hidden: i64,
@@ -168,9 +178,12 @@ pub struct ModelConfig {
     pub forget_bias: f64,
     /// `Kind::Float` or `Kind::Double`.
     pub kind: Kind,
+    /// Where the parameters live.
     pub device: Device,
 }
 
+/// A population of K models (a recurrent layer and an output head each), with stacked `[K, …]` parameters: the model of
+/// every training run.
 pub struct Model {
     rnn: CustomLayer,
     implementation: Implementation,
@@ -243,6 +256,7 @@ impl Model {
         })
     }
 
+    /// The recurrent cell (all K members' parameters).
     pub fn cell(&self) -> &dyn Cell {
         self.rnn.cell()
     }
@@ -267,14 +281,17 @@ impl Model {
         })
     }
 
+    /// Which code runs the recurrent layer.
     pub fn implementation(&self) -> Implementation {
         self.implementation
     }
 
+    /// K, the models in the population.
     pub fn population(&self) -> i64 {
         self.population
     }
 
+    /// The output distribution.
     pub fn head(&self) -> Head {
         self.head
     }
@@ -293,6 +310,7 @@ impl Model {
         v
     }
 
+    /// Every parameter, in [`Model::named_parameters`]' order.
     pub fn parameters(&self) -> Vec<&Tensor> {
         self.named_parameters()
             .into_iter()

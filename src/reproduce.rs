@@ -38,22 +38,31 @@ pub fn task_datasets(task: Task) -> Vec<Dataset> {
     }
 }
 
+/// What `rnnlab reproduce` runs (its command-line arguments).
 pub struct Options {
+    /// Datasets to run (default: the task's, see [`task_datasets`]).
     pub datasets: Vec<Dataset>,
     /// Cells; `tanh`, `gru`, `lstm` on the command line mean the paper's forms. A unit beyond the paper runs each
     /// dataset's GRU experiment (`experiments/<dataset>_gru.toml`) with its own cell, at the hidden size whose paper
     /// parameter count is closest to the GRU's (`hidden = 0`).
     pub units: Vec<CellKind>,
+    /// Seeds per learning-rate candidate (`seeds=N` for every experiment); `None`: each experiment's own.
     pub seeds: Option<usize>,
+    /// Output directory: `plan.json`, `runs/`, `table2.*`, `plots/`.
     pub out: PathBuf,
+    /// `--quick`: a smoke run of the whole pipeline in minutes ([`QUICK_OVERRIDES`]), not a result.
     pub quick: bool,
+    /// Worker processes of the local backend.
     pub jobs: usize,
+    /// Where the datasets are (`RNNLAB_DATA`).
     pub data_dir: PathBuf,
+    /// Directory of the experiment TOML files (`experiments` or `experiments/paper-scale`).
     pub experiments: PathBuf,
     /// `--set key=value`: config overrides applied to every experiment.
     pub overrides: Vec<String>,
     /// `--sweep key=v1,v2`: the cartesian product of these, applied to each experiment.
     pub sweeps: Vec<(String, Vec<String>)>,
+    /// No progress lines from the workers.
     pub quiet: bool,
 }
 
@@ -73,7 +82,12 @@ pub enum Backend {
     /// Worker processes on this machine (`Options::jobs` of them).
     Local,
     /// One Slurm job array; `wait`: poll until it is done, then collect.
-    Slurm { opts: SlurmOptions, wait: bool },
+    Slurm {
+        /// The `sbatch` settings of the job array.
+        opts: SlurmOptions,
+        /// Whether to poll until the array is done, then collect (otherwise return once submitted).
+        wait: bool,
+    },
 }
 
 /// What [`reproduce`] ended with.

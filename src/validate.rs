@@ -26,7 +26,7 @@ use tch::{Device, Kind, Tensor};
 /// The golden fixtures, embedded so that `rnnlab validate` needs no files beside the binary.
 pub const FIXTURES_JSON: &str = include_str!("../tests/fixtures/cells.json");
 
-/// Max-abs tolerance for a comparison in this dtype (the foundation issue's bar: 1e-10 in f64, 1e-5 in f32).
+/// Max-abs tolerance for a comparison in this dtype (1e-10 in f64, 1e-5 in f32).
 pub fn tolerance(dtype: Dtype) -> f64 {
     match dtype {
         Dtype::F32 => 1e-5,
@@ -43,25 +43,39 @@ const FD_STEP: f64 = 1e-6;
 /// One line of the report.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
+    /// Cell name as `rnnlab validate --help` lists it (`tanh`, `torch_gru`, …).
     pub cell: String,
+    /// Which implementation was checked: always `custom` (the built-ins are the references).
     pub implementation: String,
+    /// What the cell was compared against: a libtorch op (`at::gru (whole sequence)`, …), the PyTorch or NumPy
+    /// fixtures, or central finite differences.
     pub reference: String,
+    /// `f32` or `f64`.
     pub dtype: String,
+    /// Where the check ran (`cpu`, `cuda:0`).
     pub device: String,
+    /// Number of shapes or fixture cases compared (1 for the finite-difference row).
     pub cases: usize,
+    /// Largest absolute difference over all outputs and final states, over all cases.
     pub max_abs_out: f64,
+    /// Largest absolute difference over all gradients (input, initial state, every weight), over all cases.
     pub max_abs_grad: f64,
+    /// The max-abs bar both differences must stay under ([`tolerance`] or [`FD_TOLERANCE`]).
     pub tolerance: f64,
+    /// Whether both differences are within `tolerance`.
     pub pass: bool,
 }
 
 /// What to check.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Where to run the checks (the finite-difference check always runs in f64).
     pub device: Device,
+    /// Dtypes of the built-in and fixture comparisons; default f32 and f64.
     pub dtypes: Vec<Dtype>,
     /// Random shapes per (cell, built-in, dtype); the first two are the smallest and largest shapes of the range.
     pub random_cases: usize,
+    /// Seed of the random shapes and of the tensors drawn for them; default 2014.
     pub seed: u64,
 }
 
@@ -113,9 +127,13 @@ fn run_checks(opts: &Options, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
 /// Sizes of one comparison.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
+    /// Sequence length T (1..=50 in [`random_shapes`]).
     pub seq: i64,
+    /// Batch size B (1..=16).
     pub batch: i64,
+    /// Input size D (1..=100).
     pub input: i64,
+    /// Hidden size H (1..=128).
     pub hidden: i64,
 }
 
@@ -152,11 +170,17 @@ pub fn random_shapes(n: usize, seed: u64) -> Vec<Shape> {
 
 /// Inputs, initial state and loss cotangents for one comparison.
 pub struct Probe {
+    /// Input sequence, `[T, B, D]`, N(0, 1).
     pub x: Tensor,
+    /// Initial hidden state, `[B, H]`, N(0, 0.5²).
     pub h0: Tensor,
+    /// Initial memory cell, `[B, H]`, for cells with a cell state only.
     pub c0: Option<Tensor>,
+    /// Cotangent of the outputs, `[T, B, H]`, N(0, 1)/(T·B).
     pub grad_out: Tensor,
+    /// Cotangent of the final hidden state, `[B, H]`.
     pub grad_h: Tensor,
+    /// Cotangent of the final memory cell, `[B, H]`, for cells with a cell state only.
     pub grad_c: Option<Tensor>,
 }
 
@@ -189,8 +213,11 @@ impl Probe {
 /// A forward and backward pass: outputs, final state, and the gradients with respect to
 /// `[x, h0, (c0,) parameters…]` in that order.
 pub struct Outcome {
+    /// Hidden state of every step, `[T, B, H]`.
     pub output: Tensor,
+    /// Final state (h_T, and c_T for cells with a memory cell).
     pub state: State,
+    /// Gradients of the probe loss, in the order given above.
     pub grads: Vec<Tensor>,
 }
 
@@ -329,11 +356,14 @@ pub fn compare_with_builtin(
 /// A tensor as the fixture file stores it.
 #[derive(Debug, Deserialize)]
 pub struct FixtureTensor {
+    /// Dimensions, outermost first.
     pub shape: Vec<i64>,
+    /// Values flat in row-major order, exact f64 as Python's `repr` wrote them.
     pub data: Vec<f64>,
 }
 
 impl FixtureTensor {
+    /// The tensor in `kind` on `device`; errors if `data` does not hold `shape`'s number of values.
     pub fn to_tensor(&self, kind: Kind, device: Device) -> Result<Tensor> {
         let n: i64 = self.shape.iter().product();
         ensure!(
@@ -352,31 +382,51 @@ impl FixtureTensor {
 /// One golden case (see `scripts/make_fixtures.py` for the schema).
 #[derive(Debug, Deserialize)]
 pub struct FixtureCase {
+    /// Unique case name (the fixture script keeps cases by name when it regenerates).
     pub name: String,
+    /// The unit this case checks.
     pub cell: CellKind,
+    /// What produced the expected values (a PyTorch module looped or whole-sequence, or the NumPy paper form).
     pub reference: String,
+    /// Input size D.
     pub input_size: i64,
+    /// Hidden size H.
     pub hidden_size: i64,
+    /// The cell's parameters by name, copied into the custom cell before the check.
     pub params: BTreeMap<String, FixtureTensor>,
+    /// Input sequence, `[T, B, D]`.
     pub x: FixtureTensor,
+    /// Initial hidden state, `[B, H]`.
     pub h0: FixtureTensor,
+    /// Initial memory cell, `[B, H]` (cells with a cell state only).
     pub c0: Option<FixtureTensor>,
+    /// Expected hidden state of every step, `[T, B, H]`.
     pub output: FixtureTensor,
+    /// Expected final hidden state, `[B, H]`.
     pub h_n: FixtureTensor,
+    /// Expected final memory cell, `[B, H]` (cells with a cell state only).
     pub c_n: Option<FixtureTensor>,
+    /// Cotangent of the outputs, `[T, B, H]`.
     pub grad_output: FixtureTensor,
+    /// Cotangent of the final hidden state, `[B, H]`.
     pub grad_h_n: FixtureTensor,
+    /// Cotangent of the final memory cell, `[B, H]` (cells with a cell state only).
     pub grad_c_n: Option<FixtureTensor>,
+    /// Expected gradients of the loss by name: `x`, `h0`, `c0` (cells with a cell state) and one per parameter.
     pub grads: BTreeMap<String, FixtureTensor>,
 }
 
+/// The golden fixture file `tests/fixtures/cells.json`, as written by `scripts/make_fixtures.py`.
 #[derive(Debug, Deserialize)]
 pub struct Fixtures {
+    /// Version of PyTorch that wrote the reference values.
     pub torch_version: String,
+    /// Every golden case, in file order.
     pub cases: Vec<FixtureCase>,
 }
 
 impl Fixtures {
+    /// Parses the fixtures compiled into the binary ([`FIXTURES_JSON`]).
     pub fn embedded() -> Result<Fixtures> {
         serde_json::from_str(FIXTURES_JSON)
             .context("parsing the embedded tests/fixtures/cells.json")

@@ -1,4 +1,4 @@
-//! Deterministic mutation fuzzing of every reader (issue #17): MAT, pickle, WAV, the FSDD manifest, and the run
+//! Deterministic mutation fuzzing of every reader: MAT, pickle, WAV, the FSDD manifest, and the run
 //! directory's files read on resume (config.toml, checkpoint/state.json, metrics.jsonl). Each reader must return
 //! (an error is fine) without panicking (a panic fails the test; there is no catch_unwind), quickly, and with
 //! bounded memory, measured by a counting global allocator: a header that claims 4 GB must not allocate 4 GB.

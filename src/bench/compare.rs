@@ -13,15 +13,23 @@ use std::fmt::Write as _;
 /// One rnnlab row beside one PyTorch row of the same case.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CompareRow {
+    /// Cell name (`tanh`, `torch_gru`, …).
     pub cell: String,
+    /// Tier number, 1–6.
     pub tier: u8,
+    /// The tier as a name.
     pub tier_name: Tier,
+    /// Sizes of the case.
     pub shape: Shape,
+    /// Forward only or forward and backward.
     pub direction: Direction,
+    /// K for the population tier (times are per model).
     pub population: Option<i64>,
+    /// rnnlab's median, ms.
     pub rnnlab_ms: f64,
     /// `eager` or `torchscript`.
     pub pytorch_variant: String,
+    /// PyTorch's median, ms.
     pub pytorch_ms: f64,
     /// rnnlab / PyTorch (below 1: rnnlab is faster).
     pub ratio: f64,

@@ -13,9 +13,13 @@ use tch::Device;
 pub struct ShapeSpec {
     /// The family it belongs to (`paper`, `fastrnns`, `quick`), carried into each row.
     pub set: String,
+    /// Sequence length T.
     pub seq: i64,
+    /// Batch size B.
     pub batch: i64,
+    /// Input size D.
     pub input: i64,
+    /// Hidden size H; `None` takes each unit's Table 1 music size.
     pub hidden: Option<i64>,
 }
 
@@ -83,9 +87,13 @@ pub fn quick_shapes() -> Vec<ShapeSpec> {
 /// What to run and how long to time it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
+    /// Where to run (CPU or one CUDA device).
     pub device: Device,
+    /// Units to time.
     pub cells: Vec<CellKind>,
+    /// Tiers to time (cuDNN is skipped off CUDA).
     pub tiers: Vec<Tier>,
+    /// Shapes to time, each for every unit.
     pub shapes: Vec<ShapeSpec>,
     /// Models per op in the population tier.
     pub population: i64,
@@ -95,9 +103,11 @@ pub struct Options {
     pub min_reps: usize,
     /// Keep timing until this many seconds have passed (or `max_reps` is reached).
     pub min_time_s: f64,
+    /// Timed runs per case, at most (default 1000).
     pub max_reps: usize,
     /// Whether this is the `--quick` run (recorded in the report).
     pub quick: bool,
+    /// Seed of the weights and inputs (default 2014).
     pub seed: u64,
     /// Whether libtorch may use oneDNN (see [`crate::device::set_onednn_enabled`]): on CPU, on makes `at::lstm` run
     /// oneDNN's fused LSTM layer; off, the per-step ops that `at::gru` and `at::rnn_tanh` use.

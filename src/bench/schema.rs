@@ -24,15 +24,22 @@ use std::path::Path;
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum Tier {
+    /// Tier 1: the custom cell looped in Rust, two matmuls per gate per step (`NaiveLayer`).
     Naive,
+    /// Tier 2: the custom cell, gates in one matmul, the whole sequence's input projection precomputed.
     Fused,
+    /// Tier 3: libtorch's per-step kernel (`rnn_tanh_cell` / `gru_cell` / `lstm_cell`) looped in Rust.
     BuiltinCell,
+    /// Tier 4: libtorch's whole-sequence op (`rnn_tanh` / `gru` / `lstm`), cuDNN off.
     BuiltinSeq,
+    /// Tier 5: the whole-sequence op with cuDNN on (CUDA only).
     Cudnn,
+    /// Tier 6: tier 2 for K stacked models per op; times are per model (the op's time / K).
     Population,
 }
 
 impl Tier {
+    /// Every tier, in tier-number order.
     pub const ALL: [Tier; 6] = [
         Tier::Naive,
         Tier::Fused,
@@ -47,6 +54,7 @@ impl Tier {
         self as u8 + 1
     }
 
+    /// The tier's name in JSON and on the command line (`naive`, `builtin_seq`, …).
     pub fn name(self) -> &'static str {
         match self {
             Tier::Naive => "naive",
@@ -95,8 +103,10 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// Both directions, forward first.
     pub const ALL: [Direction; 2] = [Direction::Forward, Direction::ForwardBackward];
 
+    /// The direction's name in JSON (`forward`, `forward_backward`).
     pub fn name(self) -> &'static str {
         match self {
             Direction::Forward => "forward",
@@ -115,9 +125,13 @@ impl Direction {
 /// Sizes of one case: `x: [seq, batch, input]`, states `[batch, hidden]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Shape {
+    /// Sequence length T.
     pub seq: i64,
+    /// Batch size B.
     pub batch: i64,
+    /// Input size D.
     pub input: i64,
+    /// Hidden size H.
     pub hidden: i64,
 }
 
@@ -156,21 +170,30 @@ pub struct Row {
     pub form: String,
     /// 1–6 (see [`Tier`]).
     pub tier: u8,
+    /// The tier as a name.
     pub tier_name: Tier,
+    /// Where it ran (`cpu`, `cuda:0`).
     pub device: String,
+    /// Floating-point type of the run (rnnlab times f32).
     pub dtype: String,
+    /// Sizes of the case.
     pub shape: Shape,
     /// `paper`, `fastrnns`, `quick`…
     pub shape_set: String,
+    /// Forward only or forward and backward.
     pub direction: Direction,
     /// K for the population tier (times are then per model, the op's time / K).
     #[serde(default)]
     pub population: Option<i64>,
     /// Timed runs behind the statistics.
     pub reps: usize,
+    /// Median time of one pass over the whole sequence, ms.
     pub median_ms: f64,
+    /// 10th percentile of the timed runs, ms.
     pub p10_ms: f64,
+    /// 90th percentile of the timed runs, ms.
     pub p90_ms: f64,
+    /// Mean of the timed runs, ms.
     pub mean_ms: f64,
     /// Median per time step, in µs.
     pub step_us: f64,
@@ -189,20 +212,29 @@ pub struct Row {
 /// The machine and settings of a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
+    /// `rnnlab` or `pytorch`.
     pub framework: String,
     /// rnnlab's version, or PyTorch's.
     pub version: String,
+    /// The libtorch version the run linked.
     pub libtorch: String,
+    /// `cpu` or `cuda:N`.
     pub device: String,
     /// The CPU model (or the GPU's name where known).
     pub device_name: String,
     /// libtorch's intra-op threads.
     pub threads: i64,
+    /// Floating-point type of every row (`f32`).
     pub dtype: String,
+    /// Whether this was a `--quick` run.
     pub quick: bool,
+    /// K of the population tier.
     pub population: i64,
+    /// Untimed runs before timing each case.
     pub warmup: usize,
+    /// Timed runs per case, at least.
     pub min_reps: usize,
+    /// Seconds each case is timed for, at least (unless the repetition cap is reached first).
     pub min_time_s: f64,
     /// A large square f32 matmul's rate on this device, GFLOP/s: the practical arithmetic peak.
     pub peak_matmul_gflops: f64,
@@ -225,11 +257,14 @@ fn yes() -> bool {
 /// A whole benchmark run: what `--json` writes and `--load`/`--compare` read.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The machine and settings.
     pub meta: Meta,
+    /// One row per unit × tier × shape × direction.
     pub rows: Vec<Row>,
 }
 
 impl Report {
+    /// Reads a report written by `--json` (rnnlab's or `scripts/bench_pytorch.py`'s); errors name the file.
     pub fn read(path: &Path) -> Result<Report> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading benchmark JSON {}", path.display()))?;
@@ -237,6 +272,7 @@ impl Report {
             .with_context(|| format!("parsing benchmark JSON {}", path.display()))
     }
 
+    /// Writes the report as pretty JSON, atomically (temp file + rename).
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self)?;
         crate::atomic::write_atomic(path, (text + "\n").as_bytes())

@@ -11,9 +11,13 @@ use tch::{Device, Kind, Tensor};
 /// Timing statistics of a list of samples (ms).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stats {
+    /// Median, ms.
     pub median: f64,
+    /// 10th percentile (linear interpolation between order statistics), ms.
     pub p10: f64,
+    /// 90th percentile, ms.
     pub p90: f64,
+    /// Arithmetic mean, ms.
     pub mean: f64,
 }
 
@@ -25,6 +29,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 impl Stats {
+    /// Statistics of `samples` (ms). Panics on an empty slice: every case is timed at least once.
     pub fn of(samples: &[f64]) -> Stats {
         assert!(!samples.is_empty(), "no samples to summarise");
         let mut s = samples.to_vec();

@@ -87,6 +87,7 @@ impl BuiltinLayer {
         self
     }
 
+    /// Whether this layer runs the whole-sequence op or the per-step op.
     pub fn mode(&self) -> Implementation {
         self.mode
     }

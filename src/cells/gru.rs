@@ -24,6 +24,7 @@ use super::{project, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+/// The GRU in PyTorch's `GRUCell` layout: gate rows r, z, n; reset applied after the recurrent matmul.
 #[derive(Debug)]
 pub struct TorchGru {
     p: TorchLayout,
@@ -31,6 +32,7 @@ pub struct TorchGru {
 }
 
 impl TorchGru {
+    /// Draws `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` from `rng` (in that order).
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         TorchGru {
             p: TorchLayout::new(cfg, 3, rng),
@@ -61,6 +63,7 @@ impl Cell for TorchGru {
     }
 }
 
+/// The GRU of the paper: reset applied to `h` before the recurrent matmul (see the module doc).
 #[derive(Debug)]
 pub struct PaperGru {
     p: PaperLayout,
@@ -68,6 +71,7 @@ pub struct PaperGru {
 }
 
 impl PaperGru {
+    /// Draws `weight_ih`, `weight_hh`, `bias` from `rng` (in that order).
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         PaperGru {
             p: PaperLayout::new(cfg, 3, rng),

@@ -31,6 +31,7 @@ impl Implementation {
     pub const BUILTIN: [Implementation; 2] =
         [Implementation::BuiltinSeq, Implementation::BuiltinCell];
 
+    /// The name in configs and tables (`custom`, `custom_member`, `builtin_seq`, `builtin_cell`).
     pub fn name(self) -> &'static str {
         match self {
             Implementation::Custom => "custom",

@@ -12,8 +12,11 @@ use tch::Tensor;
 /// A cell's sizes: input `D`, hidden `H`, and `Some(K)` for a population of K models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dims {
+    /// Input size D.
     pub input: i64,
+    /// Hidden size H.
     pub hidden: i64,
+    /// `Some(K)` for a population of K models, `None` for one model.
     pub population: Option<i64>,
 }
 

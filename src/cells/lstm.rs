@@ -31,6 +31,7 @@ fn cell_state(state: &State) -> &Tensor {
     state.c.as_ref().expect("LSTM state without a cell state c")
 }
 
+/// The LSTM in PyTorch's `LSTMCell` layout: gate rows i, f, g, o; no peepholes (see the module doc).
 #[derive(Debug)]
 pub struct TorchLstm {
     p: TorchLayout,
@@ -38,6 +39,8 @@ pub struct TorchLstm {
 }
 
 impl TorchLstm {
+    /// Draws `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` from `rng` and adds `forget_bias` to the forget gate's
+    /// bias.
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         let p = TorchLayout::new(cfg, 4, rng);
         // The forget gate's rows are the second block; both biases only ever appear summed.
@@ -67,6 +70,7 @@ impl Cell for TorchLstm {
     }
 }
 
+/// The paper's LSTM: diagonal peepholes, one bias per gate (see the module doc).
 #[derive(Debug)]
 pub struct PaperLstm {
     p: PaperLayout,
@@ -75,6 +79,8 @@ pub struct PaperLstm {
 }
 
 impl PaperLstm {
+    /// Draws the peepholes, then `weight_ih`, `weight_hh`, `bias`, from `rng`, and adds `forget_bias` to the forget
+    /// gate's bias.
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         // The peepholes are drawn first: the order in which a seed has always drawn this cell's parameters.
         let peephole = match cfg.init {

@@ -47,12 +47,19 @@ use tch::Tensor;
 /// One of Greff et al.'s variants of the vanilla LSTM (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
+    /// No input gate.
     Nig,
+    /// No forget gate.
     Nfg,
+    /// No output gate.
     Nog,
+    /// No input activation.
     Niaf,
+    /// No output activation.
     Noaf,
+    /// No peepholes.
     Np,
+    /// Coupled input and forget gates.
     Cifg,
 }
 
@@ -68,6 +75,7 @@ enum Block {
 use Block::{F, I, O, Z};
 
 impl Variant {
+    /// The [`CellKind`] of this variant (`lstm_nig`, …).
     pub fn kind(self) -> CellKind {
         match self {
             Variant::Nig => CellKind::LstmNig,
@@ -107,6 +115,7 @@ impl Variant {
     }
 }
 
+/// A Greff et al. variant of the paper LSTM (see the module doc for its equations and weight layout).
 #[derive(Debug)]
 pub struct LstmVariant {
     variant: Variant,
@@ -116,6 +125,8 @@ pub struct LstmVariant {
 }
 
 impl LstmVariant {
+    /// Draws the variant's parameters from `rng` (peepholes first, then `weight_ih`, `weight_hh`, `bias`) and applies
+    /// `forget_bias`.
     pub fn new(variant: Variant, cfg: &CellConfig, rng: &mut Rng) -> Self {
         let n = variant.peepholes().len() as i64;
         // The peepholes are drawn first, as the paper LSTM draws them.

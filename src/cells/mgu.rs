@@ -20,6 +20,7 @@ use super::{per_gate, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+/// The minimal gated unit (see the module doc for its equations and weight layout).
 #[derive(Debug)]
 pub struct Mgu {
     p: PaperLayout,
@@ -27,6 +28,7 @@ pub struct Mgu {
 }
 
 impl Mgu {
+    /// Draws `weight_ih`, `weight_hh`, `bias` from `rng` (in that order).
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         Mgu {
             p: PaperLayout::new(cfg, 2, rng),

@@ -82,27 +82,44 @@ pub const PAPER_FAMILIES: [&str; 3] = ["tanh", "gru", "lstm"];
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CellKind {
+    /// The tanh RNN (Elman) in PyTorch's `RNNCell` layout; the paper's form too (two biases summed are one).
     Tanh,
+    /// The GRU as PyTorch computes it: the reset gate applied after the recurrent matmul, `r ⊙ (W_hn h + b_hn)`.
     TorchGru,
+    /// The GRU as Chung et al. (2014) write it: the reset gate applied before the recurrent matmul, `U (r ⊙ h)`.
     PaperGru,
+    /// The LSTM as PyTorch computes it: no peepholes, two bias vectors.
     TorchLstm,
+    /// The LSTM as Chung et al. (2014) write it: diagonal peepholes, the output gate peeking at the new cell.
     PaperLstm,
+    /// The minimal gated unit of Zhou et al. (2016): one forget gate doing the GRU's two gates' work.
     Mgu,
+    /// MUT1 of Jozefowicz, Zaremba & Sutskever (2015): the update gate sees only the input.
     Mut1,
+    /// MUT2 of Jozefowicz et al. (2015): the reset gate adds the input itself.
     Mut2,
+    /// MUT3 of Jozefowicz et al. (2015): the update gate sees `tanh(h)`.
     Mut3,
+    /// Greff et al.'s (2017) NIG: the paper LSTM without an input gate (`i = 1`).
     LstmNig,
+    /// Greff et al.'s NFG: no forget gate (`f = 1`).
     LstmNfg,
+    /// Greff et al.'s NOG: no output gate (`o = 1`).
     LstmNog,
+    /// Greff et al.'s NIAF: no input activation (the block input is linear).
     LstmNiaf,
+    /// Greff et al.'s NOAF: no output activation (`h' = o ⊙ c'`).
     LstmNoaf,
+    /// Greff et al.'s NP: no peepholes.
     LstmNp,
+    /// Greff et al.'s CIFG: coupled input and forget gates (`f = 1 − i`).
     LstmCifg,
 }
 
 /// Everything rnnlab knows about a unit, in one place: adding a unit is its file, its [`CellKind`] variant and
 /// one entry here (plus its fixture function in `scripts/make_fixtures.py`; see docs/adding-a-unit.md).
 pub struct Unit {
+    /// The variant this entry describes (its index in the registry is the variant's).
     pub kind: CellKind,
     /// The name in configs and on the command line; equal to the variant's serde name (a test checks).
     pub name: &'static str,
@@ -188,6 +205,7 @@ impl CellKind {
         &REGISTRY[self as usize]
     }
 
+    /// The unit's name in configs, on the command line and in tables (`tanh`, `paper_gru`, `lstm_cifg`, …).
     pub fn name(self) -> &'static str {
         self.unit().name
     }
@@ -263,17 +281,23 @@ pub enum Init {
     Torch,
     /// The paper authors' configs (jych/librnn): input weights and peepholes ~ U(−scale, scale), each gate's
     /// H×H recurrent block a random orthogonal matrix, biases zero.
-    Paper { scale: f64 },
+    Paper {
+        /// Half-width of the uniform draw (the config key `init_scale`, default 0.1).
+        scale: f64,
+    },
 }
 
 /// The recurrent state: `h`, and `c` for LSTMs.
 #[derive(Debug)]
 pub struct State {
+    /// Hidden state, `[B, H]` (`[K, B, H]` for a population).
     pub h: Tensor,
+    /// Memory cell, same shape as `h`, for units with a cell state (the LSTM forms); `None` otherwise.
     pub c: Option<Tensor>,
 }
 
 impl State {
+    /// A second handle on the same tensors (no copy; gradients still flow).
     pub fn shallow_clone(&self) -> State {
         State {
             h: self.h.shallow_clone(),
@@ -333,20 +357,27 @@ impl State {
 /// Sizes and placement shared by every cell constructor.
 #[derive(Clone, Copy, Debug)]
 pub struct CellConfig {
+    /// Input size D (≥ 1).
     pub input: i64,
+    /// Hidden size H (≥ 1).
     pub hidden: i64,
     /// `Some(K)` stacks K independent models along a leading dimension (population training).
     pub population: Option<i64>,
+    /// How the initial weights are drawn; default [`Init::Torch`].
     pub init: Init,
     /// Added to the forget gate's bias after the initial draw (LSTM forms; 0: no change). Under the paper's
     /// initialisation (biases zero) the forget gate's bias starts at exactly this value; Jozefowicz, Zaremba &
     /// Sutskever (2015) recommend 1. Units without a forget gate ignore it (see each file).
     pub forget_bias: f64,
+    /// Floating-point type of the parameters; default f32.
     pub kind: Kind,
+    /// Where the parameters live; default CPU.
     pub device: Device,
 }
 
 impl CellConfig {
+    /// Sizes `input` → `hidden` for one model (no population), PyTorch's initialisation, no forget-gate shift, f32 on
+    /// CPU.
     pub fn new(input: i64, hidden: i64) -> Self {
         CellConfig {
             input,
@@ -463,6 +494,7 @@ impl CellConfig {
 /// matmul: [`Cell::input_projection`] maps `x: [..., D]` to `[..., gates·H]` (input weights and the biases that can
 /// be folded in), and [`Cell::step`] takes one step's slice of it plus the previous state.
 pub trait Cell: Send + fmt::Debug {
+    /// The unit this cell computes.
     fn kind(&self) -> CellKind;
     /// Input and hidden sizes, and the population's K.
     fn dims(&self) -> Dims;
@@ -482,9 +514,11 @@ pub trait Cell: Send + fmt::Debug {
         population: Option<i64>,
     ) -> Box<dyn Cell>;
 
+    /// Input size D.
     fn input_size(&self) -> i64 {
         self.dims().input
     }
+    /// Hidden size H.
     fn hidden_size(&self) -> i64 {
         self.dims().hidden
     }
@@ -523,6 +557,7 @@ pub trait Cell: Send + fmt::Debug {
             / k
     }
 
+    /// The parameters alone, in [`Cell::named_parameters`]' order.
     fn parameters(&self) -> Vec<&Tensor> {
         self.named_parameters()
             .into_iter()

@@ -23,6 +23,7 @@ use super::{add_member_bias, project, recurrent, Cell, CellConfig, CellKind, Sta
 use crate::rng::Rng;
 use tch::Tensor;
 
+/// MUT1 (see the module doc for its equations, weight layout and the input map used when `D ≠ H`).
 #[derive(Debug)]
 pub struct Mut1 {
     p: PaperLayout,
@@ -31,6 +32,7 @@ pub struct Mut1 {
 }
 
 impl Mut1 {
+    /// Draws `weight_ih`, `weight_hh`, `bias`, then (when `D ≠ H`) `weight_x`, from `rng`.
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         Mut1 {
             p: PaperLayout::with_rows(cfg, 2, 2, 3, rng),

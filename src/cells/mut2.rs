@@ -21,6 +21,7 @@ use super::{add_member_bias, project, recurrent, Cell, CellConfig, CellKind, Sta
 use crate::rng::Rng;
 use tch::Tensor;
 
+/// MUT2 (see the module doc for its equations, weight layout and the input map used when `D ≠ H`).
 #[derive(Debug)]
 pub struct Mut2 {
     p: PaperLayout,
@@ -29,6 +30,7 @@ pub struct Mut2 {
 }
 
 impl Mut2 {
+    /// Draws `weight_ih`, `weight_hh`, `bias`, then (when `D ≠ H`) `weight_x`, from `rng`.
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         Mut2 {
             p: PaperLayout::with_rows(cfg, 2, 3, 3, rng),

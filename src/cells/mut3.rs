@@ -17,6 +17,7 @@ use super::{per_gate, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+/// MUT3 (see the module doc for its equations and weight layout).
 #[derive(Debug)]
 pub struct Mut3 {
     p: PaperLayout,
@@ -24,6 +25,7 @@ pub struct Mut3 {
 }
 
 impl Mut3 {
+    /// Draws `weight_ih`, `weight_hh`, `bias` from `rng` (in that order).
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         Mut3 {
             p: PaperLayout::new(cfg, 3, rng),

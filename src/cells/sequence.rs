@@ -10,6 +10,7 @@ use tch::{Device, Kind, Tensor};
 pub trait SequenceLayer {
     /// A short name for tables: `custom`, `builtin_seq`, `builtin_cell`.
     fn implementation(&self) -> &'static str;
+    /// The unit the layer runs.
     fn kind(&self) -> CellKind;
     /// `x: [T, B, D]` (or `[K, T, B, D]` for a population) → (`h_t` for every step `[(K,) T, B, H]`, final state).
     fn forward(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)>;
@@ -22,10 +23,12 @@ pub struct CustomLayer {
 }
 
 impl CustomLayer {
+    /// Runs `cell` over whole sequences.
     pub fn new(cell: Box<dyn Cell>) -> Self {
         CustomLayer { cell }
     }
 
+    /// The cell it runs.
     pub fn cell(&self) -> &dyn Cell {
         self.cell.as_ref()
     }

@@ -13,6 +13,7 @@ use super::{project, recurrent, Cell, CellConfig, CellKind, State};
 use crate::rng::Rng;
 use tch::Tensor;
 
+/// The tanh RNN cell (see the module doc for its equation and weight layout).
 #[derive(Debug)]
 pub struct TanhRnn {
     p: TorchLayout,
@@ -20,6 +21,7 @@ pub struct TanhRnn {
 }
 
 impl TanhRnn {
+    /// Draws `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` from `rng` (in that order).
     pub fn new(cfg: &CellConfig, rng: &mut Rng) -> Self {
         TanhRnn {
             p: TorchLayout::new(cfg, 1, rng),

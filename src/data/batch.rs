@@ -155,6 +155,7 @@ impl DeviceSplit {
         })
     }
 
+    /// The device the split lives on.
     pub fn device(&self) -> Device {
         self.device
     }
@@ -164,6 +165,7 @@ impl DeviceSplit {
         self.lengths.len()
     }
 
+    /// Whether the split holds no piece.
     pub fn is_empty(&self) -> bool {
         self.lengths.is_empty()
     }

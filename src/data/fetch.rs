@@ -26,9 +26,13 @@ pub const BASE_URL_ENV: &str = "RNNLAB_FETCH_BASE_URL";
 /// A file rnnlab knows the exact content of.
 #[derive(Clone, Copy, Debug)]
 pub struct PinnedFile {
+    /// The dataset the file holds.
     pub dataset: Dataset,
+    /// File name under `<data_dir>/music/` (`JSB_Chorales.mat`, …).
     pub file_name: &'static str,
+    /// Exact size in bytes.
     pub bytes: u64,
+    /// SHA-256 of the content, lowercase hex.
     pub sha256: &'static str,
 }
 
@@ -105,7 +109,12 @@ pub enum FetchOutcome {
     /// The file was there with the pinned checksum; nothing was downloaded.
     AlreadyPresent,
     /// Downloaded and verified; `replaced` says a file with a wrong checksum was there before.
-    Downloaded { bytes: u64, replaced: bool },
+    Downloaded {
+        /// Size of the downloaded file in bytes.
+        bytes: u64,
+        /// Whether a file with a wrong checksum was replaced.
+        replaced: bool,
+    },
 }
 
 /// Downloads the MAT file of the music dataset `dataset` into `<data_dir>/music/`, verifies it against the pinned
@@ -251,9 +260,17 @@ pub enum FileStatus {
     /// The pinned MAT file, with the pinned checksum.
     Ok,
     /// The pinned MAT file, with another checksum.
-    Mismatch { expected: String, actual: String },
+    Mismatch {
+        /// The pinned SHA-256, lowercase hex.
+        expected: String,
+        /// The file's SHA-256, lowercase hex.
+        actual: String,
+    },
     /// A pickle: rnnlab pins no sum for the upstream pickles, so the sum is only reported.
-    Unpinned { sha256: String },
+    Unpinned {
+        /// The file's SHA-256, lowercase hex.
+        sha256: String,
+    },
     /// No file for this dataset.
     Missing,
 }
@@ -261,8 +278,11 @@ pub enum FileStatus {
 /// One line of `rnnlab data verify`.
 #[derive(Clone, Debug, Serialize)]
 pub struct VerifyRow {
+    /// The dataset looked for.
     pub dataset: Dataset,
+    /// The file found, or the pinned MAT path when none was.
     pub file: PathBuf,
+    /// What was found (flattened into the JSON object under `status`).
     #[serde(flatten)]
     pub status: FileStatus,
 }

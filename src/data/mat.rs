@@ -25,7 +25,7 @@
 //! `MATLAB 5.0 MAT-file` in the header text), panics on corrupt zlib data and short files, and cannot read
 //! big-endian files; `mat5` and `matfile` do not read cell arrays. See docs/upstream/matrw.md.
 //!
-//! The music datasets' variables become piano rolls in [`rolls`]; [`parse_mat`] does both steps.
+//! The music datasets' variables become piano rolls in `mat/rolls.rs`; [`parse_mat`] does both steps.
 
 use std::fmt;
 use std::io::Read;
@@ -49,12 +49,16 @@ pub enum MatValue {
     Numeric(Numeric),
     /// A cell array; `cells` in column-major order, as MATLAB stores them.
     Cell {
+        /// Array dimensions as stored (MATLAB's, at least two).
         dims: Vec<usize>,
+        /// The elements.
         cells: Vec<MatValue>,
     },
     /// An array of a class this reader does not decode (`struct`, `char`, `sparse`, `object`, ...).
     Other {
+        /// The MATLAB class name (`struct`, `char`, …).
         class: &'static str,
+        /// Array dimensions as stored.
         dims: Vec<usize>,
     },
 }
@@ -75,15 +79,25 @@ impl MatValue {
 /// The numeric classes of MATLAB arrays (`mxDOUBLE_CLASS` ..).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
+    /// `double` (64-bit float).
     Double,
+    /// `single` (32-bit float).
     Single,
+    /// `int8`.
     Int8,
+    /// `uint8`.
     UInt8,
+    /// `int16`.
     Int16,
+    /// `uint16`.
     UInt16,
+    /// `int32`.
     Int32,
+    /// `uint32`.
     UInt32,
+    /// `int64`.
     Int64,
+    /// `uint64`.
     UInt64,
 }
 
@@ -106,6 +120,7 @@ impl Class {
         CLASSES.iter().find(|c| c.0 == code).map(|c| c.1)
     }
 
+    /// The MATLAB class name (`double`, `uint8`, …).
     pub fn name(self) -> &'static str {
         CLASSES.iter().find(|c| c.1 == self).map_or("?", |c| c.2)
     }
@@ -114,15 +129,25 @@ impl Class {
 /// The data type a numeric array's values are stored in (`miINT8` ..), which may be narrower than its class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {
+    /// `miINT8`.
     I8,
+    /// `miUINT8`.
     U8,
+    /// `miINT16`.
     I16,
+    /// `miUINT16`.
     U16,
+    /// `miINT32`.
     I32,
+    /// `miUINT32`.
     U32,
+    /// `miINT64`.
     I64,
+    /// `miUINT64`.
     U64,
+    /// `miSINGLE` (32-bit float).
     F32,
+    /// `miDOUBLE` (64-bit float).
     F64,
 }
 
@@ -154,10 +179,13 @@ impl Stored {
 /// A real numeric array: the values exactly as stored (no copy to `f64` until asked), column-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Numeric {
+    /// The array's MATLAB class.
     pub class: Class,
     /// The logical flag (MATLAB `logical`, stored as uint8).
     pub logical: bool,
+    /// Array dimensions (rows, columns, …).
     pub dims: Vec<usize>,
+    /// The type the values are stored in (may be narrower than `class`).
     pub stored: Stored,
     big_endian: bool,
     raw: Vec<u8>,
@@ -169,6 +197,7 @@ impl Numeric {
         self.raw.len() / self.stored.width()
     }
 
+    /// Whether the array holds no values.
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
@@ -254,6 +283,7 @@ pub enum MatErrorKind {
 /// A reading error: what, where (byte offset; inside which compressed variable; which variable or cell).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MatError {
+    /// What kind of error (the caller's exit message and tests match on it).
     pub kind: MatErrorKind,
     /// Byte offset in the file, or in the inflated data when `compressed_at` is set.
     pub offset: usize,
@@ -261,6 +291,7 @@ pub struct MatError {
     pub compressed_at: Option<usize>,
     /// The variable (and cell, MATLAB-style 1-based: `traindata{3}`) being read, when known.
     pub path: String,
+    /// What was wrong, in words.
     pub message: String,
 }
 

@@ -54,14 +54,19 @@ pub enum Task {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
+    /// The training split.
     Train,
+    /// The validation split (early stopping and the learning-rate choice).
     Valid,
+    /// The test split (reported only).
     Test,
 }
 
 impl Split {
+    /// The three splits, in this order.
     pub const ALL: [Split; 3] = [Split::Train, Split::Valid, Split::Test];
 
+    /// `train`, `valid` or `test`: the name in files and JSON keys.
     pub fn name(self) -> &'static str {
         match self {
             Split::Train => "train",
@@ -88,9 +93,13 @@ impl fmt::Display for Split {
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Dataset {
+    /// JSB Chorales (Bach chorales), 88-key piano rolls.
     Jsb,
+    /// Nottingham (folk tunes), 88-key piano rolls.
     Nottingham,
+    /// MuseData (classical music), 88-key piano rolls.
     Musedata,
+    /// Piano-midi.de (classical piano), 88-key piano rolls.
     Piano,
     /// Free Spoken Digit Dataset (raw 8 kHz speech), the public stand-in for the paper's Ubisoft sets.
     Fsdd,
@@ -105,6 +114,7 @@ impl Dataset {
         Dataset::Piano,
     ];
 
+    /// Music (polyphonic piano rolls) or speech (raw audio).
     pub fn task(self) -> Task {
         match self {
             Dataset::Fsdd => Task::Speech,
@@ -179,7 +189,9 @@ impl FromStr for Dataset {
 
 /// A loaded dataset of either task.
 pub enum AnyData {
+    /// A music dataset: piano rolls.
     Music(MusicData),
+    /// A speech dataset: normalised waveforms.
     Speech(SpeechData),
 }
 

@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MusicFormat {
+    /// MAT-file level 5 (`.mat`), read by rnnlab's own reader.
     Mat,
+    /// Boulanger-Lewandowski's Python pickle (`.pickle`).
     Pickle,
 }
 
@@ -115,8 +117,11 @@ pub struct SplitStats {
     pub frames: usize,
     /// Frames a next-step model predicts: `frames − sequences` (a piece of `T` frames gives `T − 1` targets).
     pub predicted_frames: usize,
+    /// Frames of the shortest piece.
     pub len_min: usize,
+    /// Frames of the longest piece.
     pub len_max: usize,
+    /// Mean frames per piece.
     pub len_mean: f64,
     /// The median length (mean of the two middle ones for an even count, as NumPy).
     pub len_median: f64,
@@ -131,6 +136,7 @@ pub struct SplitStats {
 }
 
 impl SplitStats {
+    /// Statistics of a split's piano rolls (zeros for an empty split).
     pub fn of(rolls: &[PianoRoll]) -> SplitStats {
         let mut lens: Vec<usize> = rolls.iter().map(PianoRoll::len).collect();
         lens.sort_unstable();

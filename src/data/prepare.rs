@@ -13,8 +13,11 @@ use tch::{Device, Kind};
 /// One value for each split.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PerSplit<T> {
+    /// The training split's value.
     pub train: T,
+    /// The validation split's value.
     pub valid: T,
+    /// The test split's value.
     pub test: T,
 }
 
@@ -28,6 +31,7 @@ impl<T> PerSplit<T> {
         })
     }
 
+    /// The value of `split`.
     pub fn get(&self, split: Split) -> &T {
         match split {
             Split::Train => &self.train,
@@ -36,6 +40,7 @@ impl<T> PerSplit<T> {
         }
     }
 
+    /// The value of `split`, mutable.
     pub fn get_mut(&mut self, split: Split) -> &mut T {
         match split {
             Split::Train => &mut self.train,
@@ -49,14 +54,21 @@ impl<T> PerSplit<T> {
 /// ([`crate::config::TrainConfig::preparation`], where each field is documented under the same name).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Preparation {
+    /// Sequences (or chunks) per training update.
     pub batch_size: usize,
+    /// Sequences per evaluation batch.
     pub eval_batch_size: usize,
+    /// Length bucketing of the training batches (evaluation batches are always bucketed).
     pub bucket: bool,
     /// Seed of the training batches' shuffles.
     pub seed: u64,
+    /// Chunk length in frames for training (0: whole pieces).
     pub chunk_len: usize,
+    /// Use only N training sequences (0: all).
     pub train_subset: usize,
+    /// Use only N validation and test sequences (0: all).
     pub eval_subset: usize,
+    /// Music: take the subsets spread evenly over each split instead of the first N.
     pub subset_spread: bool,
     /// The float kind of the batches.
     pub kind: Kind,

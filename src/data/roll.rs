@@ -119,12 +119,16 @@ pub fn chunk_pieces(pieces: &[PianoRoll], chunk_len: usize) -> Result<Vec<PianoR
 /// The three splits of one benchmark, in file order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MusicData {
+    /// Training pieces.
     pub train: Vec<PianoRoll>,
+    /// Validation pieces.
     pub valid: Vec<PianoRoll>,
+    /// Test pieces.
     pub test: Vec<PianoRoll>,
 }
 
 impl MusicData {
+    /// The pieces of one split.
     pub fn split(&self, split: Split) -> &[PianoRoll] {
         match split {
             Split::Train => &self.train,

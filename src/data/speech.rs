@@ -46,9 +46,11 @@ pub const BUNDLED_MANIFEST: &str = include_str!("fsdd_manifest.tsv");
 pub struct ManifestRow {
     /// Relative to the FSDD folder: `recordings/<name>.wav`.
     pub file: String,
+    /// Length of the recording in samples (8 kHz, int16).
     pub n_samples: usize,
     /// `train`, `valid` or `test` (the `split_by_index` column).
     pub split: String,
+    /// SHA-256 of the file, lowercase hex; reading checks it.
     pub sha256: String,
 }
 
@@ -170,7 +172,9 @@ pub fn write_wav(path: &Path, samples: &[f32], norm: &Normalisation) -> Result<(
 /// The affine map applied to every sample: `(x − mean) / std`, int16 units.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Normalisation {
+    /// Mean of the training samples, int16 units.
     pub mean: f64,
+    /// Population standard deviation of the training samples, int16 units.
     pub std: f64,
 }
 
@@ -194,6 +198,7 @@ impl Normalisation {
         })
     }
 
+    /// Normalises int16 samples to `(x − mean) / std` as f32.
     pub fn apply(&self, x: &[i16]) -> Vec<f32> {
         x.iter()
             .map(|&v| ((v as f64 - self.mean) / self.std) as f32)
@@ -204,6 +209,7 @@ impl Normalisation {
 /// A normalised recording (or a chunk of one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Waveform {
+    /// Normalised samples at 8 kHz.
     pub samples: Vec<f32>,
 }
 
@@ -217,15 +223,20 @@ impl Waveform {
 /// The three splits of FSDD, normalised with training statistics.
 #[derive(Clone, Debug)]
 pub struct SpeechData {
+    /// Training recordings, normalised.
     pub train: Vec<Waveform>,
+    /// Validation recordings, normalised with the training statistics.
     pub valid: Vec<Waveform>,
+    /// Test recordings, normalised with the training statistics.
     pub test: Vec<Waveform>,
     /// The file of each sequence, per split (train, valid, test).
     pub files: [Vec<String>; 3],
+    /// The normalisation every split was given (the training set's mean and standard deviation).
     pub norm: Normalisation,
 }
 
 impl SpeechData {
+    /// The recordings of one split.
     pub fn split(&self, split: super::Split) -> &[Waveform] {
         match split {
             super::Split::Train => &self.train,
@@ -327,20 +338,28 @@ pub fn chunk_sequences(seqs: &[Waveform], chunk_len: usize) -> Vec<Waveform> {
 /// Per-split statistics for `rnnlab data stats`.
 #[derive(Clone, Debug, Serialize)]
 pub struct SpeechStats {
+    /// Recordings in the split.
     pub sequences: usize,
+    /// Samples over all recordings.
     pub samples: usize,
+    /// Duration of the split, seconds at 8 kHz.
     pub seconds: f64,
     /// Predicted steps (each predicts 10 samples).
     pub steps: usize,
+    /// Predicted steps of the shortest recording.
     pub steps_min: usize,
+    /// Mean predicted steps per recording.
     pub steps_mean: f64,
+    /// Predicted steps of the longest recording.
     pub steps_max: usize,
     /// Mean and standard deviation of the normalised samples.
     pub mean: f64,
+    /// Population standard deviation of the normalised samples.
     pub std: f64,
 }
 
 impl SpeechStats {
+    /// Statistics of a split's recordings (zeros for an empty split).
     pub fn of(seqs: &[Waveform]) -> SpeechStats {
         let steps: Vec<usize> = seqs.iter().map(Waveform::steps).collect();
         let samples: usize = seqs.iter().map(|s| s.samples.len()).sum();
@@ -386,6 +405,7 @@ pub struct SpeechSplit {
 }
 
 impl SpeechSplit {
+    /// Frames every recording (its whole frames only) into one tensor on `device`.
     pub fn new(seqs: &[Waveform], device: Device) -> Result<Self> {
         let mut flat: Vec<f32> = Vec::new();
         let mut starts = Vec::with_capacity(seqs.len());
@@ -409,10 +429,12 @@ impl SpeechSplit {
         })
     }
 
+    /// Number of recordings.
     pub fn len(&self) -> usize {
         self.steps.len()
     }
 
+    /// Whether the split holds no recording.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }

@@ -29,7 +29,9 @@ use tch::{Device, Kind, Tensor};
 pub struct Generated {
     /// The member whose audio was written.
     pub member: usize,
+    /// The drawn samples in normalised units (undo with `norm`), 8 kHz.
     pub samples: Vec<f32>,
+    /// The run's normalisation, used to write the WAV in int16 units.
     pub norm: Normalisation,
 }
 

@@ -3,7 +3,8 @@
 //!
 //! The run's best weights (`best.*` of its last checkpoint, [`RunDir::load_best_model`]) are loaded on the CPU; the
 //! member is the run's best by validation NLL ([`RunDir::best_member`]) unless one is asked for. The model is
-//! stepped one frame at a time with [`Model::outputs_from`], its recurrent state carried between calls:
+//! stepped one frame at a time with [`Model::outputs_from`](crate::model::Model::outputs_from), its recurrent state
+//! carried between calls:
 //! ```text
 //! primer: the first P frames of test piece I (teacher forcing), or one silent frame when P = 0
 //! p_t   = σ(out(h_t))                   88 Bernoulli probabilities of the next frame
@@ -68,13 +69,19 @@ impl Default for MusicSampleOptions {
 /// What [`sample_music`] wrote.
 #[derive(Clone, Debug)]
 pub struct MusicSample {
+    /// The member that generated the sample (the best by validation NLL unless asked otherwise).
     pub member: usize,
     /// Primer and drawn frames, row-major, 88 per frame.
     pub roll: Vec<u8>,
+    /// Frames of the primer (taken from a test piece) at the start of `roll`.
     pub primer_frames: usize,
+    /// Notes in the MIDI file (primer and drawn frames).
     pub notes: usize,
+    /// How frames map to MIDI ticks and seconds.
     pub timing: MidiTiming,
+    /// The MIDI file written.
     pub midi: PathBuf,
+    /// The piano-roll figure written beside it (the sample over a real test piece).
     pub png: PathBuf,
 }
 

@@ -48,6 +48,7 @@ pub fn sample_frame(probs: &[f64], mode: SampleMode, rng: &mut impl Rng) -> Resu
 /// and return the 88 probabilities of the frame that follows. The tch side implements it with the member's
 /// weights (`sigmoid(out(h_t))`), keeping the hidden state inside the closure.
 pub trait StepModel {
+    /// Feeds `frame` (88 values, 0/1) and returns the 88 probabilities of the next frame.
     fn step(&mut self, frame: &[u8]) -> Result<Vec<f64>>;
 }
 

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 
 /// Figure size of single-panel figures; multi-panel figures grow from it.
 pub const FIG_W: u32 = 1200;
+/// Figure height of single-panel figures, pixels.
 pub const FIG_H: u32 = 800;
 /// The title line and the legend row under it (as in the benchmark chart).
 pub const HEADER_H: u32 = 96;
@@ -116,12 +117,18 @@ pub fn draw_figure(
 /// How a legend entry is drawn.
 #[derive(Clone, Copy)]
 pub enum Swatch {
+    /// A line segment, solid or dashed.
     Line {
+        /// Whether the line is dashed.
         dashed: bool,
     },
+    /// A filled circle.
     Dot,
+    /// An outlined diamond.
     HollowDiamond,
+    /// An upright cross (×).
     Cross,
+    /// An outlined circle.
     Ring,
     /// A vertical bar with caps through a filled square: a mean with its interval.
     ErrorBar,
@@ -331,8 +338,11 @@ pub fn log_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 /// A panel's NLL axis: log when every value is positive (the music NLLs), linear otherwise (the speech task's
 /// Gaussian-mixture NLLs per sample can go below zero, and a log axis would drop those points).
 pub struct YRange {
+    /// Whether the axis is logarithmic.
     pub log: bool,
+    /// Lower end of the axis (NLL).
     pub lo: f64,
+    /// Upper end of the axis (NLL).
     pub hi: f64,
 }
 

@@ -64,8 +64,10 @@ pub fn read_table2(path: &Path) -> Result<Vec<Row>> {
 /// came from a `--quick` smoke run (tables made before the flag was recorded read as not quick).
 #[derive(serde::Deserialize)]
 pub struct Table2File {
+    /// Whether the table came from a `--quick` smoke run.
     #[serde(default)]
     pub quick: bool,
+    /// The table's rows.
     pub rows: Vec<Row>,
 }
 

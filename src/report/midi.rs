@@ -35,7 +35,9 @@ pub const DEFAULT_BPM: f64 = 120.0;
 /// The note value one frame is notated as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameNote {
+    /// One frame is a quarter note.
     Quarter,
+    /// One frame is an eighth note.
     Eighth,
 }
 
@@ -60,6 +62,7 @@ impl FrameNote {
 /// How frames map to ticks and ticks to seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MidiTiming {
+    /// The note value of one frame.
     pub note: FrameNote,
     /// Ticks of one frame (480 for a quarter note, 240 for an eighth).
     pub ticks_per_frame: u32,
@@ -103,8 +106,11 @@ impl MidiTiming {
 /// A note of a roll: MIDI pitch, start and length in frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Note {
+    /// MIDI pitch (21 = A0 … 108 = C8 for the 88 keys).
     pub pitch: u8,
+    /// First frame of the note.
     pub start: usize,
+    /// Length in frames (at least 1).
     pub frames: usize,
 }
 

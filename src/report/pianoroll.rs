@@ -20,9 +20,11 @@ use std::path::Path;
 /// One piano roll to draw. All panels share the time axis (the longest roll's frames), so rolls of different
 /// lengths compare at the same scale.
 pub struct Panel<'a> {
+    /// Title drawn above the panel.
     pub title: &'a str,
     /// Row-major, 88 values (0 or 1) per frame, as [`crate::report::midi::piano_roll_to_midi`] takes.
     pub roll: &'a [u8],
+    /// Colour of the sounding notes.
     pub color: RGBColor,
     /// A frame to mark with a vertical grey line, e.g. where a sample's primer ends and its drawn frames begin.
     pub divider: Option<usize>,
@@ -31,12 +33,15 @@ pub struct Panel<'a> {
 /// Where a panel's plotting area landed in the image, so tests (and callers) can find a cell's pixels.
 #[derive(Clone, Debug)]
 pub struct PanelGeometry {
+    /// Frames on the time axis (the longest roll's).
     pub frames: usize,
     /// The pitch range drawn: `lowest ..= highest`.
     pub lowest: u8,
+    /// Highest pitch drawn (MIDI).
     pub highest: u8,
     /// Pixel of the data point (frame 0, pitch `lowest`) and of (frame `frames`, pitch `highest + 1`).
     pub origin: (i32, i32),
+    /// Pixel of (frame `frames`, pitch `highest + 1`): the opposite corner from `origin`.
     pub corner: (i32, i32),
 }
 

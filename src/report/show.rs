@@ -23,13 +23,18 @@ use std::time::{Duration, SystemTime};
 /// Where a run stands (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunState {
+    /// `summary.json` exists.
     Finished,
+    /// A checkpoint, no summary, and the last epoch was written recently (3 epochs' time, at least 2 minutes).
     Running,
+    /// A checkpoint, no summary, nothing written for longer: killed or interrupted (`train --resume` continues it).
     Unfinished,
+    /// No checkpoint yet: no epoch has finished.
     NotStarted,
 }
 
 impl RunState {
+    /// The state as `rnnlab show` prints it (`finished`, `not started`, …).
     pub fn name(self) -> &'static str {
         match self {
             RunState::Finished => "finished",
@@ -45,10 +50,15 @@ pub type Best = (usize, f64, f64, Option<f64>, Option<usize>);
 
 /// What `rnnlab show` reads of one run.
 pub struct RunView {
+    /// The run directory.
     pub path: PathBuf,
+    /// The run's `config.toml`.
     pub cfg: TrainConfig,
+    /// `summary.json`, once the run has finished.
     pub summary: Option<Summary>,
+    /// The checkpoint's `state.json`, once an epoch has finished.
     pub state: Option<TrainState>,
+    /// Where the run stands.
     pub run_state: RunState,
     /// Seconds since metrics.jsonl (or the config, before any epoch) was last written.
     pub idle_seconds: f64,

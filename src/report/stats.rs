@@ -53,7 +53,9 @@ pub struct SeedStats {
     pub n: usize,
     /// Seeds left out because their value was not finite (a diverged run).
     pub diverged: usize,
+    /// Mean of the finite values; `None` when there is none.
     pub mean: Option<f64>,
+    /// Sample standard deviation (n − 1); `None` when n < 2.
     pub sd: Option<f64>,
     /// `(lo, hi)`, written to JSON as `[lo, hi]`.
     pub ci95: Option<(f64, f64)>,
@@ -103,8 +105,11 @@ pub fn t_quantile_975(df: usize) -> f64 {
 /// `t > 0` means `a` has the higher mean (for NLL: `a` is worse).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Welch {
+    /// The t statistic (positive: `a` has the higher mean).
     pub t: f64,
+    /// Welch–Satterthwaite degrees of freedom.
     pub df: f64,
+    /// Two-sided p-value.
     pub p: f64,
 }
 
@@ -160,14 +165,21 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
 /// The test fields are None when the pair could not be tested (see [`welch`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PairTest {
+    /// First unit of the pair (a Table 2 row's `unit`).
     pub a: String,
+    /// Second unit of the pair.
     pub b: String,
     /// Finite seeds on each side.
     pub n_a: usize,
+    /// Finite seeds of `b`.
     pub n_b: usize,
+    /// Mean test NLL of `a` over its finite seeds.
     pub mean_a: Option<f64>,
+    /// Mean test NLL of `b` over its finite seeds.
     pub mean_b: Option<f64>,
+    /// Welch's t (positive: `a` is worse); `None` when the pair could not be tested.
     pub t: Option<f64>,
+    /// Welch–Satterthwaite degrees of freedom; `None` when the pair could not be tested.
     pub df: Option<f64>,
     /// Welch's two-sided p-value, uncorrected.
     pub p: Option<f64>,
@@ -178,9 +190,11 @@ pub struct PairTest {
 /// The tests between units of one dataset, for `table2.json` and `table2.md`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetTests {
+    /// Dataset name.
     pub dataset: String,
     /// Level at which `sentence` calls a difference significant (on `p_holm`).
     pub alpha: f64,
+    /// Every pair of units, each tested once.
     pub pairs: Vec<PairTest>,
     /// The result in plain words (see [`compare_units`]).
     pub sentence: String,

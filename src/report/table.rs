@@ -19,29 +19,45 @@ pub fn unit_family(cell: &str) -> anyhow::Result<&'static str> {
     Ok(cell.parse::<CellKind>()?.family())
 }
 
+/// One row of Table 2: one run (a dataset × a cell), reported at its best member (lowest validation NLL).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Row {
+    /// Dataset name (`jsb`, `fsdd`, …).
     pub dataset: String,
+    /// The unit family, Table 2's column (`tanh`, `gru`, `lstm`, or a unit beyond the paper).
     pub unit: String,
+    /// The cell that ran (`paper_gru`, `torch_lstm`, …).
     pub cell: String,
+    /// Hidden size.
     pub hidden: i64,
+    /// Parameters per model by the paper's definition (recurrent layer only).
     pub params_paper: i64,
+    /// All trainable parameters per model, output layer included.
     pub params_total: i64,
+    /// Train NLL of the best member at its best weights, no weight noise (nats per predicted frame).
     pub train_nll: f64,
+    /// Validation NLL of the best member (nats per predicted frame).
     pub valid_nll: f64,
+    /// Test NLL of the best member (nats per predicted frame).
     pub test_nll: f64,
+    /// The paper's Table 2 train NLL for this dataset and unit, where it has one.
     pub paper_train_nll: Option<f64>,
+    /// The paper's Table 2 test NLL for this dataset and unit (for `fsdd`: Ubisoft A's, for reference only).
     pub paper_test_nll: Option<f64>,
     /// ours − paper, test NLL (negative: better than the paper).
     pub test_diff: Option<f64>,
+    /// Learning rate of the best member.
     pub lr: f64,
     /// Epochs run, and the epoch whose weights are reported.
     pub epochs: usize,
+    /// Epoch of the best member's lowest validation NLL (the weights reported).
     pub best_epoch: Option<usize>,
+    /// Wall-clock seconds of the run, training and evaluation.
     pub seconds: f64,
     /// CPU seconds of the run's training thread, over all its invocations (0 in tables made before it was recorded).
     #[serde(default)]
     pub cpu_seconds: f64,
+    /// Members trained (learning-rate candidates × seeds).
     pub population: usize,
     /// The best member was still training when the run reached its epoch cap: early stopping did not end it, so
     /// more epochs might have lowered its NLL.
@@ -67,6 +83,7 @@ pub struct Row {
     /// Per seed: the chosen member's validation NLL and learning rate.
     #[serde(default)]
     pub valid_nll_seeds: Vec<Option<f64>>,
+    /// Per seed: the chosen member's learning rate (`null` where every member of the seed diverged).
     #[serde(default)]
     pub lr_seeds: Vec<Option<f64>>,
     /// Mean, standard deviation and 95 % t-interval of `test_nll_seeds` (see [`super::stats`]).
@@ -92,6 +109,7 @@ pub struct Variants {
     pub test_with_first_frame: f64,
     /// Test NLL with the state reset every `reset_every` steps.
     pub test_reset: f64,
+    /// The reset period of `test_reset`, in steps.
     pub reset_every: usize,
 }
 
@@ -123,7 +141,9 @@ fn one() -> usize {
 /// Table 2 as written to `table2.json`: the rows and, per dataset, the tests between units over seeds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Table2 {
+    /// One row per run.
     pub rows: Vec<Row>,
+    /// Per dataset, the Welch tests between its units over seeds (empty with one seed).
     pub tests: Vec<DatasetTests>,
 }
 
@@ -256,6 +276,8 @@ fn over_seeds(r: &Row) -> String {
     cell
 }
 
+/// Table 2 as Markdown: one line per row (with a column over seeds when any row has several), then the notes its
+/// rows call for (the marks ↑ and ‡, the pruned members, the speech rows' caveat).
 pub fn markdown(rows: &[Row]) -> String {
     let seeded = rows.iter().any(|r| r.seeds > 1);
     let mut s = String::from(
@@ -392,6 +414,7 @@ pub fn markdown_tests(tests: &[DatasetTests]) -> String {
     s
 }
 
+/// Table 2 as CSV (`table2.csv`): a header line, then one line per row; NLLs to 6 decimals.
 pub fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
         "dataset,unit,cell,hidden,params_paper,params_total,train_nll,valid_nll,test_nll,paper_train_nll,\

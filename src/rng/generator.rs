@@ -68,6 +68,7 @@ enum Law {
 }
 
 impl Rng {
+    /// A new generator seeded with `seed` (errors only if libtorch cannot allocate one).
     pub fn new(seed: u64) -> Result<Rng> {
         // SAFETY: returns a new heap-allocated generator or null; freed in Drop.
         let gen = unsafe { ffi::rnnlab_generator_new(seed) };

@@ -14,6 +14,7 @@ use tch::Tensor;
 
 /// A run directory.
 pub struct RunDir {
+    /// The directory's path.
     pub path: PathBuf,
 }
 
@@ -80,10 +81,12 @@ impl RunDir {
         self.path.join(name)
     }
 
+    /// `checkpoint/state.json`: the [`TrainState`] of the last checkpoint.
     pub fn state_path(&self) -> PathBuf {
         self.path.join(CHECKPOINT_DIR).join(STATE_FILE)
     }
 
+    /// `checkpoint/last.safetensors`: the tensors of the last checkpoint.
     pub fn weights_path(&self) -> PathBuf {
         self.path.join(CHECKPOINT_DIR).join(WEIGHTS_FILE)
     }
@@ -347,6 +350,7 @@ impl RunDir {
     }
 }
 
+/// The header line of `metrics.csv`.
 pub fn metrics_csv_header() -> &'static str {
     "epoch,member,lr,updates,seconds,train_nll,valid_nll,test_nll,status\n"
 }

@@ -8,6 +8,7 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Still training: takes updates and is evaluated each epoch.
     Active,
     /// Early stopping: no better validation NLL for `patience` epochs.
     Stopped,
@@ -32,53 +33,71 @@ impl fmt::Display for Status {
 /// One member's early-stopping state (in `checkpoint/state.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MemberState {
+    /// The member's learning rate (constant over the run).
     pub lr: f64,
+    /// Active, stopped early or diverged.
     pub status: Status,
     /// Epoch at which the status last changed to stopped/diverged.
     pub status_epoch: Option<usize>,
+    /// Lowest validation NLL so far (nats per predicted frame); `None` before the first evaluation.
     pub best_valid: Option<f64>,
+    /// Epoch of `best_valid` (whose weights `checkpoint/` keeps as the member's best).
     pub best_epoch: Option<usize>,
+    /// Epochs since `best_valid` last improved; stopping triggers when it reaches `patience`.
     pub epochs_since_best: usize,
 }
 
 /// Everything besides tensors that a resumed run needs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainState {
+    /// Version of the run-directory format that wrote this file ([`super::RUN_FORMAT_VERSION`]).
     pub format_version: u32,
     /// Completed epochs.
     pub epoch: usize,
+    /// Optimizer updates (minibatches) taken so far.
     pub updates: u64,
     /// Wall-clock seconds of training and evaluation so far.
     pub seconds: f64,
     /// CPU seconds of the training thread so far (absent in run directories made before it was recorded).
     #[serde(default)]
     pub cpu_seconds: f64,
+    /// The run's seed (weights, weight noise, batch order).
     pub seed: u64,
+    /// Every member's state, in member order.
     pub members: Vec<MemberState>,
 }
 
 /// One member's line of an epoch (`metrics.csv` row, element of `metrics.jsonl`'s `members`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MemberMetrics {
+    /// The member's learning rate.
     pub lr: f64,
     /// Mean NLL per predicted frame over this epoch's updates, at the noisy weights the updates used; none for a
     /// member that had stopped or diverged before the epoch (it takes no updates, and training skips it).
     pub train_nll: Option<f64>,
+    /// NLL on the validation set at this epoch's weights, without noise (nats per predicted frame); none where it is
+    /// not finite (a diverged member). A member that no longer trains keeps its last evaluation's value.
     pub valid_nll: Option<f64>,
+    /// NLL on the test set at this epoch's weights, without noise (nats per predicted frame); none as for `valid_nll`.
     pub test_nll: Option<f64>,
+    /// The member's status at the end of the epoch.
     pub status: Status,
 }
 
 /// One epoch of a run: one line of `metrics.jsonl`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EpochMetrics {
+    /// Epoch number, from 1.
     pub epoch: usize,
+    /// Optimizer updates taken by the end of the epoch (cumulative).
     pub updates: u64,
+    /// Wall-clock seconds of training and evaluation by the end of the epoch (cumulative).
     pub seconds: f64,
     /// CPU seconds of the training thread so far: with one libtorch thread, the run's own compute, whatever else
     /// the machine was doing (in `metrics.jsonl` only; 0 in runs made before it was recorded).
     #[serde(default)]
     pub cpu_seconds: f64,
+    /// Every member's line, in member order.
     pub members: Vec<MemberMetrics>,
 }
 
@@ -111,17 +130,24 @@ mod nan_as_null {
 /// Per-member results at the member's best (validation) weights, evaluated without noise.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MemberResult {
+    /// Index of the member in the population.
     pub member: usize,
+    /// The member's learning rate.
     pub lr: f64,
+    /// Its final status.
     pub status: Status,
     /// The epoch at which the member stopped early or diverged.
     #[serde(default)]
     pub status_epoch: Option<usize>,
+    /// Epoch of the best validation NLL, whose weights were evaluated; `None` if never evaluated.
     pub best_epoch: Option<usize>,
+    /// NLL on the training set (nats per predicted frame, no noise); NaN (`null` in JSON) for a diverged member.
     #[serde(with = "nan_as_null")]
     pub train_nll: f64,
+    /// NLL on the validation set (nats per predicted frame); NaN (`null`) for a diverged member.
     #[serde(with = "nan_as_null")]
     pub valid_nll: f64,
+    /// NLL on the test set (nats per predicted frame); NaN (`null`) for a diverged member.
     #[serde(with = "nan_as_null")]
     pub test_nll: f64,
 }
@@ -129,19 +155,31 @@ pub struct MemberResult {
 /// What a finished run reports: `summary.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
+    /// Dataset name (`nottingham`, `fsdd`, …).
     pub dataset: String,
+    /// Cell name (`tanh`, `paper_gru`, …).
     pub cell: String,
+    /// How the recurrence ran (`custom`, `builtin_seq`, …).
     pub implementation: String,
+    /// Hidden size per member.
     pub hidden: i64,
+    /// Trainable parameters per member by the paper's definition (recurrent layer only, see
+    /// `CellKind::paper_param_count`).
     pub params_paper: i64,
+    /// All trainable parameters per member, output layer included.
     pub params_total: i64,
+    /// Epochs trained.
     pub epochs: usize,
+    /// Optimizer updates taken.
     pub updates: u64,
+    /// Wall-clock seconds of training and evaluation.
     pub seconds: f64,
+    /// `seconds / epochs`.
     pub seconds_per_epoch: f64,
     /// CPU seconds of the training thread (0 in summaries made before it was recorded).
     #[serde(default)]
     pub cpu_seconds: f64,
+    /// Members trained at once: learning-rate candidates × seeds.
     pub population: usize,
     /// Independent replicates in the population (`seeds` of the config; 1 in summaries made before seeds were
     /// reported). Member `m` belongs to seed `m % seeds` (members are candidate-major, see
@@ -154,6 +192,7 @@ pub struct Summary {
     /// members only); `None` where every member of the seed diverged.
     #[serde(default)]
     pub best_member_per_seed: Vec<Option<usize>>,
+    /// Every member's result, in member order.
     pub members: Vec<MemberResult>,
 }
 

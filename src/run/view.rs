@@ -21,13 +21,17 @@ use std::path::{Path, PathBuf};
 /// Everything readable from one run directory.
 #[derive(Clone, Debug)]
 pub struct RunData {
+    /// The run directory.
     pub dir: PathBuf,
+    /// Dataset name, from `config.toml`.
     pub dataset: String,
+    /// Cell name, from `config.toml`.
     pub cell: String,
     /// The unit family ([`CellKind::family`]): `tanh`, `gru`, `lstm`, or a unit beyond the paper's own name.
     pub unit: &'static str,
     /// Epochs in order, one per epoch number (a resumed run's repeated epochs keep the last copy).
     pub epochs: Vec<EpochMetrics>,
+    /// `summary.json`, when the run has finished.
     pub summary: Option<Summary>,
     /// Independent seeds in the population: from summary.json, else config.toml's `seeds`, else 1. Member `m`
     /// belongs to seed `m % seeds`.
@@ -39,10 +43,13 @@ pub struct RunData {
 /// One member of a run, for the learning-rate search.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemberPoint {
+    /// Index of the member in the population.
     pub member: usize,
+    /// The member's learning rate.
     pub lr: f64,
     /// Validation NLL at the member's best weights (from summary.json), else the lowest seen so far.
     pub valid_nll: Option<f64>,
+    /// Whether the member diverged (its NLL became NaN/Inf).
     pub diverged: bool,
 }
 
@@ -154,9 +161,13 @@ impl RunData {
 
 /// One epoch of a member's learning curve; NLLs only where finite.
 pub struct CurvePoint {
+    /// Epoch number (a float, for the chart's x axis).
     pub epoch: f64,
+    /// Wall-clock seconds of the run at the end of the epoch.
     pub seconds: f64,
+    /// The epoch's train NLL (at noisy weights, nats per frame).
     pub train: Option<f64>,
+    /// The epoch's validation NLL (nats per frame).
     pub valid: Option<f64>,
 }
 

@@ -29,6 +29,7 @@ pub enum JobStatus {
 
 /// The outcome of a collection.
 pub struct Collected {
+    /// The Table 2 rows of the finished runs, in the paper's order (dataset, then unit).
     pub rows: Vec<Row>,
     /// (job name, status) of every job that has no row, in plan order.
     pub others: Vec<(String, JobStatus)>,

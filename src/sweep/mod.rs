@@ -34,9 +34,11 @@ pub const PLAN_FILE: &str = "plan.json";
 /// `OUT/plan.json`: every job of a sweep.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// Format version of the plan ([`PLAN_VERSION`]).
     pub version: u32,
     /// Made with `--quick` (the tables say so).
     pub quick: bool,
+    /// The jobs, one per training run, in index order.
     pub jobs: Vec<PlanJob>,
 }
 
@@ -58,6 +60,7 @@ pub struct PlanJob {
 }
 
 impl PlanJob {
+    /// The job's training config, parsed from its TOML and checked.
     pub fn config(&self) -> Result<TrainConfig> {
         let cfg: TrainConfig = toml::from_str(&self.config)
             .with_context(|| format!("plan job {} ({}): config", self.index, self.name))?;
@@ -174,6 +177,7 @@ pub fn sweep_points(sweeps: &[(String, Vec<String>)]) -> Vec<(Vec<String>, Strin
 pub enum TaskOutcome {
     /// The run had a summary already.
     AlreadyDone,
+    /// The run was trained (fresh or resumed) to its end.
     Trained,
 }
 

@@ -1,8 +1,9 @@
 //! The Slurm backend: one job array whose task i runs `rnnlab sweep-task --plan OUT/plan.json --index i`.
 //!
-//! [`write_script`] writes `OUT/slurm/array.sbatch`, [`submit`] submits it with `sbatch --parsable` and records the
-//! array's id in `OUT/slurm/job_id`, [`wait`] polls `squeue` until no task is pending or running (`sbatch --wait`
-//! exits 0 whatever the tasks did, so it is not used), and [`task_states`] is what the collector asks Slurm.
+//! [`script`] is the text of `OUT/slurm/array.sbatch`; [`submit`] writes it, submits it with `sbatch --parsable` and
+//! records the array's id in `OUT/slurm/job_id`, [`wait`] polls `squeue` until no task is pending or running
+//! (`sbatch --wait` exits 0 whatever the tasks did, so it is not used), and [`task_states`] is what the collector asks
+//! Slurm.
 //! Tasks are `--requeue`able and log with `--open-mode=append`: a preempted task resumes from its checkpoint, and
 //! its log keeps every attempt.
 
@@ -24,13 +25,17 @@ pub const JOB_ID_FILE: &str = "job_id";
 pub struct SlurmOptions {
     /// Tasks running at once (`--array=0-(N-1)%P`); `None`: no limit.
     pub max_parallel: Option<usize>,
+    /// `--partition`; `None`: the cluster's default.
     pub partition: Option<String>,
     /// `--time`, e.g. `04:00:00`.
     pub time: Option<String>,
+    /// `--cpus-per-task` (at least 1).
     pub cpus_per_task: usize,
+    /// `--mem`, e.g. `4G`; `None`: the cluster's default.
     pub mem: Option<String>,
     /// GPUs per task: `--gres=gpu:N`.
     pub gpus: Option<usize>,
+    /// `--account`; `None`: the user's default.
     pub account: Option<String>,
     /// Free extra sbatch arguments (`--qos=normal`), written last so they win.
     pub extra: Vec<String>,
@@ -185,7 +190,9 @@ pub fn recorded_job_id(out: &Path) -> Option<u64> {
 /// A task's state as squeue reports it (`%T`), and its reason (`%r`).
 #[derive(Clone, Debug)]
 pub struct TaskState {
+    /// The task's state (`PENDING`, `RUNNING`, …).
     pub state: String,
+    /// Why it is in that state (`Priority`, `None`, …).
     pub reason: String,
 }
 

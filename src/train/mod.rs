@@ -47,12 +47,18 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 
 /// What the trainer reports while it runs.
 pub enum Progress<'a> {
+    /// An epoch begins.
     EpochStart {
+        /// The epoch about to run, from 1.
         epoch: usize,
+        /// The run's epoch cap (`max_epochs`).
         max_epochs: usize,
+        /// Updates (minibatches) in this epoch.
         batches: usize,
     },
+    /// One update has been taken.
     Batch,
+    /// An epoch has ended and been evaluated: its line of `metrics.jsonl`.
     EpochEnd(&'a EpochMetrics),
 }
 
@@ -126,7 +132,9 @@ impl TrainData for AnyData {
 
 /// Where a training run starts: fresh, or from a run directory's last checkpoint.
 pub enum Start<'a> {
+    /// A new run in this directory (refused if it already holds one).
     Fresh(&'a Path),
+    /// Continue the run in this directory from its last checkpoint.
     Resume(&'a Path),
 }
 

@@ -13,12 +13,16 @@ use tch::{Device, Kind, Tensor};
 
 /// A population of models with its optimizer and per-member hyper-parameters.
 pub struct Population {
+    /// The K models, their parameters stacked along a leading `[K]`.
     pub model: Model,
+    /// The optimizer, with one state tensor per parameter.
     pub opt: RmsProp,
     /// `[K]` learning rates.
     pub lr: Tensor,
     /// `[K]`: 1 for members still training, 0 for stopped or diverged ones.
     pub active: Tensor,
+    /// Each member's gradient is rescaled to this L2 norm (over all its parameters) when larger (`clip_norm`, default
+    /// 1).
     pub clip_norm: f64,
     /// Which parameters get weight noise.
     pub noisy: Vec<bool>,
@@ -393,6 +397,7 @@ impl Population {
         &self.active_host
     }
 
+    /// Sets which members train from their early-stopping states: only `Status::Active` members take updates.
     pub fn set_active(&mut self, members: &[MemberState]) {
         self.active_host = members.iter().map(|m| m.status == Status::Active).collect();
         let v: Vec<f64> = self

@@ -11,9 +11,14 @@
 
 use tch::Tensor;
 
+/// RMSProp with momentum for a population (see the module doc): per-member learning rates and a per-member on/off
+/// switch.
 pub struct RmsProp {
+    /// ρ, decay of the running mean of g² (the config's `rms_decay`, default 0.95).
     pub decay: f64,
+    /// Lower bound on the RMS that divides the gradient (`rms_floor`, default 1e-2).
     pub floor: f64,
+    /// μ, momentum of the velocity (`momentum`, default 0.9).
     pub momentum: f64,
     /// Running mean of g², one per parameter.
     pub mean_square: Vec<Tensor>,
@@ -29,6 +34,7 @@ pub fn per_member(v: &Tensor, like: &Tensor) -> Tensor {
 }
 
 impl RmsProp {
+    /// Zero state (mean squares and velocities) for `params`, each with a leading `[K]`.
     pub fn new(params: &[&Tensor], decay: f64, floor: f64, momentum: f64) -> Self {
         let zeros = |p: &&Tensor| p.detach().zeros_like();
         RmsProp {
@@ -73,6 +79,7 @@ impl RmsProp {
         })
     }
 
+    /// The optimizer's state tensors to checkpoint: every mean square, then every velocity.
     pub fn state(&self) -> Vec<&Tensor> {
         self.mean_square.iter().chain(&self.velocity).collect()
     }

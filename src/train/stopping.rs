@@ -68,6 +68,7 @@ pub fn record_validation(
 pub struct Pruning {
     /// First epoch after which the rule is applied; 0 turns it off.
     pub after: usize,
+    /// Epochs over which a member's rate of improvement is measured (`prune_window`).
     pub window: usize,
     /// The epoch cap (`max_epochs`).
     pub cap: usize,

@@ -30,12 +30,17 @@ pub fn parse_mat(bytes: &[u8]) -> Result<MusicData> {
 /// A content error. Indices are 0-based; the sequence is also shown MATLAB-style (`traindata{4}`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RollError {
+    /// The split whose variable was being read.
     pub split: Split,
     /// The variable read for the split (the preferred name when it is missing).
     pub variable: String,
+    /// Index of the sequence (piece) in the split, when the error is inside one.
     pub sequence: Option<usize>,
+    /// Index of the frame (time step) in the sequence, when known.
     pub frame: Option<usize>,
+    /// Index of the key (note column), when known.
     pub key: Option<usize>,
+    /// What was wrong, in words.
     pub message: String,
 }
 

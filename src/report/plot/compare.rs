@@ -41,6 +41,8 @@ fn points(r: &ImplResult, member: usize, seconds: bool) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Draws `rnnlab compare`'s figure to `path` (PNG): one row per unit, the validation NLL of the population's best
+/// member for every implementation, against epochs and against wall-clock time.
 pub fn compare_chart(c: &Comparison, path: &Path) -> Result<()> {
     ensure!(!c.cells.is_empty(), "nothing compared");
     let rows = c.cells.len() as u32;

@@ -52,7 +52,9 @@ pub use crate::paper::{FIG2_DATASETS, MUSIC_DATASETS as DATASETS};
 /// What [`plot_all`] drew and what it could not.
 #[derive(Debug, Default)]
 pub struct PlotReport {
+    /// The figures written.
     pub written: Vec<PathBuf>,
+    /// What could not be drawn, and why, one line each.
     pub notes: Vec<String>,
 }
 

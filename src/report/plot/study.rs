@@ -1,5 +1,6 @@
-//! `recipe-study_<dataset>.png` and `.md`: the training-recipe study of issue #13, drawn from a directory holding
-//! one run directory per setting (`c50-zero-b8`, `c100-carry-b8`, `whole-b8`, …; `scripts/recipe-study.sh` makes it).
+//! `recipe-study_<dataset>.png` and `.md`: the training-recipe study (docs/recipe-study.md), drawn from a directory
+//! holding one run directory per setting (`c50-zero-b8`, `c100-carry-b8`, `whole-b8`, …; `scripts/recipe-study.sh`
+//! makes it).
 //!
 //! The figure has one line per setting: the population's best validation NLL so far (the minimum over members and
 //! over the epochs up to that point) against the training thread's CPU seconds (`cpu_seconds` in metrics.jsonl).
@@ -24,11 +25,17 @@ pub struct StudySetting {
     pub name: String,
     /// 0: whole pieces.
     pub chunk_len: Option<i64>,
+    /// Whether chunks carry the state across (`carry_state`); `None` when the config does not say.
     pub carry_state: Option<bool>,
+    /// Sequences per update (`batch_size`); `None` when the config does not say.
     pub batch_size: Option<i64>,
+    /// Epochs finished.
     pub epochs: usize,
+    /// Optimizer updates taken.
     pub updates: u64,
+    /// CPU seconds of the training thread at the last epoch.
     pub cpu_seconds: f64,
+    /// Wall-clock seconds at the last epoch.
     pub wall_seconds: f64,
     /// The x axis is wall-clock seconds: the run recorded no CPU time.
     pub wall_fallback: bool,
@@ -88,6 +95,7 @@ impl StudySetting {
             .map(|p| p.1)
     }
 
+    /// The best validation NLL reached by the last epoch (the curve's last value).
     pub fn best_at_end(&self) -> Option<f64> {
         self.curve.last().map(|p| p.1)
     }

@@ -20,6 +20,7 @@ use anyhow::{bail, Context, Result};
 /// What one event holds, as far as rnnlab is concerned.
 #[derive(Clone, Debug, PartialEq)]
 pub enum What {
+    /// The first event of a file: its format version (`brain.Event:2`).
     FileVersion(String),
     /// `(tag, simple_value)` pairs of one Summary (values of other kinds are skipped when reading).
     Scalars(Vec<(String, f32)>),
@@ -29,10 +30,14 @@ pub enum What {
     Other,
 }
 
+/// One record of a TensorBoard event file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
+    /// Seconds since the Unix epoch.
     pub wall_time: f64,
+    /// The global step (rnnlab writes the epoch).
     pub step: i64,
+    /// What the event holds.
     pub what: What,
 }
 

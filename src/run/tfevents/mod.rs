@@ -41,9 +41,13 @@ pub const FILE_VERSION: &str = "brain.Event:2";
 /// One scalar read back from an event file.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scalar {
+    /// Seconds since the Unix epoch.
     pub wall_time: f64,
+    /// The global step (the epoch).
     pub step: i64,
+    /// The scalar's tag (`member_03/valid_nll`, …).
     pub tag: String,
+    /// The value.
     pub value: f32,
 }
 

@@ -19,9 +19,13 @@ use crate::run::MemberMetrics;
 /// One member's metrics of an epoch (the fields of [`MemberMetrics`] that become scalars).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MemberScalars {
+    /// The member's learning rate.
     pub lr: f64,
+    /// The epoch's train NLL (nats per frame), if any.
     pub train_nll: Option<f64>,
+    /// The epoch's validation NLL, if any.
     pub valid_nll: Option<f64>,
+    /// The epoch's test NLL, if any.
     pub test_nll: Option<f64>,
 }
 
