@@ -115,6 +115,11 @@ impl RnnConfig {
             "RnnConfig: dropout must be in [0, 1), got {}",
             self.dropout
         );
+        ensure!(
+            self.has_biases || self.forget_bias == 0.0,
+            "RnnConfig: forget_bias = {} sets a bias, but has_biases is false",
+            self.forget_bias
+        );
         Ok(())
     }
 

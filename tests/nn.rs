@@ -431,6 +431,15 @@ fn wrong_shapes_are_errors_that_name_the_dimension() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("num_layers"), "{err}");
+    let cfg = RnnConfig {
+        has_biases: false,
+        forget_bias: 1.0,
+        ..Default::default()
+    };
+    let err = rnn(vs.root() / "d", CellKind::PaperLstm, 3, 4, cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has_biases"), "{err}");
 }
 
 /// A model as a tch user writes one: the layer sits in a struct that implements `nn::Module`, which needs
