@@ -11,6 +11,7 @@
 //! ```
 
 use crate::config::TrainConfig;
+use crate::run::integrity::Integrity;
 use crate::run::tfevents::event_files;
 use crate::run::{
     seed_of, RunDir, Status, Summary, TrainState, CONFIG_FILE, METRICS_JSONL, SUMMARY_FILE,
@@ -52,13 +53,17 @@ pub struct RunView {
     pub run_state: RunState,
     /// Seconds since metrics.jsonl (or the config, before any epoch) was last written.
     pub idle_seconds: f64,
+    /// The checkpoint and summary checked against their recorded checksums.
+    pub integrity: Integrity,
 }
 
 impl RunView {
     /// Reads the run directory at `path`.
     pub fn read(path: &Path) -> Result<RunView> {
         let (run, cfg) = RunDir::open(path)?;
-        let summary = run.read_summary()?;
+        // Unverified: the check is reported (`integrity`), not fatal, so a damaged run can still be looked at.
+        let summary = run.read_summary_unverified()?;
+        let integrity = run.integrity();
         let state = if run.has_checkpoint() {
             Some(run.read_state()?)
         } else {
@@ -92,6 +97,7 @@ impl RunView {
             state,
             run_state,
             idle_seconds,
+            integrity,
         })
     }
 
@@ -417,6 +423,16 @@ fn show_run(v: &RunView) -> Result<String> {
             String::new()
         }
     )?;
+    let checks: Vec<String> = [
+        ("checkpoint", &v.integrity.checkpoint),
+        ("summary", &v.integrity.summary),
+    ]
+    .iter()
+    .filter_map(|(what, c)| Some(format!("{what} {}", c.as_ref()?)))
+    .collect();
+    if !checks.is_empty() {
+        writeln!(out, "integrity  {}", checks.join("; "))?;
+    }
     match names.as_slice() {
         [] => writeln!(
             out,
