@@ -529,7 +529,28 @@ fn a_full_disk_leaves_the_previous_checkpoint_loadable() {
     let out = resume(&data, &dir);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(epochs(&dir), vec![1, 2, 3, 4, 5]);
-    assert!(RunDir::at(&dir).read_summary().unwrap().is_some());
+    let run = RunDir::at(&dir);
+    let summary = run.read_summary().unwrap().unwrap();
+    assert_eq!(summary.epochs, 5);
+
+    // No room at all for a new summary: an error, and the previous summary still reads, its checksum verified.
+    fill(&filler, 0);
+    let changed = rnnlab::run::Summary {
+        epochs: 6,
+        ..summary.clone()
+    };
+    let err = format!("{:#}", run.write_summary(&changed).unwrap_err());
+    assert!(err.contains("No space left on device"), "{err}");
+    assert_eq!(run.read_summary().unwrap().unwrap().epochs, 5);
+    assert_eq!(
+        run.integrity().summary,
+        Some(rnnlab::run::integrity::Check::Verified)
+    );
+    assert!(!dir.join("summary.json.next").exists());
+    eprintln!(
+        "ENOSPC on a 1 MiB tmpfs: the save of epoch 3 and a summary refused, the checkpoint of epoch 2 and the \
+         summary kept and verified, the run finished once there was room"
+    );
 }
 
 /// 100 000 learning-rate candidates cannot fit: refused at once with the estimate and the machine's memory, before

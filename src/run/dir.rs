@@ -293,29 +293,47 @@ impl RunDir {
             .with_context(|| format!("renaming {} to {}", next.display(), wp.display()))
     }
 
-    /// Writes `summary.json`, its SHA-256 recorded in `state.json` first (a kill between the two leaves no summary:
-    /// the run reads as unfinished, and resuming it writes the summary again). A run without a checkpoint gets its
-    /// summary without a checksum.
+    /// Writes `summary.json` with its SHA-256 recorded in `state.json`, as a checkpoint is saved: the summary goes to
+    /// `summary.json.next` first, then state.json records its checksum (the commit), then it is renamed into place.
+    /// A write that fails (a full disk, a read-only directory) before the commit leaves the previous summary and
+    /// state as they were; a kill after it leaves `.next`, which [`RunDir::read_summary`] reads. A run without a
+    /// checkpoint gets its summary without a checksum.
     pub fn write_summary(&self, summary: &Summary) -> Result<()> {
         let bytes = serde_json::to_string_pretty(summary)?;
-        if self.has_checkpoint() {
+        let path = self.file(SUMMARY_FILE);
+        if !self.has_checkpoint() {
+            return write_atomic(&path, bytes.as_bytes());
+        }
+        let next = Self::next_path(&path);
+        write_atomic(&next, bytes.as_bytes())?;
+        let committed = self.read_state().and_then(|state| {
             let state = TrainState {
                 summary_sha256: Some(super::integrity::sha256_hex(bytes.as_bytes())),
-                ..self.read_state()?
+                ..state
             };
             write_atomic(
                 &self.state_path(),
                 serde_json::to_string_pretty(&state)?.as_bytes(),
-            )?;
+            )
+        });
+        if let Err(e) = committed {
+            std::fs::remove_file(&next).ok();
+            return Err(e);
         }
-        write_atomic(&self.file(SUMMARY_FILE), bytes.as_bytes())
+        std::fs::rename(&next, &path)
+            .with_context(|| format!("renaming {} to {}", next.display(), path.display()))
+    }
+
+    /// `PATH.next`: where a file committed through state.json waits before its rename.
+    pub(crate) fn next_path(path: &Path) -> PathBuf {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".next");
+        PathBuf::from(p)
     }
 
     /// Where [`RunDir::save_checkpoint`] writes the tensors before its commit.
     fn next_weights_path(&self) -> PathBuf {
-        let mut p = self.weights_path().into_os_string();
-        p.push(".next");
-        PathBuf::from(p)
+        Self::next_path(&self.weights_path())
     }
 
     /// The epoch a checkpoint tensor file holds (`meta.epoch`), with the tensors.
@@ -423,14 +441,22 @@ impl RunDir {
             return Ok(None);
         };
         if let Some(recorded) = self.recorded_summary_sha256() {
-            ensure!(
-                super::integrity::sha256_hex(&bytes) == recorded,
-                "{} does not match the SHA-256 that {} records for it: it was changed or damaged after the run \
-                 wrote it. Write it again from the run's best weights with rnnlab train --resume {}",
-                path.display(),
-                self.state_path().display(),
-                self.path.display()
-            );
+            if super::integrity::sha256_hex(&bytes) != recorded {
+                // Killed between the summary's commit and its rename: the committed summary waits in `.next`.
+                let next = Self::next_path(&path);
+                if let Ok(bytes) = std::fs::read(&next) {
+                    if super::integrity::sha256_hex(&bytes) == recorded {
+                        return Self::parse_summary(&next, &bytes).map(Some);
+                    }
+                }
+                bail!(
+                    "{} does not match the SHA-256 that {} records for it: it was changed or damaged after the \
+                     run wrote it. Write it again from the run's best weights with rnnlab train --resume {}",
+                    path.display(),
+                    self.state_path().display(),
+                    self.path.display()
+                );
+            }
         }
         Self::parse_summary(&path, &bytes).map(Some)
     }

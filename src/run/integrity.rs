@@ -81,11 +81,7 @@ impl RunDir {
             Ok(state) => match &state.weights_sha256 {
                 None => Check::NoChecksum,
                 Some(recorded) => {
-                    let next = {
-                        let mut p = self.weights_path().into_os_string();
-                        p.push(".next");
-                        std::path::PathBuf::from(p)
-                    };
+                    let next = RunDir::next_path(&self.weights_path());
                     let matches = [self.weights_path(), next]
                         .iter()
                         .any(|p| p.exists() && sha256_file(p).ok().as_ref() == Some(recorded));
@@ -111,7 +107,13 @@ impl RunDir {
             ) {
                 (Err(e), _) => Check::Damaged(format!("cannot be read ({e})")),
                 (Ok(_), None) => Check::NoChecksum,
-                (Ok(bytes), Some(recorded)) if sha256_hex(&bytes) == recorded => Check::Verified,
+                (Ok(bytes), Some(recorded))
+                    if sha256_hex(&bytes) == recorded
+                        || std::fs::read(RunDir::next_path(&path))
+                            .is_ok_and(|b| sha256_hex(&b) == recorded) =>
+                {
+                    Check::Verified
+                }
                 (Ok(_), Some(_)) => Check::Damaged(format!(
                     "{} does not match its recorded SHA-256; write it again with rnnlab train --resume {}",
                     path.display(),
