@@ -9,10 +9,13 @@
 //! one update          T · B · K · ((3G + 6)·H + 4·O) · b
 //!                                         T: the chunk (the longest training piece for whole pieces), B: batch,
 //!                                         G: gates, H: hidden, O: outputs; what autograd keeps per step and member
-//! one evaluation      Tₑ · Bₑ · K · ((2G + 4)·H + 3·O) · b     Tₑ: eval_chunk (or the longest piece), Bₑ: eval batch
+//! one evaluation      Tₑ · Bₑ · K · ((G + 2)·H + 3·O) · b      Tₑ: eval_chunk (or the longest piece), Bₑ: eval batch
 //! data                2 · frames · (input + target) · b       every split on the device, with padding
 //! ```
-//! plus 256 MiB for libtorch itself. The larger of the update and the evaluation counts (they do not overlap).
+//! plus 512 MiB for libtorch itself and the data as read. The larger of the update and the evaluation counts (they do not overlap).
+//! Against measured peaks (`docs/performance.md`, MuseData GRU, 30 members, one epoch on 20 training pieces): 1.09
+//! GiB estimated where the run peaks at 1.01 GB resident (`eval_chunk = 100`), 15.8 GiB where it peaks at 12.5 GB
+//! (`eval_chunk = 0`, one pass over pieces of up to 4273 frames).
 //! On the CPU the estimate is compared with `MemAvailable` of `/proc/meminfo`, and with the room left under the
 //! process's cgroup limit (`memory.max`, a Slurm job's `--mem`) where there is one; a CUDA run is not checked.
 
@@ -24,8 +27,8 @@ use anyhow::{bail, Result};
 use tch::Device;
 
 const GIB: f64 = (1u64 << 30) as f64;
-/// libtorch's own allocations, threads and the program.
-const OVERHEAD: u64 = 256 << 20;
+/// libtorch's own allocations, threads, the program, and the dataset as read from its file.
+const OVERHEAD: u64 = 512 << 20;
 
 /// The estimate, in bytes, by part.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -87,7 +90,7 @@ pub fn estimate(cfg: &TrainConfig, lengths: &SplitLengths) -> Estimate {
     };
     let eval_b =
         (cfg.eval_batch_size as f64).min(lengths[1].len().max(lengths[2].len()).max(1) as f64);
-    let evaluation = eval_t * eval_b * k * ((2.0 * g + 4.0) * h + 3.0 * o) * b;
+    let evaluation = eval_t * eval_b * k * ((g + 2.0) * h + 3.0 * o) * b;
     let frames: usize = lengths.iter().flatten().sum();
     let data = 2.0 * frames as f64 * (d + target as f64) * b;
     let bytes = |x: f64| {
