@@ -157,7 +157,7 @@ def main():
         print(line, flush=True)
         report.append(line)
 
-    say(f"# scripts/fault-injection.py --trials {args.trials} --seed {args.seed}")
+    say("# scripts/fault-injection.py " + " ".join(sys.argv[1:]))
     say(f"# rnnlab: {os.path.relpath(rnnlab, ROOT)}; config: experiments/jsb_gru.toml with {' '.join(SETTINGS)}")
     ref = work / "reference"
     shutil.rmtree(ref, ignore_errors=True)
