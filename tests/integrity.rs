@@ -271,6 +271,13 @@ fn a_checkpoint_with_bytes_flipped_in_the_middle_is_refused() {
         show.status.success() && text.contains("integrity  checkpoint DAMAGED"),
         "{text}"
     );
+    // A reproduction's one-line view flags it too.
+    let show = common::rnnlab(&["show", tmp.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains("DAMAGED (see rnnlab show on the run)"),
+        "{text}"
+    );
 
     std::fs::write(&weights, &good).unwrap();
     let show = common::rnnlab(&["show", d]);

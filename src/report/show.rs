@@ -11,7 +11,7 @@
 //! ```
 
 use crate::config::TrainConfig;
-use crate::run::integrity::Integrity;
+use crate::run::integrity::{Check, Integrity};
 use crate::run::tfevents::event_files;
 use crate::run::{
     seed_of, RunDir, Status, Summary, TrainState, CONFIG_FILE, METRICS_JSONL, SUMMARY_FILE,
@@ -175,8 +175,11 @@ impl RunView {
             .iter()
             .filter(|s| s.1 == Status::Diverged)
             .count();
+        let damaged = [&self.integrity.checkpoint, &self.integrity.summary]
+            .iter()
+            .any(|c| matches!(c, Some(Check::Damaged(_))));
         format!(
-            "{name:<22} {:<11} {:>4}/{:<4} epochs  {best}{}  {}",
+            "{name:<22} {:<11} {:>4}/{:<4} epochs  {best}{}  {}{}",
             self.run_state.name(),
             self.epochs(),
             self.cfg.max_epochs,
@@ -185,7 +188,12 @@ impl RunView {
             } else {
                 String::new()
             },
-            duration(self.seconds().0)
+            duration(self.seconds().0),
+            if damaged {
+                "  DAMAGED (see rnnlab show on the run)"
+            } else {
+                ""
+            }
         )
     }
 }
