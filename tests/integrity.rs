@@ -532,6 +532,20 @@ fn a_full_disk_leaves_the_previous_checkpoint_loadable() {
         eprintln!("read-only part skipped: remount failed");
     }
 
+    // No room at all: refused at the first write (cutting epoch 3's metrics, written by the first attempt), the
+    // checkpoint as it was.
+    fill(&filler, 0);
+    let out = resume(&data, &dir);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "back to the checkpoint's epoch 2 failed (the checkpoint is intact): make room"
+        ) && err.contains("No space left on device"),
+        "{err}"
+    );
+    assert_eq!(RunDir::at(&dir).load_checkpoint().unwrap().1.epoch, 2);
+
     std::fs::remove_file(&filler).unwrap();
     let out = resume(&data, &dir);
     assert!(out.status.success(), "{}", stderr(&out));

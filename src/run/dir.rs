@@ -258,9 +258,20 @@ impl RunDir {
                 jsonl.display()
             ));
         }
-        // Both files are checked before either is rewritten: an error leaves them as they were.
-        write_atomic(&csv, kept_csv.as_bytes())?;
-        write_atomic(&jsonl, kept.as_bytes())?;
+        // Both files are checked before either is rewritten (an error leaves them as they were), and one with
+        // nothing to cut is left alone.
+        let csv_text = std::fs::read_to_string(&csv).unwrap_or_default();
+        for (path, old, new) in [(&csv, csv_text.as_str(), &kept_csv), (&jsonl, &text, &kept)] {
+            if old != new.as_str() {
+                write_atomic(path, new.as_bytes()).with_context(|| {
+                    format!(
+                        "cutting {} back to the checkpoint's epoch {epoch} failed (the checkpoint is intact): make \
+                         room (or make the directory writable), then resume again",
+                        path.display()
+                    )
+                })?;
+            }
+        }
         Ok(notes)
     }
 

@@ -76,10 +76,12 @@ impl RunLock {
             }
             return Err(err).with_context(|| format!("locking {}", path.display()));
         }
-        file.set_len(0)
+        // Who holds the lock is for the message of a process refused; a full disk that keeps it from being written
+        // must not keep this process from writing (it will say so at its first write that matters).
+        let _ = file
+            .set_len(0)
             .and_then(|_| file.rewind())
-            .and_then(|_| file.write_all(holder_text().as_bytes()))
-            .with_context(|| format!("writing {}", path.display()))?;
+            .and_then(|_| file.write_all(holder_text().as_bytes()));
         let h = Arc::new(Held {
             dir: canonical.clone(),
             _file: file,
