@@ -15,9 +15,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut f =
             std::fs::File::create(tmp).with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all().ok();
-        Ok(())
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("writing {}", tmp.display()))
     })
 }
 

@@ -299,6 +299,8 @@ pub fn evaluate_run(
         cfg.dataset
     );
     ensure!(reset_every > 0, "--reset-every must be at least 1");
+    // eval writes eval.json into the run directory: one writer at a time (a run still training is refused).
+    let _lock = run.lock()?;
     tch::set_num_threads(cfg.threads as i32);
     let (model, state) = run.load_best_model(&cfg, Device::Cpu)?;
     let k = model.population() as usize;

@@ -63,3 +63,48 @@ fn a_save_killed_before_or_after_its_commit_leaves_a_readable_checkpoint() {
     let err = format!("{:#}", run.load_checkpoint().unwrap_err());
     assert!(err.contains("inconsistent"), "{err}");
 }
+
+/// The summary is committed like the checkpoint: its SHA-256 goes into state.json before it is renamed into place,
+/// so a kill between the two leaves `summary.json.next`, which is read (and verified) in its place; any other
+/// mismatch is an error.
+#[test]
+fn a_summary_killed_between_its_commit_and_its_rename_is_read_from_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = RunDir::create(&tmp.path().join("run"), &TrainConfig::default()).unwrap();
+    run.save_checkpoint(&tensors(1), &state(1)).unwrap();
+    let summary = |epochs: usize| rnnlab::run::Summary {
+        dataset: "jsb".into(),
+        cell: "paper_gru".into(),
+        implementation: "custom".into(),
+        hidden: 8,
+        params_paper: 1,
+        params_total: 2,
+        epochs,
+        updates: 3,
+        seconds: 4.0,
+        seconds_per_epoch: 4.0,
+        cpu_seconds: 4.0,
+        population: 1,
+        seeds: 1,
+        best_member: None,
+        best_member_per_seed: vec![],
+        members: vec![],
+    };
+    run.write_summary(&summary(1)).unwrap();
+    let path = run.file("summary.json");
+    let first = std::fs::read(&path).unwrap();
+    run.write_summary(&summary(2)).unwrap();
+    assert_eq!(run.read_summary().unwrap().unwrap().epochs, 2);
+    // Killed after the commit: the new summary in .next, the old one still in place.
+    let next = tmp.path().join("run/summary.json.next");
+    std::fs::rename(&path, &next).unwrap();
+    std::fs::write(&path, &first).unwrap();
+    assert_eq!(run.read_summary().unwrap().unwrap().epochs, 2);
+    // Without .next, the old summary does not match what state.json committed.
+    std::fs::remove_file(&next).unwrap();
+    let err = format!("{:#}", run.read_summary().unwrap_err());
+    assert!(err.contains("does not match the SHA-256"), "{err}");
+    // A checkpoint save clears the summary's checksum (the run goes on; its summary is written again at its end).
+    run.save_checkpoint(&tensors(2), &state(2)).unwrap();
+    assert_eq!(run.read_summary().unwrap().unwrap().epochs, 1);
+}

@@ -196,6 +196,10 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
         None => rnnlab::data::resolve_data_dir(args.data_dir.as_deref()),
     };
     let (file, data) = rnnlab::data::AnyData::load(&data_dir, cfg.dataset)?;
+    // Refused before the run directory is touched, and before anything big is allocated.
+    rnnlab::train::memory::check(&cfg, &data, cfg.device.resolve()?)?;
+    // One writer per run directory, from here to the summary (the trainer takes the same lock again).
+    let _lock = rnnlab::run::RunDir::at(&start_dir).lock()?;
     if !resume {
         let run = rnnlab::run::RunDir::at(&start_dir);
         if args.resume.is_some() {

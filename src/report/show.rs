@@ -11,6 +11,7 @@
 //! ```
 
 use crate::config::TrainConfig;
+use crate::run::integrity::{Check, Integrity};
 use crate::run::tfevents::event_files;
 use crate::run::{
     seed_of, RunDir, Status, Summary, TrainState, CONFIG_FILE, METRICS_JSONL, SUMMARY_FILE,
@@ -62,13 +63,17 @@ pub struct RunView {
     pub run_state: RunState,
     /// Seconds since metrics.jsonl (or the config, before any epoch) was last written.
     pub idle_seconds: f64,
+    /// The checkpoint and summary checked against their recorded checksums.
+    pub integrity: Integrity,
 }
 
 impl RunView {
     /// Reads the run directory at `path`.
     pub fn read(path: &Path) -> Result<RunView> {
         let (run, cfg) = RunDir::open(path)?;
-        let summary = run.read_summary()?;
+        // Unverified: the check is reported (`integrity`), not fatal, so a damaged run can still be looked at.
+        let summary = run.read_summary_unverified()?;
+        let integrity = run.integrity();
         let state = if run.has_checkpoint() {
             Some(run.read_state()?)
         } else {
@@ -102,6 +107,7 @@ impl RunView {
             state,
             run_state,
             idle_seconds,
+            integrity,
         })
     }
 
@@ -179,8 +185,11 @@ impl RunView {
             .iter()
             .filter(|s| s.1 == Status::Diverged)
             .count();
+        let damaged = [&self.integrity.checkpoint, &self.integrity.summary]
+            .iter()
+            .any(|c| matches!(c, Some(Check::Damaged(_))));
         format!(
-            "{name:<22} {:<11} {:>4}/{:<4} epochs  {best}{}  {}",
+            "{name:<22} {:<11} {:>4}/{:<4} epochs  {best}{}  {}{}",
             self.run_state.name(),
             self.epochs(),
             self.cfg.max_epochs,
@@ -189,7 +198,12 @@ impl RunView {
             } else {
                 String::new()
             },
-            duration(self.seconds().0)
+            duration(self.seconds().0),
+            if damaged {
+                "  DAMAGED (see rnnlab show on the run)"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -427,6 +441,16 @@ fn show_run(v: &RunView) -> Result<String> {
             String::new()
         }
     )?;
+    let checks: Vec<String> = [
+        ("checkpoint", &v.integrity.checkpoint),
+        ("summary", &v.integrity.summary),
+    ]
+    .iter()
+    .filter_map(|(what, c)| Some(format!("{what} {}", c.as_ref()?)))
+    .collect();
+    if !checks.is_empty() {
+        writeln!(out, "integrity  {}", checks.join("; "))?;
+    }
     match names.as_slice() {
         [] => writeln!(
             out,

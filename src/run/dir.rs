@@ -112,13 +112,31 @@ impl RunDir {
     }
 
     /// Makes a run directory that never reached its first checkpoint (killed during epoch 1) startable again:
-    /// removes what it holds, so that it starts afresh.
+    /// removes what it holds, so that it starts afresh. The lock file stays: the caller holds the lock on it (see
+    /// [`super::lock`]), and a new file would let a second writer in.
     pub fn clear_unstarted(&self) -> Result<()> {
-        if self.path.exists() {
-            std::fs::remove_dir_all(&self.path)
-                .with_context(|| format!("clearing {}", self.path.display()))?;
+        let Ok(entries) = std::fs::read_dir(&self.path) else {
+            return Ok(());
+        };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("clearing {}", self.path.display()))?;
+            if entry.file_name() == super::lock::LOCK_FILE {
+                continue;
+            }
+            let path = entry.path();
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.with_context(|| format!("clearing {}", path.display()))?;
         }
         Ok(())
+    }
+
+    /// Takes the run directory's writer lock (see [`super::lock`]); held until the returned guard is dropped.
+    pub fn lock(&self) -> Result<super::lock::RunLock> {
+        super::lock::RunLock::acquire(&self.path)
     }
 
     /// Whether the run has saved a checkpoint (it finished at least one epoch).
@@ -154,8 +172,12 @@ impl RunDir {
         write_atomic(&jsonl, text.as_bytes())
     }
 
-    /// Drops metrics of epochs after `epoch` (written before a kill, after the last checkpoint).
-    pub fn truncate_metrics(&self, epoch: usize) -> Result<()> {
+    /// Cuts `metrics.csv` and `metrics.jsonl` back to the checkpoint's `epoch`, for a resume: lines of later epochs
+    /// (written before a kill, after the last checkpoint) and a final line that does not parse (a torn append: a
+    /// full disk, a crash mid-write) are dropped, and each cut is returned as a sentence for the user. A line that
+    /// does not parse anywhere else is damage this cannot repair: an error naming the file and line.
+    pub fn truncate_metrics(&self, epoch: usize) -> Result<Vec<String>> {
+        let mut notes = Vec::new();
         let csv = self.file(METRICS_CSV);
         let text =
             std::fs::read_to_string(&csv).with_context(|| format!("reading {}", csv.display()))?;
@@ -170,32 +192,90 @@ impl RunDir {
             kept += header;
             kept.push('\n');
         }
-        for line in lines {
-            let e: usize = line
-                .split(',')
-                .next()
-                .unwrap_or("")
-                .parse()
-                .unwrap_or(usize::MAX);
-            if e <= epoch {
-                kept += line;
-                kept.push('\n');
+        let columns = metrics_csv_header().split(',').count();
+        let rows: Vec<&str> = lines.collect();
+        let mut later = 0;
+        for (i, line) in rows.iter().enumerate() {
+            let fields: Vec<&str> = line.split(',').collect();
+            let parsed = (fields.len() == columns && fields[1].parse::<usize>().is_ok())
+                .then(|| fields[0].parse::<usize>().ok())
+                .flatten();
+            match parsed {
+                Some(e) if e <= epoch => {
+                    kept += line;
+                    kept.push('\n');
+                }
+                Some(_) => later += 1,
+                None if i + 1 == rows.len() => notes.push(format!(
+                    "{}: cut its last line, which is incomplete (a torn write): {line:?}",
+                    csv.display()
+                )),
+                None => bail!(
+                    "{} line {} cannot be read ({line:?}); the file is damaged before its end: repair or remove \
+                     that line, then resume again",
+                    csv.display(),
+                    i + 2
+                ),
             }
         }
-        write_atomic(&csv, kept.as_bytes())?;
+        if later > 0 {
+            notes.push(format!(
+                "{}: cut {later} rows of epochs after the checkpoint's epoch {epoch} (they are trained again)",
+                csv.display()
+            ));
+        }
+        let kept_csv = kept;
         let jsonl = self.file(METRICS_JSONL);
         let text = std::fs::read_to_string(&jsonl)
             .with_context(|| format!("reading {}", jsonl.display()))?;
         let mut kept = String::new();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let m: EpochMetrics = serde_json::from_str(line)
-                .with_context(|| format!("{}: a line this version cannot read", jsonl.display()))?;
-            if m.epoch <= epoch {
-                kept += line;
-                kept.push('\n');
+        let lines: Vec<(usize, &str)> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .collect();
+        let mut later = 0;
+        for (i, &(n, line)) in lines.iter().enumerate() {
+            match serde_json::from_str::<EpochMetrics>(line) {
+                Ok(m) if m.epoch <= epoch => {
+                    kept += line;
+                    kept.push('\n');
+                }
+                Ok(_) => later += 1,
+                Err(e) if i + 1 == lines.len() => notes.push(format!(
+                    "{}: cut its last line (line {}), which does not parse ({e}): a torn write",
+                    jsonl.display(),
+                    n + 1
+                )),
+                Err(e) => bail!(
+                    "{} line {} cannot be read ({e}); the file is damaged before its end: repair or remove that \
+                     line, then resume again",
+                    jsonl.display(),
+                    n + 1
+                ),
             }
         }
-        write_atomic(&jsonl, kept.as_bytes())
+        if later > 0 {
+            notes.push(format!(
+                "{}: cut {later} lines of epochs after the checkpoint's epoch {epoch} (they are trained again)",
+                jsonl.display()
+            ));
+        }
+        // Both files are checked before either is rewritten (an error leaves them as they were), and one with
+        // nothing to cut is left alone.
+        let csv_text = std::fs::read_to_string(&csv).unwrap_or_default();
+        for (path, old, new) in [(&csv, csv_text.as_str(), &kept_csv), (&jsonl, &text, &kept)] {
+            if old != new.as_str() {
+                write_atomic(path, new.as_bytes()).with_context(|| {
+                    format!(
+                        "cutting {} back to the checkpoint's epoch {epoch} failed (the checkpoint is intact): make \
+                         room (or make the directory writable), then resume again",
+                        path.display()
+                    )
+                })?;
+            }
+        }
+        Ok(notes)
     }
 
     /// Saves tensors and state so that a process killed at any moment (Slurm's requeue, a power cut) leaves a
@@ -207,22 +287,67 @@ impl RunDir {
         let next = self.next_weights_path();
         write_atomic_with(&next, |tmp| {
             Tensor::write_safetensors(&named, tmp)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            // A full disk may only show when the data reaches it.
+            std::fs::File::open(tmp)
+                .and_then(|f| f.sync_all())
                 .with_context(|| format!("writing {}", tmp.display()))
         })?;
+        let state = TrainState {
+            weights_sha256: Some(super::integrity::sha256_file(&next)?),
+            summary_sha256: None,
+            ..state.clone()
+        };
         write_atomic(
             &self.state_path(),
-            serde_json::to_string_pretty(state)?.as_bytes(),
+            serde_json::to_string_pretty(&state)?.as_bytes(),
         )?;
         let wp = self.weights_path();
         std::fs::rename(&next, &wp)
             .with_context(|| format!("renaming {} to {}", next.display(), wp.display()))
     }
 
-    /// Where [`RunDir::save_checkpoint`] writes the tensors before its commit.
-    fn next_weights_path(&self) -> PathBuf {
-        let mut p = self.weights_path().into_os_string();
+    /// Writes `summary.json` with its SHA-256 recorded in `state.json`, as a checkpoint is saved: the summary goes to
+    /// `summary.json.next` first, then state.json records its checksum (the commit), then it is renamed into place.
+    /// A write that fails (a full disk, a read-only directory) before the commit leaves the previous summary and
+    /// state as they were; a kill after it leaves `.next`, which [`RunDir::read_summary`] reads. A run without a
+    /// checkpoint gets its summary without a checksum.
+    pub fn write_summary(&self, summary: &Summary) -> Result<()> {
+        let bytes = serde_json::to_string_pretty(summary)?;
+        let path = self.file(SUMMARY_FILE);
+        if !self.has_checkpoint() {
+            return write_atomic(&path, bytes.as_bytes());
+        }
+        let next = Self::next_path(&path);
+        write_atomic(&next, bytes.as_bytes())?;
+        let committed = self.read_state().and_then(|state| {
+            let state = TrainState {
+                summary_sha256: Some(super::integrity::sha256_hex(bytes.as_bytes())),
+                ..state
+            };
+            write_atomic(
+                &self.state_path(),
+                serde_json::to_string_pretty(&state)?.as_bytes(),
+            )
+        });
+        if let Err(e) = committed {
+            std::fs::remove_file(&next).ok();
+            return Err(e);
+        }
+        std::fs::rename(&next, &path)
+            .with_context(|| format!("renaming {} to {}", next.display(), path.display()))
+    }
+
+    /// `PATH.next`: where a file committed through state.json waits before its rename.
+    pub(crate) fn next_path(path: &Path) -> PathBuf {
+        let mut p = path.as_os_str().to_owned();
         p.push(".next");
         PathBuf::from(p)
+    }
+
+    /// Where [`RunDir::save_checkpoint`] writes the tensors before its commit.
+    fn next_weights_path(&self) -> PathBuf {
+        Self::next_path(&self.weights_path())
     }
 
     /// The epoch a checkpoint tensor file holds (`meta.epoch`), with the tensors.
@@ -239,14 +364,30 @@ impl RunDir {
         Ok((tensors, epoch))
     }
 
-    /// Loads the last checkpoint; checks its format version and that tensors and state are of the same epoch. After a
-    /// save killed between its commit and its last rename, the committed tensors are read from `.next` (left in place:
-    /// reading never writes, so `show` or `sample` beside a training run cannot disturb its save; the next save
-    /// replaces it). See [`RunDir::save_checkpoint`].
+    /// Loads the last checkpoint; checks its format version, that tensors and state are of the same epoch, and the
+    /// tensors against the SHA-256 `state.json` records (runs made before checksums were recorded load unverified).
+    /// After a save killed between its commit and its last rename, the committed tensors are read from `.next` (left
+    /// in place: reading never writes, so `show` or `sample` beside a training run cannot disturb its save; the next
+    /// save replaces it). See [`RunDir::save_checkpoint`].
     pub fn load_checkpoint(&self) -> Result<(Vec<(String, Tensor)>, TrainState)> {
         let state = self.read_state()?;
         let wp = self.weights_path();
         let next = self.next_weights_path();
+        if let Some(recorded) = &state.weights_sha256 {
+            for path in [&wp, &next] {
+                if path.exists() && super::integrity::sha256_file(path)? == *recorded {
+                    let (tensors, epoch) = Self::read_weights(path)?;
+                    ensure!(
+                        epoch as usize == state.epoch,
+                        "{} holds epoch {epoch} but state.json says {}; the checkpoint is inconsistent",
+                        path.display(),
+                        state.epoch
+                    );
+                    return Ok((tensors, state));
+                }
+            }
+            bail!("{}", self.damaged_checkpoint(&state));
+        }
         let last_epoch = match Self::read_weights(&wp) {
             Ok((tensors, epoch)) if epoch as usize == state.epoch => return Ok((tensors, state)),
             other => other.map(|(_, epoch)| epoch),
@@ -263,6 +404,19 @@ impl RunDir {
             "{} holds epoch {epoch} but state.json says {}; the checkpoint is inconsistent",
             wp.display(),
             state.epoch
+        )
+    }
+
+    /// The error of a checkpoint whose tensors do not match their recorded checksum, with what to do.
+    fn damaged_checkpoint(&self, state: &TrainState) -> String {
+        format!(
+            "{} does not match the SHA-256 that {} records for epoch {}: the checkpoint was damaged after it was \
+             written, and its weights cannot be trusted. rnnlab keeps only the last checkpoint, so there is none \
+             to fall back to: start the run again (rnnlab train --config {} --out NEW_DIR)",
+            self.weights_path().display(),
+            self.state_path().display(),
+            state.epoch,
+            self.file(CONFIG_FILE).display()
         )
     }
 
@@ -292,18 +446,65 @@ impl RunDir {
         Ok(state)
     }
 
-    /// `summary.json`: `None` while the run has not finished; an error when it is there but unreadable.
+    /// `summary.json`: `None` while the run has not finished; an error when it is there but unreadable, or does not
+    /// match the SHA-256 `state.json` records for it (summaries made before checksums were recorded are read as
+    /// they are).
     pub fn read_summary(&self) -> Result<Option<Summary>> {
+        let path = self.file(SUMMARY_FILE);
+        let Some(bytes) = self.read_summary_bytes()? else {
+            return Ok(None);
+        };
+        if let Some(recorded) = self.recorded_summary_sha256() {
+            if super::integrity::sha256_hex(&bytes) != recorded {
+                // Killed between the summary's commit and its rename: the committed summary waits in `.next`.
+                let next = Self::next_path(&path);
+                if let Ok(bytes) = std::fs::read(&next) {
+                    if super::integrity::sha256_hex(&bytes) == recorded {
+                        return Self::parse_summary(&next, &bytes).map(Some);
+                    }
+                }
+                bail!(
+                    "{} does not match the SHA-256 that {} records for it: it was changed or damaged after the \
+                     run wrote it. Write it again from the run's best weights with rnnlab train --resume {}",
+                    path.display(),
+                    self.state_path().display(),
+                    self.path.display()
+                );
+            }
+        }
+        Self::parse_summary(&path, &bytes).map(Some)
+    }
+
+    /// `summary.json` as it is, unverified (for `rnnlab show`, which reports the check instead of failing on it).
+    pub fn read_summary_unverified(&self) -> Result<Option<Summary>> {
+        let path = self.file(SUMMARY_FILE);
+        match self.read_summary_bytes()? {
+            Some(bytes) => Self::parse_summary(&path, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn read_summary_bytes(&self) -> Result<Option<Vec<u8>>> {
         let path = self.file(SUMMARY_FILE);
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let summary = serde_json::from_str(&text).with_context(|| {
-            format!("{} is not a summary this version can read", path.display())
-        })?;
-        Ok(Some(summary))
+        std::fs::read(&path)
+            .map(Some)
+            .with_context(|| format!("reading {}", path.display()))
+    }
+
+    fn parse_summary(path: &Path, bytes: &[u8]) -> Result<Summary> {
+        serde_json::from_slice(bytes)
+            .with_context(|| format!("{} is not a summary this version can read", path.display()))
+    }
+
+    /// The summary's checksum recorded in `state.json`, if the state is readable and records one.
+    pub(crate) fn recorded_summary_sha256(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.state_path()).ok()?;
+        serde_json::from_str::<TrainState>(&text)
+            .ok()?
+            .summary_sha256
     }
 
     /// The epochs of `metrics.jsonl` that this version can read, in file order, and the number of lines it could

@@ -13,6 +13,7 @@
 //! RUN_DIR/normalisation.json           speech runs only: the training split's mean and std (for rnnlab sample)
 //! RUN_DIR/data.json                    where the run's data came from ({"data_dir": ...}), so resume needs no --data-dir
 //! RUN_DIR/events.out.tfevents.<secs>.<host>   TensorBoard's scalars per epoch: per-member NLLs and lr, best/*
+//! RUN_DIR/writer.lock                  the writer lock (flock) and who holds it: one writer at a time
 //! ```
 //!
 //! Every file is written atomically ([`crate::atomic`]), except the event file, which is appended to and flushed
@@ -23,14 +24,19 @@
 //! - [`checkpoint`]: the names of the checkpoint's tensors, and [`RunDir::load_best_model`].
 //! - [`view`]: [`view::RunData`], the lenient reader of the figures (what it can of an unfinished or older run).
 //! - [`tfevents`]: the TensorBoard event file (writer, resume, reader) and its tags.
+//! - [`lock`]: the writer lock, one process writing a run directory at a time.
+//! - [`integrity`]: the checksums of the checkpoint and the summary, and the check `rnnlab show` reports.
 
 pub mod checkpoint;
 pub mod dir;
+pub mod integrity;
+pub mod lock;
 pub mod records;
 pub mod tfevents;
 pub mod view;
 
 pub use dir::{metrics_csv_header, RunDir};
+pub use lock::{RunLock, LOCK_FILE};
 pub use records::{
     seed_of, EpochMetrics, MemberMetrics, MemberResult, MemberState, Status, Summary, TrainState,
 };

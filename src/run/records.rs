@@ -65,6 +65,15 @@ pub struct TrainState {
     pub seed: u64,
     /// Every member's state, in member order.
     pub members: Vec<MemberState>,
+    /// SHA-256 (hex) of the checkpoint's tensor file, recorded by [`super::RunDir::save_checkpoint`] in the same
+    /// atomic write as the rest of the state and verified before the tensors are used (absent in run directories
+    /// made before checksums were recorded: those load unverified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
+    /// SHA-256 (hex) of `summary.json`, recorded just before the summary is written (see
+    /// [`super::RunDir::write_summary`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_sha256: Option<String>,
 }
 
 /// One member's line of an epoch (`metrics.csv` row, element of `metrics.jsonl`'s `members`).
@@ -221,6 +230,8 @@ impl TrainState {
                     epochs_since_best: 0,
                 })
                 .collect(),
+            weights_sha256: None,
+            summary_sha256: None,
         }
     }
 

@@ -197,6 +197,8 @@ pub fn run_task(plan_path: &Path, index: usize) -> Result<TaskOutcome> {
     let dir = out.join(&job.run_dir);
     let cfg = job.config()?;
     let run = RunDir::at(&dir);
+    // One writer per run directory: two array tasks given one directory, or a requeue beside a resume, are refused.
+    let _lock = run.lock()?;
     if run.read_summary()?.is_some() {
         eprintln!("{}: finished already ({})", job.name, dir.display());
         return Ok(TaskOutcome::AlreadyDone);

@@ -15,6 +15,7 @@
 //! The recipe is the same for both tasks; what differs is behind [`TrainData`] (how a dataset becomes device
 //! batches) and the model's head, chosen from `cfg.dataset`'s task.
 
+pub mod memory;
 mod population;
 pub mod rmsprop;
 pub mod stopping;
@@ -30,8 +31,8 @@ use crate::config::TrainConfig;
 use crate::data::{AnyData, MusicData, PreparedData, SpeechData, Split};
 use crate::rng::{Rng, SplitMix64};
 use crate::run::tfevents::EventWriter;
-use crate::run::{RunDir, METRICS_CSV, NORMALISATION_FILE, SUMMARY_FILE};
-use anyhow::{bail, ensure, Result};
+use crate::run::{RunDir, METRICS_CSV, NORMALISATION_FILE};
+use anyhow::{bail, ensure, Context, Result};
 #[cfg(feature = "cli")]
 use indicatif::ProgressBar;
 use std::path::Path;
@@ -95,17 +96,34 @@ pub trait TrainData {
     fn write_run_files(&self, _dir: &Path) -> Result<()> {
         Ok(())
     }
+    /// The lengths (frames or steps) of the pieces `cfg` uses of each split (train, valid, test), for the memory
+    /// estimate ([`memory::check`]); read from the data, nothing allocated on the device.
+    fn lengths(&self, cfg: &TrainConfig) -> memory::SplitLengths;
 }
 
 impl TrainData for MusicData {
     fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
         PreparedData::music(&cfg.preparation(), self, device)
     }
+    fn lengths(&self, cfg: &TrainConfig) -> memory::SplitLengths {
+        let prep = cfg.preparation();
+        memory::SPLITS.map(|s| {
+            let all: Vec<usize> = self.split(s).iter().map(|p| p.len()).collect();
+            prep.music_pieces(&all, s)
+        })
+    }
 }
 
 impl TrainData for SpeechData {
     fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
         PreparedData::speech(&cfg.preparation(), self, device)
+    }
+    fn lengths(&self, cfg: &TrainConfig) -> memory::SplitLengths {
+        let prep = cfg.preparation();
+        memory::SPLITS.map(|s| {
+            let all: Vec<usize> = self.split(s).iter().map(|w| w.steps()).collect();
+            crate::data::prepare::spread_subset(&all, prep.subset(s))
+        })
     }
     fn write_run_files(&self, dir: &Path) -> Result<()> {
         write_atomic(
@@ -128,6 +146,12 @@ impl TrainData for AnyData {
             AnyData::Speech(d) => d.write_run_files(dir),
         }
     }
+    fn lengths(&self, cfg: &TrainConfig) -> memory::SplitLengths {
+        match self {
+            AnyData::Music(d) => d.lengths(cfg),
+            AnyData::Speech(d) => d.lengths(cfg),
+        }
+    }
 }
 
 /// Where a training run starts: fresh, or from a run directory's last checkpoint.
@@ -147,6 +171,12 @@ pub fn train<D: TrainData + ?Sized>(
 ) -> Result<Summary> {
     let device = cfg.device.resolve()?;
     tch::set_num_threads(cfg.threads as i32);
+    let dir = match start {
+        Start::Fresh(d) | Start::Resume(d) => d,
+    };
+    // The lock first: nothing of the directory is read or written before this process is its one writer.
+    let _lock = RunDir::at(dir).lock()?;
+    memory::check(cfg, data, device)?;
     let (prepared, mut pop) = setup(cfg, data, device)?;
     let mut rng = Rng::new(epoch_seed(cfg.seed, 1))?;
     let mut best = pop.weights();
@@ -185,18 +215,35 @@ pub fn train<D: TrainData + ?Sized>(
         state.seconds += t0.elapsed().as_secs_f64();
         state.cpu_seconds += thread_cpu_seconds() - cpu0;
         let metrics = epoch_metrics(&state, &lrs, &train_nll, &valid, &test);
-        run.append_metrics(&metrics)?;
-        events.add_epoch(&metrics)?;
-        run.save_checkpoint(&pop.checkpoint_tensors(&best, epoch), &state)?;
+        let saved = run
+            .append_metrics(&metrics)
+            .and_then(|_| events.add_epoch(&metrics))
+            .and_then(|_| run.save_checkpoint(&pop.checkpoint_tensors(&best, epoch), &state));
+        saved.with_context(|| {
+            let kept = match epoch - 1 {
+                0 => "no epoch was saved before it".to_string(),
+                e => format!("its checkpoint of epoch {e} is intact"),
+            };
+            format!(
+                "saving epoch {epoch} of {} failed; {kept}: make room (or make the directory writable), then \
+                 continue with rnnlab train --resume {}",
+                run.path.display(),
+                run.path.display()
+            )
+        })?;
         progress(Progress::EpochEnd(&metrics));
     }
 
     let members = final_evaluation(&pop, &best, &prepared, &state, &lrs)?;
     let summary = summarise(cfg, &pop, &state, members);
-    write_atomic(
-        &run.file(SUMMARY_FILE),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
+    run.write_summary(&summary).with_context(|| {
+        format!(
+            "writing the summary of {} failed (its checkpoint is intact): make room, then write it with rnnlab \
+             train --resume {}",
+            run.path.display(),
+            run.path.display()
+        )
+    })?;
     if summary.best_member.is_none() {
         bail!(
             "every member of {} diverged; see {}",
@@ -283,7 +330,9 @@ fn open_run<D: TrainData + ?Sized>(
             );
             pop.restore(&tensors, best)?;
             pop.set_active(&state.members);
-            run.truncate_metrics(state.epoch)?;
+            for note in run.truncate_metrics(state.epoch)? {
+                eprintln!("note: {note}");
+            }
             let events = EventWriter::resume(&run.path, state.epoch as i64)?;
             Ok((run, state, events))
         }
