@@ -543,3 +543,44 @@ fn converting_the_var_store_after_construction_converts_the_layer() {
         .to_string();
     assert!(err.contains("Float") && err.contains("Double"), "{err}");
 }
+
+#[test]
+fn dropout_acts_between_layers_in_training_mode_only() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg = RnnConfig {
+        num_layers: 2,
+        dropout: 0.5,
+        seed: Some(1),
+        ..Default::default()
+    };
+    let layer = rnn(vs.root() / "a", CellKind::PaperGru, 3, 4, cfg).unwrap();
+    let plain = rnn(
+        vs.root() / "b",
+        CellKind::PaperGru,
+        3,
+        4,
+        RnnConfig {
+            dropout: 0.0,
+            ..cfg
+        },
+    )
+    .unwrap();
+    let x = Tensor::randn([2, 6, 3], (Kind::Float, Device::Cpu));
+    // Same seed, same weights: without training mode the dropout layer is the plain one.
+    assert!(layer
+        .forward_t(&x, false)
+        .equal(&plain.forward_t(&x, false)));
+    let (a, b) = (layer.forward_t(&x, true), layer.forward_t(&x, true));
+    assert!(
+        !a.equal(&b),
+        "two training passes drew the same dropout mask"
+    );
+    assert!(!a.equal(&plain.forward_t(&x, true)));
+    // nn::RNN's methods follow RnnConfig::train.
+    let eval_cfg = RnnConfig {
+        train: false,
+        ..cfg
+    };
+    let eval = rnn(vs.root() / "c", CellKind::PaperGru, 3, 4, eval_cfg).unwrap();
+    assert!(eval.seq(&x).0.equal(&eval.seq(&x).0));
+}
