@@ -3,10 +3,12 @@
 //! config as `config.toml`.
 
 use crate::cells::CellKind;
-use crate::data::{Dataset, Preparation};
+use crate::data::npz::HeadChoice;
+use crate::data::text::TokenUnit;
+use crate::data::{AnyData, Dataset, Preparation, Task};
 use crate::device::{DeviceArg, Dtype};
-use crate::model::{Implementation, ModelConfig};
-use crate::paper::table1_hidden;
+use crate::model::{Head, Implementation, ModelConfig, MOG_COMPONENTS};
+use crate::paper::{budget_hidden, table1_hidden};
 use crate::rng::SplitMix64;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -58,11 +60,33 @@ impl std::fmt::Display for Chunking {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Dataset: the music sets `jsb`, `nottingham`, `musedata`, `piano` (Bernoulli-88 head, input 88), or `fsdd`
+    /// Dataset: the music sets `jsb`, `nottingham`, `musedata`, `piano` (Bernoulli-88 head, input 88), `fsdd`
     /// (raw speech: input 20 samples, a 20-component mixture of Gaussians over the next 10; see
-    /// `rnnlab::data::speech` and `rnnlab::model`).
+    /// `rnnlab::data::speech` and `rnnlab::model`), `shakespeare` (characters, a softmax over the vocabulary), or
+    /// data given by `data_path`: `text` (a text corpus) or `npz` (NumPy sequences); see docs/your-data.md.
     /// Default: `jsb`.
     pub dataset: Dataset,
+    /// The file or directory of a `text` or `npz` dataset (relative to the working directory); must be empty for
+    /// the other datasets, which live in the data directory.
+    /// Default: empty.
+    pub data_path: String,
+    /// Text: read `chars` (UTF-8 characters) or `bytes` as tokens (`integers` is what NPZ tokens are).
+    /// Default: `chars`.
+    pub tokens: TokenUnit,
+    /// Text and Shakespeare: each document (file, play) is cut into sequences of at most this many tokens, at the
+    /// last line break within the limit; each is evaluated from a zero state. 0 keeps documents whole.
+    /// Default: `2000`.
+    pub text_piece: usize,
+    /// Output distribution: `auto` (music: Bernoulli-88; speech: the mixture; text: categorical; npz: by dtype —
+    /// bool `bernoulli`, integers one per step `categorical`, several per step `bernoulli`, floats `gaussian`), or
+    /// for npz one of `bernoulli`, `gaussian`, `mixture` (20 components), `categorical`. A run records the head it
+    /// took.
+    /// Default: `auto`.
+    pub head: HeadChoice,
+    /// Width of a text or npz dataset: the vocabulary (tokens) or the features per step; 0 takes it from the data
+    /// when a run starts, and the run's config.toml records it. Not used by the paper's datasets.
+    /// Default: `0`.
+    pub width: usize,
     /// Recurrent unit: `tanh`, `paper_gru`, `paper_lstm` (the paper's forms), `torch_gru`, `torch_lstm`, or a unit
     /// beyond the paper: `mgu` (Zhou et al. 2016), `mut1`, `mut2`, `mut3` (Jozefowicz et al. 2015), `lstm_nig`,
     /// `lstm_nfg`, `lstm_nog`, `lstm_niaf`, `lstm_noaf`, `lstm_np`, `lstm_cifg` (Greff et al. 2017); see
@@ -198,6 +222,11 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             dataset: Dataset::Jsb,
+            data_path: String::new(),
+            tokens: TokenUnit::Chars,
+            text_piece: crate::data::text::DEFAULT_PIECE,
+            head: HeadChoice::Auto,
+            width: 0,
             cell: CellKind::PaperGru,
             implementation: Implementation::Custom,
             hidden: 0,
@@ -346,6 +375,38 @@ impl TrainConfig {
             self.cell
         );
         ensure!(self.threads >= 1, "threads must be at least 1");
+        match self.dataset.task() {
+            Task::Music | Task::Speech => {
+                ensure!(
+                    self.data_path.is_empty(),
+                    "data_path is for dataset = \"text\" or \"npz\"; {} lives in the data directory",
+                    self.dataset
+                );
+                ensure!(
+                    self.head == HeadChoice::Auto,
+                    "head = \"{}\": {}'s head is fixed (keep head = \"auto\")",
+                    self.head,
+                    self.dataset
+                );
+            }
+            Task::Tokens => ensure!(
+                matches!(self.head, HeadChoice::Auto | HeadChoice::Categorical),
+                "head = \"{}\": a text is modelled by a softmax over its tokens (head = \"auto\" or \"categorical\")",
+                self.head
+            ),
+            Task::Arrays => {}
+        }
+        if self.dataset.by_path() {
+            ensure!(
+                !self.data_path.is_empty(),
+                "dataset = \"{}\" needs data_path, the file or directory of the data (e.g. --set data_path=corpus.txt)",
+                self.dataset
+            );
+        }
+        ensure!(
+            self.tokens != TokenUnit::Integers || self.dataset == Dataset::Npz,
+            "tokens = \"integers\" is what NPZ tokens are; a text is read as \"chars\" or \"bytes\""
+        );
         if !self.implementation.supports(self.cell) {
             bail!(
                 "implementation = '{}' needs cell = tanh, torch_gru or torch_lstm (libtorch has no {})",
@@ -369,12 +430,86 @@ impl TrainConfig {
         (self.prune_after > 0).then_some(self.prune_after)
     }
 
+    /// The hidden size: `hidden`, or when 0 Table 1's size (music, speech); for a dataset whose width comes from
+    /// the data, the size whose paper parameter count at that input width is closest to the music GRU's (Table 1:
+    /// 46 units, 18,630 parameters).
     pub fn hidden_size(&self) -> i64 {
         if self.hidden > 0 {
-            self.hidden
-        } else {
-            table1_hidden(self.dataset.task(), self.cell)
+            return self.hidden;
         }
+        match self.dataset.task() {
+            Task::Music | Task::Speech => table1_hidden(self.dataset.task(), self.cell),
+            Task::Tokens | Task::Arrays => budget_hidden(
+                self.cell,
+                self.input_width(),
+                crate::cells::CellKind::PaperGru.paper_param_count(88, 46),
+            ),
+        }
+    }
+
+    /// Width of each input step: 88 (music), 20 (speech), else `width` (the vocabulary or the features).
+    fn input_width(&self) -> i64 {
+        match Head::for_task(self.dataset.task()) {
+            Some((_, input)) => input,
+            None => self.width.max(1) as i64,
+        }
+    }
+
+    /// The model's output distribution and input width: fixed for the paper's datasets; for text and npz from
+    /// `head` and `width`, which [`TrainConfig::resolve_data`] fills in from the data.
+    pub fn head_and_input(&self) -> Result<(Head, i64)> {
+        if let Some(fixed) = Head::for_task(self.dataset.task()) {
+            return Ok(fixed);
+        }
+        ensure!(
+            self.width > 0,
+            "width is 0: the {} data's width is taken when the run starts (TrainConfig::resolve_data)",
+            self.dataset
+        );
+        let w = self.width as i64;
+        Ok(match (self.dataset.task(), self.head) {
+            (Task::Tokens, _) | (_, HeadChoice::Categorical) => (Head::Categorical { vocab: w }, w),
+            (_, HeadChoice::Bernoulli) => (Head::Bernoulli { keys: w }, w),
+            (_, HeadChoice::Gaussian) => (Head::Mog { components: 1, dim: w }, w),
+            (_, HeadChoice::Mixture) => (
+                Head::Mog {
+                    components: MOG_COMPONENTS,
+                    dim: w,
+                },
+                w,
+            ),
+            (_, HeadChoice::Auto) => bail!(
+                "head is \"auto\": the npz data's head is decided when the run starts (TrainConfig::resolve_data)"
+            ),
+        })
+    }
+
+    /// Fills in `width` (and for npz the head the data decided) from loaded data; an error when the config already
+    /// names another width or head (a resumed run on changed data).
+    pub fn resolve_data(&mut self, data: &AnyData) -> Result<()> {
+        let Some((head, width)) = data.shape() else {
+            return Ok(());
+        };
+        ensure!(
+            self.width == 0 || self.width == width,
+            "width = {} but the data has {width} ({}); the data changed since the run started, or width is wrong",
+            self.width,
+            if head == HeadChoice::Categorical {
+                "tokens in the vocabulary"
+            } else {
+                "features per step"
+            }
+        );
+        ensure!(
+            self.head == HeadChoice::Auto || self.head == head,
+            "head = \"{}\" but the data gives \"{head}\"",
+            self.head
+        );
+        self.width = width;
+        if self.dataset.task() == Task::Arrays {
+            self.head = head;
+        }
+        Ok(())
     }
 
     /// The learning rate of each candidate, drawn from the seed (or `lrs` as given).
@@ -422,9 +557,11 @@ impl TrainConfig {
     }
 
     /// The models this config trains (a population of candidates × seeds), on `device`.
-    pub fn model_config(&self, device: Device) -> ModelConfig {
-        ModelConfig {
-            task: self.dataset.task(),
+    pub fn model_config(&self, device: Device) -> Result<ModelConfig> {
+        let (head, input) = self.head_and_input()?;
+        Ok(ModelConfig {
+            head,
+            input,
             cell: self.cell,
             implementation: self.implementation,
             hidden: self.hidden_size(),
@@ -433,7 +570,7 @@ impl TrainConfig {
             forget_bias: self.forget_bias,
             kind: self.dtype.kind(),
             device,
-        }
+        })
     }
 
     /// The learning rate of every population member (candidates × seeds, candidate-major).

@@ -195,7 +195,9 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
         ),
         None => rnnlab::data::resolve_data_dir(args.data_dir.as_deref()),
     };
-    let (file, data) = rnnlab::data::AnyData::load(&data_dir, cfg.dataset)?;
+    let (file, data) = rnnlab::data::AnyData::for_config(&data_dir, &cfg)?;
+    let mut cfg = cfg;
+    cfg.resolve_data(&data)?;
     if !resume {
         let run = rnnlab::run::RunDir::at(&start_dir);
         if args.resume.is_some() {

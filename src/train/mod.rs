@@ -27,6 +27,8 @@ pub use population::Population;
 
 use crate::atomic::write_atomic;
 use crate::config::TrainConfig;
+use crate::data::npz::FrameData;
+use crate::data::text::TokenData;
 use crate::data::{AnyData, MusicData, PreparedData, SpeechData, Split};
 use crate::rng::{Rng, SplitMix64};
 use crate::run::tfevents::EventWriter;
@@ -107,17 +109,36 @@ impl TrainData for SpeechData {
     }
 }
 
+impl TrainData for TokenData {
+    fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
+        PreparedData::tokens(&cfg.preparation(), self, device)
+    }
+    fn write_run_files(&self, dir: &Path) -> Result<()> {
+        self.vocab.write(dir)
+    }
+}
+
+impl TrainData for FrameData {
+    fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
+        PreparedData::feature_frames(&cfg.preparation(), self, device)
+    }
+}
+
 impl TrainData for AnyData {
     fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
         match self {
             AnyData::Music(d) => d.prepare(cfg, device),
             AnyData::Speech(d) => d.prepare(cfg, device),
+            AnyData::Tokens(d) => d.prepare(cfg, device),
+            AnyData::Frames(d) => d.prepare(cfg, device),
         }
     }
     fn write_run_files(&self, dir: &Path) -> Result<()> {
         match self {
             AnyData::Music(d) => d.write_run_files(dir),
             AnyData::Speech(d) => d.write_run_files(dir),
+            AnyData::Tokens(d) => d.write_run_files(dir),
+            AnyData::Frames(d) => d.write_run_files(dir),
         }
     }
 }
