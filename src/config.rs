@@ -484,6 +484,17 @@ impl TrainConfig {
         })
     }
 
+    /// What one token is when the model's NLL is of tokens (a categorical head): `character` (Shakespeare, text
+    /// read as chars), `byte`, or `token` (integer NPZ); `None` for frame-wise heads (nats per frame).
+    pub fn token_name(&self) -> Option<&'static str> {
+        match (self.dataset, self.dataset.task(), self.head) {
+            (Dataset::Shakespeare, _, _) => Some("character"),
+            (_, Task::Tokens, _) => Some(self.tokens.singular()),
+            (_, Task::Arrays, HeadChoice::Categorical) => Some("token"),
+            _ => None,
+        }
+    }
+
     /// Fills in `width` (and for npz the head the data decided) from loaded data; an error when the config already
     /// names another width or head (a resumed run on changed data).
     pub fn resolve_data(&mut self, data: &AnyData) -> Result<()> {

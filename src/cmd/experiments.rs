@@ -234,12 +234,18 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
         .progress_chars("=> "),
     );
     let quiet = args.quiet;
+    let token = cfg.token_name();
+    let bits = |nats: f64| match token {
+        Some(t) => format!(" ({:.3} bits per {t})", nats / std::f64::consts::LN_2),
+        None => String::new(),
+    };
     let mut progress = |p: rnnlab::train::Progress| {
         if let Some(m) = p.show_on(&bar) {
             let line = format!(
-                "epoch {:>3}: best valid NLL {:.3}, {} active, {:.1} s",
+                "epoch {:>3}: best valid NLL {:.3}{}, {} active, {:.1} s",
                 m.epoch,
                 m.best_valid(),
+                bits(m.best_valid()),
                 m.members
                     .iter()
                     .filter(|x| x.status == rnnlab::run::Status::Active)
@@ -264,10 +270,19 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
     println!(
         "parameters per model: {pp} (paper definition: recurrent layer), {pt} (all trainable)"
     );
-    println!("member  lr         status    best epoch  train NLL  valid NLL  test NLL");
+    match token {
+        Some(t) => println!(
+            "NLL in nats per predicted {t}; bits per {t} = nats / ln 2 (summary.json: tokens)"
+        ),
+        None => println!("NLL in nats per predicted frame"),
+    }
+    println!(
+        "member  lr         status    best epoch  train NLL  valid NLL  test NLL{}",
+        if token.is_some() { "  test bits" } else { "" }
+    );
     for m in &summary.members {
         println!(
-            "{:>6}  {:<9.3e}  {:<8}  {:>10}  {:>9.3}  {:>9.3}  {:>8.3}{}",
+            "{:>6}  {:<9.3e}  {:<8}  {:>10}  {:>9.3}  {:>9.3}  {:>8.3}{}{}",
             m.member,
             m.lr,
             m.status.to_string(),
@@ -277,6 +292,11 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
             m.train_nll,
             m.valid_nll,
             m.test_nll,
+            if token.is_some() {
+                format!("  {:>9.4}", m.test_nll / std::f64::consts::LN_2)
+            } else {
+                String::new()
+            },
             if Some(m.member) == summary.best_member {
                 "  <- best valid"
             } else {

