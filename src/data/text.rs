@@ -227,12 +227,27 @@ pub fn read_corpus(path: &Path, unit: TokenUnit, piece: usize) -> Result<TokenDa
             path.display()
         )
     })?;
-    let docs: PerSplit<Vec<Document>> = if meta.is_file() {
-        let symbols = read_symbols(path, unit)?;
-        split_by_position(path, symbols)?
-    } else {
-        PerSplit::try_from_fn(|s| split_documents(path, s, unit))?
-    };
+    if meta.is_file() {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        return corpus_from_bytes(path, &bytes, unit, piece);
+    }
+    let docs = PerSplit::try_from_fn(|s| split_documents(path, s, unit))?;
+    tokenise(docs, unit, piece)
+}
+
+/// A corpus of one file's bytes (named `path` in errors), split 90 / 5 / 5 at line breaks (see the module doc).
+pub fn corpus_from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    unit: TokenUnit,
+    piece: usize,
+) -> Result<TokenData> {
+    ensure!(
+        unit != TokenUnit::Integers,
+        "tokens = \"integers\" is for NPZ data; a text is read as \"chars\" or \"bytes\""
+    );
+    let symbols = symbols_of(bytes, unit).with_context(|| format!("text {}", path.display()))?;
+    let docs = split_by_position(path, symbols)?;
     tokenise(docs, unit, piece)
 }
 
