@@ -390,6 +390,16 @@ fn tiny_corpus_trains_resumes_bitwise_and_samples() {
     assert_eq!(a.chars().count(), "the king".len() + 120);
     assert!(a.chars().all(|ch| vocab.id(ch as u32) > 0), "{a}");
 
+    // rnnlab eval: its frame-weighted (token-weighted) test NLL recomputes the trainer's.
+    ok(&["eval".into(), full.display().to_string()]);
+    let eval = read(&full, "eval.json");
+    for m in eval["members"].as_array().unwrap() {
+        let member = m["member"].as_u64().unwrap() as usize;
+        let ours = m["test"]["frame_weighted"].as_f64().unwrap();
+        let trainer = summary["members"][member]["test_nll"].as_f64().unwrap();
+        assert!((ours - trainer).abs() < 1e-5, "{ours} vs {trainer}");
+    }
+
     // TensorBoard: the bits of the best member at every epoch.
     let events = rnnlab::run::tfevents::event_files(&full).unwrap();
     let scalars = rnnlab::run::tfevents::read_events(&events[0]).unwrap();
