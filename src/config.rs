@@ -596,3 +596,53 @@ impl TrainConfig {
         Ok(toml::to_string(self)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `hidden = 0` on a dataset whose width comes from the data sizes every unit at the music GRU's paper budget
+    /// (18,630) for that input width: each unit's count is the closest to the budget its sizes allow.
+    #[test]
+    fn data_shaped_hidden_sizes_match_the_gru_budget() {
+        let budget = CellKind::PaperGru.paper_param_count(88, 46);
+        assert_eq!(budget, 18_630);
+        for cell in [
+            CellKind::Tanh,
+            CellKind::PaperGru,
+            CellKind::PaperLstm,
+            CellKind::Mut1,
+            CellKind::Mut3,
+            CellKind::LstmNoaf,
+        ] {
+            let cfg = TrainConfig {
+                dataset: Dataset::Shakespeare,
+                cell,
+                width: 81,
+                ..Default::default()
+            };
+            let h = cfg.hidden_size();
+            let count = |n: i64| cell.paper_param_count(81, n);
+            let off = (count(h) - budget).abs();
+            assert!(off <= (count(h + 1) - budget).abs() && off <= (count(h - 1) - budget).abs());
+            eprintln!("{cell}: hidden {h}, {} paper parameters", count(h));
+        }
+        // Without a width (before the data is read) the head is unknown: an error, not a guess.
+        let cfg = TrainConfig {
+            dataset: Dataset::Text,
+            data_path: "x.txt".into(),
+            ..Default::default()
+        };
+        assert!(cfg.head_and_input().is_err());
+        assert!(cfg.check().is_ok());
+        let no_path = TrainConfig {
+            dataset: Dataset::Npz,
+            ..Default::default()
+        };
+        assert!(no_path
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("data_path"));
+    }
+}
