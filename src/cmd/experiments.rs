@@ -198,6 +198,12 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
     let (file, data) = rnnlab::data::AnyData::for_config(&data_dir, &cfg)?;
     let mut cfg = cfg;
     cfg.resolve_data(&data)?;
+    // A new run records where its data is as an absolute path, so that --resume works from any directory.
+    if !resume && args.resume.is_none() && !cfg.data_path.is_empty() {
+        cfg.data_path = std::path::absolute(&cfg.data_path)?
+            .to_string_lossy()
+            .into_owned();
+    }
     if !resume {
         let run = rnnlab::run::RunDir::at(&start_dir);
         if args.resume.is_some() {
