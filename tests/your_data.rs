@@ -451,3 +451,57 @@ fn shakespeare_fetch_refuses_an_unpinned_archive() {
         "{err}"
     );
 }
+
+/// `rnnlab train` on NPZ files of each head: the run records the head and width the data decided, and the NLLs are
+/// finite; a token run reports bits, a frame run does not.
+#[test]
+fn npz_runs_of_every_head_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/jsb_gru.toml");
+    for (file, head, width) in [
+        ("ragged_float32.npz", "gaussian", 2),
+        ("ragged_binary_uint8.npz", "bernoulli", 3),
+        ("equal_bool.npz", "bernoulli", 2),
+        ("ragged_tokens_compressed.npz", "categorical", 6),
+    ] {
+        let out = dir.path().join(file);
+        ok(&[
+            "train".into(),
+            "--config".into(),
+            config.into(),
+            "--set".into(),
+            "dataset=npz".into(),
+            "--set".into(),
+            format!("data_path=\"{}\"", fixtures().join(file).display()),
+            "--set".into(),
+            "hidden=4".into(),
+            "--set".into(),
+            "lr_candidates=2".into(),
+            "--set".into(),
+            "max_epochs=2".into(),
+            "--quiet".into(),
+            "--out".into(),
+            out.display().to_string(),
+        ]);
+        let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+        assert!(
+            config.contains(&format!("head = \"{head}\"\n")),
+            "{file}: {config}"
+        );
+        assert!(
+            config.contains(&format!("width = {width}\n")),
+            "{file}: {config}"
+        );
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        for m in summary["members"].as_array().unwrap() {
+            assert!(m["test_nll"].as_f64().unwrap().is_finite(), "{file}");
+        }
+        assert_eq!(
+            summary["tokens"].is_object(),
+            head == "categorical",
+            "{file}"
+        );
+    }
+}
