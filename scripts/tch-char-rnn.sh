@@ -77,4 +77,6 @@ cargo build --release --quiet --manifest-path "$out/Cargo.toml" --target-dir "$o
 
 echo "== tch char-rnn: $epochs epoch(s), $threads thread(s), on $(wc -c < "$out/input.txt") characters of $data"
 TIMEFORMAT="cpu seconds: %U user + %S system, %R s wall clock"
+# libtorch's shared libraries, as rnnlab's build links them (rnnlab's own binaries carry the path themselves).
+export LD_LIBRARY_PATH="$LIBTORCH/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 { time "$out/target/release/tch-char-rnn"; } 2>&1 | tee "$out/log.txt"
