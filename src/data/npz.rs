@@ -538,3 +538,36 @@ pub fn guard_header(head: &[u8], stored: u64) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(header: &str) -> Vec<u8> {
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        b
+    }
+
+    /// The guard refuses shapes that overflow, exceed the stored bytes or the value cap, and passes honest ones.
+    #[test]
+    fn the_header_guard_refuses_impossible_shapes() {
+        let h = |shape: &str| {
+            npy(&format!(
+                "{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}"
+            ))
+        };
+        assert!(guard_header(&h("(3, 4)"), 48 + 64).is_ok());
+        assert!(guard_header(&h("()"), 64).is_ok());
+        let err = guard_header(&h("(3, 4)"), 11).unwrap_err().to_string();
+        assert!(err.contains("truncated"), "{err}");
+        let err = guard_header(&h("(4294967296, 4294967296)"), 1 << 40)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("too large"), "{err}");
+        let err = guard_header(&h("(-3,)"), 100).unwrap_err().to_string();
+        assert!(err.contains("not a dimension"), "{err}");
+        assert!(guard_header(b"PK\x03\x04", 10).is_err());
+    }
+}
