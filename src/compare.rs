@@ -249,7 +249,9 @@ pub fn compare(opts: &Options) -> Result<Comparison> {
             "{cell} has no libtorch built-in to compare with: choose tanh, torch_gru or torch_lstm"
         );
     }
-    let (file, data) = AnyData::load(&opts.data_dir, opts.dataset)?;
+    // The first run's config says where a dataset given by path is (`--set data_path=…`).
+    let probe = run_config(opts, opts.cells[0], IMPLEMENTATIONS[0])?;
+    let (file, data) = AnyData::for_config(&opts.data_dir, &probe)?;
     std::fs::create_dir_all(opts.out.join("runs"))
         .with_context(|| format!("creating {}", opts.out.display()))?;
     let mut cells = Vec::new();
@@ -258,7 +260,11 @@ pub fn compare(opts: &Options) -> Result<Comparison> {
     for &cell in &opts.cells {
         let cfgs: Vec<TrainConfig> = IMPLEMENTATIONS
             .iter()
-            .map(|&i| run_config(opts, cell, i))
+            .map(|&i| {
+                let mut cfg = run_config(opts, cell, i)?;
+                cfg.resolve_data(&data)?;
+                Ok(cfg)
+            })
             .collect::<Result<_>>()?;
         device = format!("{:?}", cfgs[0].device.resolve()?);
         if !opts.quiet {

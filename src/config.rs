@@ -3,10 +3,12 @@
 //! config as `config.toml`.
 
 use crate::cells::CellKind;
-use crate::data::{Dataset, Preparation};
+use crate::data::npz::HeadChoice;
+use crate::data::text::TokenUnit;
+use crate::data::{AnyData, Dataset, Preparation, Task};
 use crate::device::{DeviceArg, Dtype};
-use crate::model::{Implementation, ModelConfig};
-use crate::paper::table1_hidden;
+use crate::model::{Head, Implementation, ModelConfig, MOG_COMPONENTS};
+use crate::paper::{budget_hidden, table1_hidden};
 use crate::rng::SplitMix64;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -60,11 +62,33 @@ impl std::fmt::Display for Chunking {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Dataset: the music sets `jsb`, `nottingham`, `musedata`, `piano` (Bernoulli-88 head, input 88), or `fsdd`
+    /// Dataset: the music sets `jsb`, `nottingham`, `musedata`, `piano` (Bernoulli-88 head, input 88), `fsdd`
     /// (raw speech: input 20 samples, a 20-component mixture of Gaussians over the next 10; see
-    /// `rnnlab::data::speech` and `rnnlab::model`).
+    /// `rnnlab::data::speech` and `rnnlab::model`), `shakespeare` (characters, a softmax over the vocabulary), or
+    /// data given by `data_path`: `text` (a text corpus) or `npz` (NumPy sequences); see docs/your-data.md.
     /// Default: `jsb`.
     pub dataset: Dataset,
+    /// The file or directory of a `text` or `npz` dataset (relative to the working directory); must be empty for
+    /// the other datasets, which live in the data directory.
+    /// Default: empty.
+    pub data_path: String,
+    /// Text: read `chars` (UTF-8 characters) or `bytes` as tokens (`integers` is what NPZ tokens are).
+    /// Default: `chars`.
+    pub tokens: TokenUnit,
+    /// Text and Shakespeare: each document (file, play) is cut into sequences of at most this many tokens, at the
+    /// last line break within the limit; each is evaluated from a zero state. 0 keeps documents whole.
+    /// Default: `2000`.
+    pub text_piece: usize,
+    /// Output distribution: `auto` (music: Bernoulli-88; speech: the mixture; text: categorical; npz: by dtype —
+    /// bool `bernoulli`, integers one per step `categorical`, several per step `bernoulli`, floats `gaussian`), or
+    /// for npz one of `bernoulli`, `gaussian`, `mixture` (20 components), `categorical`. A run records the head it
+    /// took.
+    /// Default: `auto`.
+    pub head: HeadChoice,
+    /// Width of a text or npz dataset: the vocabulary (tokens) or the features per step; 0 takes it from the data
+    /// when a run starts, and the run's config.toml records it. Not used by the paper's datasets.
+    /// Default: `0`.
+    pub width: usize,
     /// Recurrent unit: `tanh`, `paper_gru`, `paper_lstm` (the paper's forms), `torch_gru`, `torch_lstm`, or a unit
     /// beyond the paper: `mgu` (Zhou et al. 2016), `mut1`, `mut2`, `mut3` (Jozefowicz et al. 2015), `lstm_nig`,
     /// `lstm_nfg`, `lstm_nog`, `lstm_niaf`, `lstm_noaf`, `lstm_np`, `lstm_cifg` (Greff et al. 2017); see
@@ -200,6 +224,11 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             dataset: Dataset::Jsb,
+            data_path: String::new(),
+            tokens: TokenUnit::Chars,
+            text_piece: crate::data::text::DEFAULT_PIECE,
+            head: HeadChoice::Auto,
+            width: 0,
             cell: CellKind::PaperGru,
             implementation: Implementation::Custom,
             hidden: 0,
@@ -348,6 +377,38 @@ impl TrainConfig {
             self.cell
         );
         ensure!(self.threads >= 1, "threads must be at least 1");
+        match self.dataset.task() {
+            Task::Music | Task::Speech => {
+                ensure!(
+                    self.data_path.is_empty(),
+                    "data_path is for dataset = \"text\" or \"npz\"; {} lives in the data directory",
+                    self.dataset
+                );
+                ensure!(
+                    self.head == HeadChoice::Auto,
+                    "head = \"{}\": {}'s head is fixed (keep head = \"auto\")",
+                    self.head,
+                    self.dataset
+                );
+            }
+            Task::Tokens => ensure!(
+                matches!(self.head, HeadChoice::Auto | HeadChoice::Categorical),
+                "head = \"{}\": a text is modelled by a softmax over its tokens (head = \"auto\" or \"categorical\")",
+                self.head
+            ),
+            Task::Arrays => {}
+        }
+        if self.dataset.by_path() {
+            ensure!(
+                !self.data_path.is_empty(),
+                "dataset = \"{}\" needs data_path, the file or directory of the data (e.g. --set data_path=corpus.txt)",
+                self.dataset
+            );
+        }
+        ensure!(
+            self.tokens != TokenUnit::Integers || self.dataset == Dataset::Npz,
+            "tokens = \"integers\" is what NPZ tokens are; a text is read as \"chars\" or \"bytes\""
+        );
         if !self.implementation.supports(self.cell) {
             bail!(
                 "implementation = '{}' needs cell = tanh, torch_gru or torch_lstm (libtorch has no {})",
@@ -371,14 +432,97 @@ impl TrainConfig {
         (self.prune_after > 0).then_some(self.prune_after)
     }
 
-    /// The hidden size: `hidden`, or, when it is 0, the unit's Table 1 size for the task (a unit beyond the paper:
-    /// sized to the GRU's parameter count).
+    /// The hidden size: `hidden`, or when 0 Table 1's size (music, speech); for a dataset whose width comes from
+    /// the data, the size whose paper parameter count at that input width is closest to the music GRU's (Table 1:
+    /// 46 units, 18,630 parameters). A unit beyond the paper is sized to the GRU's parameter count.
     pub fn hidden_size(&self) -> i64 {
         if self.hidden > 0 {
-            self.hidden
-        } else {
-            table1_hidden(self.dataset.task(), self.cell)
+            return self.hidden;
         }
+        match self.dataset.task() {
+            Task::Music | Task::Speech => table1_hidden(self.dataset.task(), self.cell),
+            Task::Tokens | Task::Arrays => budget_hidden(
+                self.cell,
+                self.input_width(),
+                crate::cells::CellKind::PaperGru.paper_param_count(88, 46),
+            ),
+        }
+    }
+
+    /// Width of each input step: 88 (music), 20 (speech), else `width` (the vocabulary or the features).
+    fn input_width(&self) -> i64 {
+        match Head::for_task(self.dataset.task()) {
+            Some((_, input)) => input,
+            None => self.width.max(1) as i64,
+        }
+    }
+
+    /// The model's output distribution and input width: fixed for the paper's datasets; for text and npz from
+    /// `head` and `width`, which [`TrainConfig::resolve_data`] fills in from the data.
+    pub fn head_and_input(&self) -> Result<(Head, i64)> {
+        if let Some(fixed) = Head::for_task(self.dataset.task()) {
+            return Ok(fixed);
+        }
+        ensure!(
+            self.width > 0,
+            "width is 0: the {} data's width is taken when the run starts (TrainConfig::resolve_data)",
+            self.dataset
+        );
+        let w = self.width as i64;
+        Ok(match (self.dataset.task(), self.head) {
+            (Task::Tokens, _) | (_, HeadChoice::Categorical) => (Head::Categorical { vocab: w }, w),
+            (_, HeadChoice::Bernoulli) => (Head::Bernoulli { keys: w }, w),
+            (_, HeadChoice::Gaussian) => (Head::Mog { components: 1, dim: w }, w),
+            (_, HeadChoice::Mixture) => (
+                Head::Mog {
+                    components: MOG_COMPONENTS,
+                    dim: w,
+                },
+                w,
+            ),
+            (_, HeadChoice::Auto) => bail!(
+                "head is \"auto\": the npz data's head is decided when the run starts (TrainConfig::resolve_data)"
+            ),
+        })
+    }
+
+    /// What one token is when the model's NLL is of tokens (a categorical head): `character` (Shakespeare, text
+    /// read as chars), `byte`, or `token` (integer NPZ); `None` for frame-wise heads (nats per frame).
+    pub fn token_name(&self) -> Option<&'static str> {
+        match (self.dataset, self.dataset.task(), self.head) {
+            (Dataset::Shakespeare, _, _) => Some("character"),
+            (_, Task::Tokens, _) => Some(self.tokens.singular()),
+            (_, Task::Arrays, HeadChoice::Categorical) => Some("token"),
+            _ => None,
+        }
+    }
+
+    /// Fills in `width` (and for npz the head the data decided) from loaded data; an error when the config already
+    /// names another width or head (a resumed run on changed data).
+    pub fn resolve_data(&mut self, data: &AnyData) -> Result<()> {
+        let Some((head, width)) = data.shape() else {
+            return Ok(());
+        };
+        ensure!(
+            self.width == 0 || self.width == width,
+            "width = {} but the data has {width} ({}); the data changed since the run started, or width is wrong",
+            self.width,
+            if head == HeadChoice::Categorical {
+                "tokens in the vocabulary"
+            } else {
+                "features per step"
+            }
+        );
+        ensure!(
+            self.head == HeadChoice::Auto || self.head == head,
+            "head = \"{}\" but the data gives \"{head}\"",
+            self.head
+        );
+        self.width = width;
+        if self.dataset.task() == Task::Arrays {
+            self.head = head;
+        }
+        Ok(())
     }
 
     /// The learning rate of each candidate, drawn from the seed (or `lrs` as given).
@@ -426,9 +570,11 @@ impl TrainConfig {
     }
 
     /// The models this config trains (a population of candidates × seeds), on `device`.
-    pub fn model_config(&self, device: Device) -> ModelConfig {
-        ModelConfig {
-            task: self.dataset.task(),
+    pub fn model_config(&self, device: Device) -> Result<ModelConfig> {
+        let (head, input) = self.head_and_input()?;
+        Ok(ModelConfig {
+            head,
+            input,
             cell: self.cell,
             implementation: self.implementation,
             hidden: self.hidden_size(),
@@ -437,7 +583,7 @@ impl TrainConfig {
             forget_bias: self.forget_bias,
             kind: self.dtype.kind(),
             device,
-        }
+        })
     }
 
     /// The learning rate of every population member (candidates × seeds, candidate-major).
@@ -451,5 +597,55 @@ impl TrainConfig {
     /// The config as TOML (what a run directory's `config.toml` holds).
     pub fn to_toml(&self) -> Result<String> {
         Ok(toml::to_string(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `hidden = 0` on a dataset whose width comes from the data sizes every unit at the music GRU's paper budget
+    /// (18,630) for that input width: each unit's count is the closest to the budget its sizes allow.
+    #[test]
+    fn data_shaped_hidden_sizes_match_the_gru_budget() {
+        let budget = CellKind::PaperGru.paper_param_count(88, 46);
+        assert_eq!(budget, 18_630);
+        for cell in [
+            CellKind::Tanh,
+            CellKind::PaperGru,
+            CellKind::PaperLstm,
+            CellKind::Mut1,
+            CellKind::Mut3,
+            CellKind::LstmNoaf,
+        ] {
+            let cfg = TrainConfig {
+                dataset: Dataset::Shakespeare,
+                cell,
+                width: 81,
+                ..Default::default()
+            };
+            let h = cfg.hidden_size();
+            let count = |n: i64| cell.paper_param_count(81, n);
+            let off = (count(h) - budget).abs();
+            assert!(off <= (count(h + 1) - budget).abs() && off <= (count(h - 1) - budget).abs());
+            eprintln!("{cell}: hidden {h}, {} paper parameters", count(h));
+        }
+        // Without a width (before the data is read) the head is unknown: an error, not a guess.
+        let cfg = TrainConfig {
+            dataset: Dataset::Text,
+            data_path: "x.txt".into(),
+            ..Default::default()
+        };
+        assert!(cfg.head_and_input().is_err());
+        assert!(cfg.check().is_ok());
+        let no_path = TrainConfig {
+            dataset: Dataset::Npz,
+            ..Default::default()
+        };
+        assert!(no_path
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("data_path"));
     }
 }

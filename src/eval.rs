@@ -24,7 +24,7 @@
 
 use crate::atomic::write_atomic;
 use crate::cells::State;
-use crate::data::{load_music, MusicData, PianoRoll, Split, Task, KEYS};
+use crate::data::{AnyData, PianoRoll, Split, Task, KEYS};
 use crate::model::Model;
 use crate::run::RunDir;
 use anyhow::{bail, ensure, Context, Result};
@@ -225,6 +225,79 @@ fn steps_nll(model: &Model, x: &Tensor, y: &Tensor, reset: Option<usize>) -> Res
         .collect()
 }
 
+/// One piece as the model reads it: inputs `x` and targets `y` of its `T − 1` predicted steps, and `x0`, `y0` of all
+/// `T` steps with a zero input first (for `with_first_frame`).
+struct PieceTensors {
+    x: Tensor,
+    y: Tensor,
+    x0: Tensor,
+    y0: Tensor,
+}
+
+impl PieceTensors {
+    /// A piano roll's frames.
+    fn music(roll: &PianoRoll, kind: Kind) -> PieceTensors {
+        let t = roll.len();
+        let x = frames(roll, 0, t - 1, kind);
+        let x0 = Tensor::cat(
+            &[
+                Tensor::zeros([1, 1, KEYS as i64], (kind, Device::Cpu)),
+                x.shallow_clone(),
+            ],
+            0,
+        );
+        PieceTensors {
+            x,
+            y: frames(roll, 1, t, kind),
+            x0,
+            y0: frames(roll, 0, t, kind),
+        }
+    }
+
+    /// Token ids over a vocabulary of `vocab`: one-hot inputs, id targets `[T, 1]`.
+    fn tokens(ids: &[u32], vocab: i64, kind: Kind) -> PieceTensors {
+        let t = ids.len() as i64;
+        let all = Tensor::from_slice(&ids.iter().map(|&i| i as i64).collect::<Vec<_>>());
+        let hot = all.one_hot(vocab).to_kind(kind).reshape([t, 1, vocab]);
+        let x = hot.narrow(0, 0, t - 1);
+        let x0 = Tensor::cat(
+            &[
+                Tensor::zeros([1, 1, vocab], (kind, Device::Cpu)),
+                x.shallow_clone(),
+            ],
+            0,
+        );
+        PieceTensors {
+            x,
+            y: all.narrow(0, 1, t - 1).reshape([t - 1, 1]),
+            x0,
+            y0: all.reshape([t, 1]),
+        }
+    }
+
+    /// Feature frames of `dim` values per step.
+    fn features(values: &[f32], dim: usize, kind: Kind) -> PieceTensors {
+        let t = (values.len() / dim) as i64;
+        let all = Tensor::from_slice(values)
+            .reshape([t, 1, dim as i64])
+            .to_kind(kind);
+        let x = all.narrow(0, 0, t - 1);
+        let x0 = Tensor::cat(
+            &[
+                Tensor::zeros([1, 1, dim as i64], (kind, Device::Cpu)),
+                x.shallow_clone(),
+            ],
+            0,
+        );
+        PieceTensors {
+            x,
+            y: all.narrow(0, 1, t - 1),
+            x0,
+            y0: all,
+        }
+    }
+}
+
 /// The variants of every member of `model` over `pieces` (pieces of one frame predict nothing and are skipped, as
 /// in training and Table 2).
 pub fn evaluate_pieces(
@@ -233,13 +306,25 @@ pub fn evaluate_pieces(
     reset_every: usize,
     kind: Kind,
 ) -> Result<Vec<SplitEval>> {
+    let items: Vec<&PianoRoll> = pieces.iter().filter(|r| r.len() > 1).collect();
+    evaluate_items(model, &items, reset_every, |r| {
+        (r.len(), PieceTensors::music(r, kind))
+    })
+}
+
+/// [`evaluate_pieces`] over any items, each turned into its length and tensors by `tensors`.
+fn evaluate_items<T>(
+    model: &Model,
+    items: &[T],
+    reset_every: usize,
+    tensors: impl Fn(&T) -> (usize, PieceTensors),
+) -> Result<Vec<SplitEval>> {
     let k = model.population() as usize;
     let mut sums = vec![Sums::default(); k];
     tch::no_grad(|| -> Result<()> {
-        for roll in pieces.iter().filter(|r| r.len() > 1) {
-            let t = roll.len();
-            let x = frames(roll, 0, t - 1, kind);
-            let y = frames(roll, 1, t, kind);
+        for item in items {
+            let (t, PieceTensors { x, y, x0, y0 }) = tensors(item);
+            let kind = x.kind();
             let carried = steps_nll(model, &x, &y, None)?;
             // A piece no longer than the reset period is never reset: its reset NLLs are the carried ones.
             let reset = if reset_every >= t - 1 {
@@ -247,11 +332,6 @@ pub fn evaluate_pieces(
             } else {
                 steps_nll(model, &x, &y, Some(reset_every))?
             };
-            let x0 = Tensor::cat(
-                &[Tensor::zeros([1, 1, KEYS as i64], (kind, Device::Cpu)), x],
-                0,
-            );
-            let y0 = frames(roll, 0, t, kind);
             let mask = Tensor::ones([t as i64, 1], (kind, Device::Cpu));
             let (first, _) = model.nll_sum_from(&x0, &y0, &mask, None)?;
             let first: Vec<f64> = Vec::<f64>::try_from(&first.to_kind(Kind::Double))?;
@@ -293,8 +373,9 @@ pub fn evaluate_run(
 ) -> Result<RunEval> {
     let (run, cfg) = RunDir::open(run_dir)?;
     ensure!(
-        cfg.dataset.task() == Task::Music,
-        "{} is a {} run; the metric's variants are defined for the music datasets",
+        cfg.dataset.task() != Task::Speech,
+        "{} is a {} run; the metric's variants are defined for the music datasets and the data given by path \
+         (text, shakespeare, npz)",
         run_dir.display(),
         cfg.dataset
     );
@@ -314,7 +395,11 @@ pub fn evaluate_run(
         "{}: a chosen member is not in the checkpoint's population of {k}",
         run_dir.display()
     );
-    let (_, data): (_, MusicData) = load_music(data_dir, cfg.dataset)?;
+    let (_, data) = AnyData::for_config(data_dir, &cfg)?;
+    let mut resolved = cfg.clone();
+    resolved
+        .resolve_data(&data)
+        .with_context(|| format!("the data of {}", run_dir.display()))?;
     let prep = cfg.preparation();
     let index = Tensor::from_slice(&members.iter().map(|&m| m as i64).collect::<Vec<_>>());
     // The chosen members alone when the implementation allows it (custom); else every member, then picked.
@@ -325,9 +410,31 @@ pub fn evaluate_run(
     let kind = cfg.dtype.kind();
     let mut per_split = Vec::new();
     for split in crate::data::Split::ALL {
-        let pieces = prep.music_pieces(data.split(split), split);
-        let all = evaluate_pieces(&sub, &pieces, reset_every, kind)
-            .with_context(|| format!("evaluating the {} split", split.name()))?;
+        let all = match &data {
+            AnyData::Music(d) => evaluate_pieces(
+                &sub,
+                &prep.music_pieces(d.split(split), split),
+                reset_every,
+                kind,
+            ),
+            AnyData::Tokens(d) => {
+                let seqs = prep.music_pieces(d.split(split), split);
+                let items: Vec<&Vec<u32>> = seqs.iter().filter(|s| s.len() > 1).collect();
+                let v = d.vocab.size as i64;
+                evaluate_items(&sub, &items, reset_every, |s| {
+                    (s.len(), PieceTensors::tokens(s, v, kind))
+                })
+            }
+            AnyData::Frames(d) => {
+                let seqs = prep.music_pieces(d.split(split), split);
+                let items: Vec<&Vec<f32>> = seqs.iter().filter(|s| s.len() > d.dim).collect();
+                evaluate_items(&sub, &items, reset_every, |s| {
+                    (s.len() / d.dim, PieceTensors::features(s, d.dim, kind))
+                })
+            }
+            AnyData::Speech(_) => unreachable!("refused above"),
+        }
+        .with_context(|| format!("evaluating the {} split", split.name()))?;
         per_split.push(pick.iter().map(|&i| all[i].clone()).collect::<Vec<_>>());
     }
     let lrs = cfg.member_lrs();
@@ -370,8 +477,14 @@ pub fn markdown(eval: &RunEval) -> String {
             "–".into()
         }
     };
+    let unit = match eval.dataset.parse::<crate::data::Dataset>() {
+        Ok(d) if !matches!(d.task(), Task::Music | Task::Speech) => {
+            "nats per step (per token for a token head; bits = nats / ln 2)"
+        }
+        _ => "nats per frame",
+    };
     let mut md = format!(
-        "{} {}: NLL in nats per frame at the chosen weights, no weight noise\n\n\
+        "{} {}: NLL in {unit} at the chosen weights, no weight noise\n\n\
          | member | seed | split | frame-weighted | sequence-weighted | with first frame | reset every {} | frames 0–49 | 50–199 | 200+ |\n\
          |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
         eval.dataset,

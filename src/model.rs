@@ -16,6 +16,13 @@
 //! p(y_t) = Σ_c π_c Π_d N(y_d; μ_cd, σ_cd²)                   diagonal covariance per component
 //! NLL    = −log p(y_t)   (log-sum-exp over c)                 nats per step, summed over the 10 samples
 //! ```
+//! **Tokens** ([`Head::Categorical`]; text corpora, Shakespeare, integer NPZ data): x_t is the one-hot vector of
+//! token t over a vocabulary of V symbols, the output layer gives V logits, and
+//! ```text
+//! p(y_t = v) = softmax(W_out h_t + b_out)_v
+//! NLL        = −log p(y_t)                            nats per predicted token; bits per token = nats / ln 2
+//! ```
+//!
 //! Diagonal covariances: a full 10×10 covariance per component would need 55 outputs instead of 10 and a Cholesky
 //! factor per step; the mixture of 20 diagonal components can already model correlated samples (and the paper,
 //! following Graves 2013, uses diagonal mixtures).
@@ -50,30 +57,38 @@ pub const MOG_MIN_SCALE: f64 = 1e-3;
 pub enum Head {
     /// An independent Bernoulli per output (music: 88 keys).
     Bernoulli {
-        /// Outputs, one Bernoulli each (88 piano keys).
+        /// Outputs, one Bernoulli each (88 piano keys for music).
         keys: i64,
     },
-    /// A mixture of `components` Gaussians with diagonal covariance over `dim` outputs (speech: 20 over 10).
+    /// A mixture of `components` Gaussians with diagonal covariance over `dim` outputs (speech: 20 over 10; one
+    /// component is a plain diagonal Gaussian).
     Mog {
-        /// Gaussians in the mixture (20).
+        /// Gaussians in the mixture (20 for speech).
         components: i64,
-        /// Dimension of each Gaussian: samples predicted per step (10).
+        /// Dimension of each Gaussian: values predicted per step (10 for speech).
         dim: i64,
+    },
+    /// A softmax over `vocab` tokens (targets are token indices, inputs their one-hot vectors).
+    Categorical {
+        /// Tokens in the vocabulary.
+        vocab: i64,
     },
 }
 
 impl Head {
-    /// The head and input width of a task: music 88 → Bernoulli-88; speech 20 → MoG-20 over 10.
-    pub fn for_task(task: Task) -> (Head, i64) {
+    /// The head and input width of a task of fixed width: music 88 → Bernoulli-88; speech 20 → MoG-20 over 10;
+    /// `None` for tokens and arrays, whose widths come from the data (see [`crate::config::TrainConfig::head`]).
+    pub fn for_task(task: Task) -> Option<(Head, i64)> {
         match task {
-            Task::Music => (Head::Bernoulli { keys: KEYS }, KEYS),
-            Task::Speech => (
+            Task::Music => Some((Head::Bernoulli { keys: KEYS }, KEYS)),
+            Task::Speech => Some((
                 Head::Mog {
                     components: MOG_COMPONENTS,
                     dim: FRAME as i64,
                 },
                 INPUT as i64,
-            ),
+            )),
+            Task::Tokens | Task::Arrays => None,
         }
     }
 
@@ -82,8 +97,23 @@ impl Head {
         match self {
             Head::Bernoulli { keys } => keys,
             Head::Mog { components, dim } => components * (1 + 2 * dim),
+            Head::Categorical { vocab } => vocab,
         }
     }
+
+    /// Whether the NLL is of tokens (reported in bits per token as well as nats).
+    pub fn is_categorical(self) -> bool {
+        matches!(self, Head::Categorical { .. })
+    }
+}
+
+/// Categorical NLL (nats) of integer targets: `out: [..., V]` logits, `y: [...]` token indices (any numeric kind;
+/// converted to int64). Returns `[...]`: `logsumexp(out) − out[y]`, by a log-softmax and a gather.
+pub fn categorical_nll(out: &Tensor, y: &Tensor) -> Tensor {
+    let index = y.to_kind(Kind::Int64).unsqueeze(-1);
+    -out.log_softmax(-1, out.kind())
+        .gather(-1, &index, false)
+        .squeeze_dim(-1)
 }
 
 /// Mixture-of-Gaussians NLL (nats), summed over the `dim` target values: `out: [..., C(1+2D)]` laid out as
@@ -162,8 +192,11 @@ pub use crate::cells::Implementation;
 /// [`crate::config::TrainConfig::model_config`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ModelConfig {
-    /// Music (Bernoulli-88 head) or speech (mixture of Gaussians).
-    pub task: Task,
+    /// The output distribution: music's Bernoulli-88, speech's mixture, or a data set's own (see
+    /// [`crate::config::TrainConfig::head`]).
+    pub head: Head,
+    /// Width of each input step (88 for music, 20 for speech, the vocabulary for tokens).
+    pub input: i64,
     /// The recurrent unit.
     pub cell: CellKind,
     /// Which code runs the recurrent layer (custom cells or a libtorch kernel).
@@ -204,7 +237,8 @@ impl Model {
     /// weights. A training run passes a generator seeded with its config's seed ([`crate::train::Population::new`]).
     pub fn new(cfg: &ModelConfig, rng: &mut Rng) -> Result<Self> {
         let &ModelConfig {
-            task,
+            head,
+            input,
             cell: kind,
             implementation,
             hidden,
@@ -223,7 +257,11 @@ impl Model {
             init_scale > 0.0,
             "init_scale must be positive, got {init_scale}"
         );
-        let (head, input) = Head::for_task(task);
+        ensure!(
+            input >= 1 && head.outputs() >= 1,
+            "the model needs an input and an output of at least one value ({input} in, {} out)",
+            head.outputs()
+        );
         let outputs = head.outputs();
         let cfg = CellConfig {
             input,
@@ -400,7 +438,8 @@ impl Model {
     }
 
     /// Per-member NLL summed over the output dimensions and over the steps where `mask` is 1: `[K]`, in nats.
-    /// Music: `x, y: [T, B, 88]`; speech: `x: [T, B, 20]`, `y: [T, B, 10]`; `mask: [T, B]`.
+    /// Music: `x, y: [T, B, 88]`; speech: `x: [T, B, 20]`, `y: [T, B, 10]`; tokens: `x: [T, B, V]` one-hot,
+    /// `y: [T, B]` token indices; `mask: [T, B]`.
     pub fn nll_sum(&self, x: &Tensor, y: &Tensor, mask: &Tensor) -> Result<Tensor> {
         Ok(self.nll_sum_from(x, y, mask, None)?.0)
     }
@@ -442,6 +481,11 @@ impl Model {
                 let target = y.to_kind(out.kind()).expand_as(&out);
                 out.binary_cross_entropy_with_logits::<Tensor>(&target, None, None, Reduction::None)
                     .sum_dim_intlist(-1, false, out.kind())
+            }
+            Head::Categorical { .. } => {
+                // y: [L, B] token indices, the same for every member.
+                let lead = out.size()[..out.dim() - 1].to_vec();
+                categorical_nll(&out, &y.expand(lead.as_slice(), false))
             }
         };
         Ok((per_step * mask.to_kind(out.kind()), last))

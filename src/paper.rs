@@ -52,11 +52,12 @@ pub fn budget_hidden(kind: CellKind, input: i64, budget: i64) -> i64 {
         .unwrap_or(1)
 }
 
-/// Table 1's size of a unit for a task.
+/// Table 1's size of a unit for a task; tasks the paper did not run (tokens, arrays) take the music size, which
+/// a config never uses for them (`TrainConfig::hidden_size` sizes them by their own input width).
 pub fn table1_hidden(task: Task, kind: CellKind) -> i64 {
     match task {
-        Task::Music => table1_music_hidden(kind),
         Task::Speech => table1_speech_hidden(kind),
+        Task::Music | Task::Tokens | Task::Arrays => table1_music_hidden(kind),
     }
 }
 

@@ -35,6 +35,9 @@ pub fn task_datasets(task: Task) -> Vec<Dataset> {
     match task {
         Task::Music => Dataset::MUSIC.to_vec(),
         Task::Speech => vec![Dataset::Fsdd],
+        Task::Tokens => vec![Dataset::Shakespeare],
+        // A user's NPZ data has no experiments of its own: give --datasets npz with configs that name data_path.
+        Task::Arrays => vec![],
     }
 }
 
@@ -130,8 +133,17 @@ fn job_config(
     }
     overrides.extend(opts.overrides.iter().cloned());
     overrides.extend(point.iter().cloned());
-    base.with_overrides(&overrides)
-        .with_context(|| format!("experiment {}", path.display()))
+    let mut cfg = base
+        .with_overrides(&overrides)
+        .with_context(|| format!("experiment {}", path.display()))?;
+    // A plan's jobs may run from another directory (Slurm): a data path relative to here is made absolute.
+    if !cfg.data_path.is_empty() {
+        cfg.data_path = std::path::absolute(&cfg.data_path)
+            .with_context(|| format!("data_path {}", cfg.data_path))?
+            .to_string_lossy()
+            .into_owned();
+    }
+    Ok(cfg)
 }
 
 /// The plan of `opts`: one job per dataset × unit × sweep point, in that order.
@@ -141,12 +153,19 @@ pub fn plan(opts: &Options) -> Result<Plan> {
     let points = sweep_points(&opts.sweeps);
     let mut jobs = Vec::new();
     for &dataset in &opts.datasets {
-        // Loaded once per dataset for the jobs' costs (epochs × training steps): longest jobs start first.
-        let (_, data) = AnyData::load(&data_dir, dataset)?;
-        let steps = data.train_steps() as u64;
+        // Loaded once per dataset for the jobs' costs (epochs × training steps): longest jobs start first. The
+        // first job's config says where a dataset given by path is.
+        let mut steps = None;
         for &cell in &opts.units {
             for (point, suffix) in &points {
                 let cfg = job_config(opts, dataset, cell, point)?;
+                let steps = match steps {
+                    Some(n) => n,
+                    None => {
+                        let n = AnyData::for_config(&data_dir, &cfg)?.1.train_steps() as u64;
+                        *steps.insert(n)
+                    }
+                };
                 let name = format!("{}_{}{suffix}", dataset.name(), cell.name());
                 jobs.push(PlanJob {
                     index: jobs.len(),

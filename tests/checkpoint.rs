@@ -89,6 +89,7 @@ fn a_summary_killed_between_its_commit_and_its_rename_is_read_from_next() {
         best_member: None,
         best_member_per_seed: vec![],
         members: vec![],
+        tokens: None,
     };
     run.write_summary(&summary(1)).unwrap();
     let path = run.file("summary.json");

@@ -8,7 +8,6 @@ mod common;
 use common::synthetic;
 use rnnlab::cells::CellKind;
 use rnnlab::config::TrainConfig;
-use rnnlab::data::Task;
 use rnnlab::device::Dtype;
 use rnnlab::model::{Implementation, Model, ModelConfig};
 use rnnlab::rng::Rng;
@@ -51,7 +50,8 @@ fn same_seed_same_initial_weights_for_every_implementation() {
         let draw = |implementation| {
             Model::new(
                 &ModelConfig {
-                    task: Task::Music,
+                    head: rnnlab::model::Head::Bernoulli { keys: 88 },
+                    input: 88,
                     cell,
                     implementation,
                     hidden: 10,

@@ -101,3 +101,42 @@ fn long_context_configs_differ_from_the_paper_scale_gru_only_in_chunking() {
         );
     }
 }
+
+/// The planned Shakespeare comparison: one config per unit, every unit at the music GRU's parameter budget for the
+/// data's 81 inputs (`hidden = 0`), the same recipe, learning-rate range and seeds.
+#[test]
+fn shakespeare_configs_share_one_budget_and_recipe() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/shakespeare");
+    let all = configs(&root);
+    assert_eq!(all.len(), 6, "tanh, GRU, LSTM and three units of the zoo");
+    let budget = rnnlab::cells::CellKind::PaperGru.paper_param_count(88, 46) as f64;
+    let (_, first) = &all[0];
+    for (name, c) in &all {
+        assert_eq!(c.dataset, rnnlab::data::Dataset::Shakespeare, "{name}");
+        assert_eq!((c.hidden, c.seeds), (0, 3), "{name}");
+        let mut c = c.clone();
+        c.width = 81;
+        let count = c.cell.paper_param_count(81, c.hidden_size()) as f64;
+        assert!(
+            (count / budget - 1.0).abs() < 0.03,
+            "{name}: {count} parameters"
+        );
+        assert_eq!(
+            (
+                c.learning_rates(),
+                c.batch_size,
+                c.chunk_len,
+                c.weight_noise,
+                c.max_epochs
+            ),
+            (
+                first.learning_rates(),
+                first.batch_size,
+                first.chunk_len,
+                first.weight_noise,
+                first.max_epochs
+            ),
+            "{name}"
+        );
+    }
+}

@@ -1,5 +1,5 @@
-//! Deterministic mutation fuzzing of every reader: MAT, pickle, WAV, the FSDD manifest, and the run
-//! directory's files read on resume (config.toml, checkpoint/state.json, metrics.jsonl). Each reader must return
+//! Deterministic mutation fuzzing of every reader: MAT, pickle, WAV, the FSDD manifest, NPZ, text corpora, and
+//! the run directory's files read on resume (config.toml, checkpoint/state.json, metrics.jsonl). Each reader must return
 //! (an error is fine) without panicking (a panic fails the test; there is no catch_unwind), quickly, and with
 //! bounded memory, measured by a counting global allocator: a header that claims 4 GB must not allocate 4 GB.
 //!
@@ -328,6 +328,92 @@ fn fuzz_wav_reader() {
     };
     fuzz("WAV", &seeds, iters(1), 16 << 20, mutator, |b| {
         parse_wav(b, "input").is_ok()
+    });
+}
+
+/// The NPY arrays of an NPZ file (name, bytes), read with the zip crate.
+fn npz_entries(b: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(b)).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            let mut v = Vec::new();
+            f.read_to_end(&mut v).unwrap();
+            (f.name().to_string(), v)
+        })
+        .collect()
+}
+
+/// An NPZ file (stored, as np.savez writes) of `entries`.
+fn npz_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in entries {
+        w.start_file(name.as_str(), opts).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn fuzz_npz_reader() {
+    use rnnlab::data::npz::{read_npz_from, HeadChoice};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/npz");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "npz")
+                && !p.file_name().unwrap().to_string_lossy().starts_with("bad_")
+        })
+        .collect();
+    paths.sort();
+    let seeds: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    for s in &seeds {
+        read_npz_from(std::io::Cursor::new(s), HeadChoice::Auto).expect("a seed NPZ reads");
+    }
+    // Mutations inside one NPY array (the zip rebuilt around it, so its checksums hold), sometimes a shape that
+    // claims 2^40 elements; else of the zip itself.
+    let mutator = |input: &mut Vec<u8>, rng: &mut Rng| {
+        if rng.below(3) == 0 {
+            plain_mutations(input, rng);
+            return;
+        }
+        let mut entries = npz_entries(input);
+        let i = rng.below(entries.len());
+        let npy = &mut entries[i].1;
+        if rng.below(6) == 0 {
+            let text = String::from_utf8_lossy(npy).into_owned();
+            if let Some(at) = text.find("'shape': (") {
+                let huge = "'shape': (1099511627776, ";
+                let mut b = npy[..at].to_vec();
+                b.extend_from_slice(huge.as_bytes());
+                b.extend_from_slice(&npy[at + "'shape': (".len()..]);
+                *npy = b;
+            }
+        } else {
+            plain_mutations(npy, rng);
+        }
+        *input = npz_of(&entries);
+    };
+    fuzz("NPZ", &seeds, iters(1), 64 << 20, mutator, |b| {
+        read_npz_from(std::io::Cursor::new(b), HeadChoice::Auto).is_ok()
+    });
+}
+
+#[test]
+fn fuzz_text_corpus() {
+    use rnnlab::data::text::{corpus_from_bytes, TokenUnit};
+    let seed: String = (0..40)
+        .map(|i| format!("Line {i}: to be, or not — ä ö.\n"))
+        .collect();
+    let seeds = vec![seed.into_bytes()];
+    let path = std::path::Path::new("corpus.txt");
+    fuzz("text", &seeds, iters(1), 16 << 20, plain_mutations, |b| {
+        let chars = corpus_from_bytes(path, b, TokenUnit::Chars, 64).is_ok();
+        let bytes = corpus_from_bytes(path, b, TokenUnit::Bytes, 64).is_ok();
+        chars || bytes
     });
 }
 

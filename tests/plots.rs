@@ -107,6 +107,7 @@ fn write_run_shifted(
         seeds: 1,
         best_member: Some(2),
         best_member_per_seed: vec![Some(2)],
+        tokens: None,
         members,
     };
     if finished {

@@ -93,6 +93,7 @@ fn write_seeded_run(dir: &Path, seeds: usize, epochs: usize) -> Summary {
         seeds,
         best_member: Some(seeds),
         best_member_per_seed: (0..seeds).map(|k| Some(seeds + k)).collect(),
+        tokens: None,
         members,
     };
     std::fs::write(

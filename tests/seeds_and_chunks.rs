@@ -4,7 +4,6 @@
 use rnnlab::cells::{CellKind, State};
 use rnnlab::config::TrainConfig;
 use rnnlab::data::batch::Batch;
-use rnnlab::data::Task;
 use rnnlab::device::Dtype;
 use rnnlab::model::{Implementation, Model, ModelConfig, KEYS};
 use rnnlab::rng::Rng;
@@ -30,7 +29,8 @@ fn random_batch(rng: &mut Rng, t: i64, b: i64) -> (Tensor, Tensor, Tensor, usize
 fn model(cell: CellKind, implementation: Implementation) -> Model {
     Model::new(
         &ModelConfig {
-            task: Task::Music,
+            head: rnnlab::model::Head::Bernoulli { keys: 88 },
+            input: 88,
             cell,
             implementation,
             hidden: 7,

@@ -8,7 +8,6 @@ use rnnlab::cells::CellKind;
 use rnnlab::config::TrainConfig;
 use rnnlab::data::chunk_pieces;
 use rnnlab::data::PianoRoll;
-use rnnlab::data::Task;
 use rnnlab::device::Dtype;
 use rnnlab::model::{Implementation, Model, ModelConfig, KEYS};
 use rnnlab::rng::Rng;
@@ -41,7 +40,8 @@ fn nll_is_nats_per_frame_summed_over_keys() {
     let mut data = Rng::new(0).unwrap();
     let model = Model::new(
         &ModelConfig {
-            task: Task::Music,
+            head: rnnlab::model::Head::Bernoulli { keys: 88 },
+            input: 88,
             cell: CellKind::PaperGru,
             implementation: Implementation::Custom,
             hidden: 8,

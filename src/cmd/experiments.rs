@@ -195,7 +195,15 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
         ),
         None => rnnlab::data::resolve_data_dir(args.data_dir.as_deref()),
     };
-    let (file, data) = rnnlab::data::AnyData::load(&data_dir, cfg.dataset)?;
+    let (file, data) = rnnlab::data::AnyData::for_config(&data_dir, &cfg)?;
+    let mut cfg = cfg;
+    cfg.resolve_data(&data)?;
+    // A new run records where its data is as an absolute path, so that --resume works from any directory.
+    if !resume && args.resume.is_none() && !cfg.data_path.is_empty() {
+        cfg.data_path = std::path::absolute(&cfg.data_path)?
+            .to_string_lossy()
+            .into_owned();
+    }
     // Refused before the run directory is touched, and before anything big is allocated.
     rnnlab::train::memory::check(&cfg, &data, cfg.device.resolve()?)?;
     // One writer per run directory, from here to the summary (the trainer takes the same lock again).
@@ -236,12 +244,18 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
         .progress_chars("=> "),
     );
     let quiet = args.quiet;
+    let token = cfg.token_name();
+    let bits = |nats: f64| match token {
+        Some(t) => format!(" ({:.3} bits per {t})", nats / std::f64::consts::LN_2),
+        None => String::new(),
+    };
     let mut progress = |p: rnnlab::train::Progress| {
         if let Some(m) = p.show_on(&bar) {
             let line = format!(
-                "epoch {:>3}: best valid NLL {:.3}, {} active, {:.1} s",
+                "epoch {:>3}: best valid NLL {:.3}{}, {} active, {:.1} s",
                 m.epoch,
                 m.best_valid(),
+                bits(m.best_valid()),
                 m.members
                     .iter()
                     .filter(|x| x.status == rnnlab::run::Status::Active)
@@ -266,10 +280,19 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
     println!(
         "parameters per model: {pp} (paper definition: recurrent layer), {pt} (all trainable)"
     );
-    println!("member  lr         status    best epoch  train NLL  valid NLL  test NLL");
+    match token {
+        Some(t) => println!(
+            "NLL in nats per predicted {t}; bits per {t} = nats / ln 2 (summary.json: tokens)"
+        ),
+        None => println!("NLL in nats per predicted frame"),
+    }
+    println!(
+        "member  lr         status    best epoch  train NLL  valid NLL  test NLL{}",
+        if token.is_some() { "  test bits" } else { "" }
+    );
     for m in &summary.members {
         println!(
-            "{:>6}  {:<9.3e}  {:<8}  {:>10}  {:>9.3}  {:>9.3}  {:>8.3}{}",
+            "{:>6}  {:<9.3e}  {:<8}  {:>10}  {:>9.3}  {:>9.3}  {:>8.3}{}{}",
             m.member,
             m.lr,
             m.status.to_string(),
@@ -279,6 +302,11 @@ pub(crate) fn train_cmd(args: TrainArgs) -> Result<bool> {
             m.train_nll,
             m.valid_nll,
             m.test_nll,
+            if token.is_some() {
+                format!("  {:>9.4}", m.test_nll / std::f64::consts::LN_2)
+            } else {
+                String::new()
+            },
             if Some(m.member) == summary.best_member {
                 "  <- best valid"
             } else {

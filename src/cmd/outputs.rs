@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(crate) struct CompareArgs {
-    /// Any music set (jsb, nottingham, musedata, piano) or fsdd.
+    /// Any music set (jsb, nottingham, musedata, piano), fsdd, shakespeare, or text / npz with
+    /// `--set data_path=…`.
     #[arg(long, default_value = "jsb")]
     pub(crate) dataset: Dataset,
     /// Units with a libtorch built-in, comma-separated.
@@ -103,14 +104,24 @@ pub(crate) fn compare_cmd(args: CompareArgs) -> Result<bool> {
 
 #[derive(clap::Args)]
 pub(crate) struct SampleArgs {
-    /// A run directory (from `rnnlab train` or `rnnlab reproduce`): speech or music.
+    /// A run directory (from `rnnlab train` or `rnnlab reproduce`): speech, music or text.
     pub(crate) run_dir: PathBuf,
-    /// The file to write: a WAV (speech) or a MIDI file (music; the piano roll goes beside it as .png).
+    /// The file to write: a WAV (speech), a MIDI file (music; the piano roll goes beside it as .png), or a text
+    /// file (text, Shakespeare, integer NPZ).
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Speech: length of the audio in seconds.
     #[arg(long, default_value_t = 2.0)]
     pub(crate) seconds: f64,
+    /// Text: tokens (characters) to generate after the priming text.
+    #[arg(long, default_value_t = 500)]
+    pub(crate) length: usize,
+    /// Text: softmax temperature (0: the most likely token at every step).
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) temperature: f64,
+    /// Text: priming text fed to the model first (and written first).
+    #[arg(long, default_value = "")]
+    pub(crate) prime: String,
     /// Population member to sample (default: the best by validation NLL).
     #[arg(long)]
     pub(crate) member: Option<usize>,
@@ -123,6 +134,34 @@ pub(crate) struct SampleArgs {
 
 pub(crate) fn sample_cmd(args: SampleArgs) -> Result<bool> {
     let (_, cfg) = rnnlab::run::RunDir::open(&args.run_dir)?;
+    if cfg.token_name().is_some() {
+        let opts = rnnlab::generate::text::TextSampleOptions {
+            length: args.length,
+            temperature: args.temperature,
+            seed: args.music.seed,
+            prime: args.prime.clone(),
+            member: args.member,
+        };
+        let s = rnnlab::generate::text::sample_text(&args.run_dir, &opts)?;
+        rnnlab::atomic::write_atomic(&args.out, s.text.as_bytes())?;
+        if s.unknown_in_prime > 0 {
+            eprintln!(
+                "note: {} symbol(s) of the priming text are not in the run's vocabulary (fed as the unknown id)",
+                s.unknown_in_prime
+            );
+        }
+        println!(
+            "wrote {} ({} tokens after {} of priming text, temperature {}, seed {}, member {} of {})",
+            args.out.display(),
+            s.generated,
+            args.prime.chars().count(),
+            args.temperature,
+            args.music.seed,
+            s.member,
+            args.run_dir.display()
+        );
+        return Ok(true);
+    }
     if cfg.dataset.task() == rnnlab::data::Task::Music {
         let opts = rnnlab::generate::music::MusicSampleOptions {
             member: args.member,

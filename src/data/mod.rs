@@ -7,6 +7,8 @@
 //! - [`batch`]: next-step batches (`x = seq[:-1]`, `y = seq[1:]`), padded with a mask, gathered on the device.
 //! - [`prepare`]: a dataset made ready for training: subsets, chunks, device splits and evaluation batches.
 //! - [`fetch`]: downloads with pinned SHA-256 sums, atomic writes, and `verify`.
+//! - [`text`]: text corpora (characters or bytes) and character-level Shakespeare as token sequences.
+//! - [`npz`]: NumPy sequences (`.npz`); [`rows`]: device batches of tokens and feature frames.
 //! - [`cli`]: the `rnnlab data` subcommands.
 //!
 //! Files live under a data directory: `--data-dir`, else `$RNNLAB_DATA`, else `./data` ([`resolve_data_dir`]), with
@@ -19,10 +21,13 @@ pub mod cli;
 pub mod fetch;
 pub mod mat;
 pub mod music;
+pub mod npz;
 pub mod pickle;
 pub mod prepare;
 pub mod roll;
+pub mod rows;
 pub mod speech;
+pub mod text;
 
 pub use batch::{plan_epoch, Batch, BatchConfig, BatchSource, DeviceSplit, EpochPlan};
 #[cfg(feature = "cli")]
@@ -48,6 +53,11 @@ pub enum Task {
     Music,
     /// Raw audio: 20 samples in, 10 out through a mixture of Gaussians.
     Speech,
+    /// Tokens of a text (characters or bytes), one-hot in, a softmax over the vocabulary out.
+    Tokens,
+    /// A user's NPZ sequences: the dtype (or the config's `head`) chooses a Bernoulli per feature, a Gaussian or a
+    /// softmax over tokens.
+    Arrays,
 }
 
 /// The three splits of every dataset (for music, those of Boulanger-Lewandowski et al. 2012).
@@ -103,6 +113,13 @@ pub enum Dataset {
     Piano,
     /// Free Spoken Digit Dataset (raw 8 kHz speech), the public stand-in for the paper's Ubisoft sets.
     Fsdd,
+    /// Character-level Shakespeare: plays of the Project Gutenberg texts in the `shakespeare` 0.6 package, split by
+    /// play ([`text::SHAKESPEARE_SPLIT`]).
+    Shakespeare,
+    /// A text corpus given by path (config key `data_path`): a UTF-8 file, or a directory with train/valid/test.
+    Text,
+    /// NumPy sequences given by path (`data_path`): an `.npz` file with each split's values and offsets.
+    Npz,
 }
 
 impl Dataset {
@@ -114,12 +131,32 @@ impl Dataset {
         Dataset::Piano,
     ];
 
-    /// Music (polyphonic piano rolls) or speech (raw audio).
+    /// Every dataset a config can name, in the order of [`Dataset::MUSIC`], then the others.
+    pub const ALL: [Dataset; 8] = [
+        Dataset::Jsb,
+        Dataset::Nottingham,
+        Dataset::Musedata,
+        Dataset::Piano,
+        Dataset::Fsdd,
+        Dataset::Shakespeare,
+        Dataset::Text,
+        Dataset::Npz,
+    ];
+
+    /// The kind of sequences the dataset holds, which decides the input width and the head (music, speech,
+    /// tokens, or NPZ arrays whose dtype decides).
     pub fn task(self) -> Task {
         match self {
             Dataset::Fsdd => Task::Speech,
+            Dataset::Shakespeare | Dataset::Text => Task::Tokens,
+            Dataset::Npz => Task::Arrays,
             _ => Task::Music,
         }
+    }
+
+    /// Whether the config's `data_path` names the data (a text corpus or an NPZ file) instead of the data directory.
+    pub fn by_path(self) -> bool {
+        matches!(self, Dataset::Text | Dataset::Npz)
     }
 
     /// The short name used on the command line, in configs and as the JSON key.
@@ -130,6 +167,9 @@ impl Dataset {
             Dataset::Musedata => "musedata",
             Dataset::Piano => "piano",
             Dataset::Fsdd => "fsdd",
+            Dataset::Shakespeare => "shakespeare",
+            Dataset::Text => "text",
+            Dataset::Npz => "npz",
         }
     }
 
@@ -141,6 +181,9 @@ impl Dataset {
             Dataset::Musedata => "MuseData",
             Dataset::Piano => "Piano-midi.de",
             Dataset::Fsdd => "Free Spoken Digit Dataset",
+            Dataset::Shakespeare => "Shakespeare (characters)",
+            Dataset::Text => "text corpus",
+            Dataset::Npz => "NumPy sequences",
         }
     }
 
@@ -152,7 +195,7 @@ impl Dataset {
             Dataset::Nottingham => Some("Nottingham"),
             Dataset::Musedata => Some("MuseData"),
             Dataset::Piano => Some("Piano_midi"),
-            Dataset::Fsdd => None,
+            _ => None,
         }
     }
 
@@ -163,7 +206,7 @@ impl Dataset {
             Dataset::Nottingham => Some("Nottingham.pickle"),
             Dataset::Musedata => Some("MuseData.pickle"),
             Dataset::Piano => Some("Piano-midi.de.pickle"),
-            Dataset::Fsdd => None,
+            _ => None,
         }
     }
 }
@@ -177,30 +220,72 @@ impl fmt::Display for Dataset {
 impl FromStr for Dataset {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        Dataset::MUSIC
+        Dataset::ALL
             .into_iter()
-            .chain([Dataset::Fsdd])
             .find(|d| d.name() == s)
             .ok_or_else(|| {
-                anyhow!("unknown dataset `{s}` (expected jsb, nottingham, musedata, piano or fsdd)")
+                anyhow!(
+                    "unknown dataset `{s}` (expected jsb, nottingham, musedata, piano, fsdd, shakespeare, text or npz)"
+                )
             })
     }
 }
 
-/// A loaded dataset of either task.
+/// A loaded dataset of any task.
 pub enum AnyData {
     /// A music dataset: piano rolls.
     Music(MusicData),
     /// A speech dataset: normalised waveforms.
     Speech(SpeechData),
+    /// Text, Shakespeare, or integer NPZ tokens.
+    Tokens(text::TokenData),
+    /// NPZ feature frames.
+    Frames(npz::FrameData),
 }
 
 impl AnyData {
-    /// Reads `dataset` from `data_dir`; returns the file (or folder) it came from.
+    /// Reads a named dataset from `data_dir` (not `text` or `npz`, which need a config's `data_path`: see
+    /// [`AnyData::for_config`]); returns the file (or folder) it came from.
     pub fn load(data_dir: &Path, dataset: Dataset) -> Result<(PathBuf, AnyData)> {
-        match dataset.task() {
-            Task::Music => load_music(data_dir, dataset).map(|(p, d)| (p, AnyData::Music(d))),
-            Task::Speech => load_speech(data_dir).map(|(p, d)| (p, AnyData::Speech(d))),
+        Self::for_config(
+            data_dir,
+            &crate::config::TrainConfig {
+                dataset,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Reads the data of `cfg`: a named dataset from `data_dir`, or the text or NPZ file at `cfg.data_path`.
+    pub fn for_config(
+        data_dir: &Path,
+        cfg: &crate::config::TrainConfig,
+    ) -> Result<(PathBuf, AnyData)> {
+        let path = PathBuf::from(&cfg.data_path);
+        match cfg.dataset {
+            Dataset::Fsdd => load_speech(data_dir).map(|(p, d)| (p, AnyData::Speech(d))),
+            Dataset::Shakespeare => text::load_shakespeare(data_dir, cfg.text_piece)
+                .map(|(p, d)| (p, AnyData::Tokens(d))),
+            Dataset::Text => {
+                anyhow::ensure!(
+                    !cfg.data_path.is_empty(),
+                    "dataset = \"text\" needs data_path (the corpus file or directory)"
+                );
+                let d = text::read_corpus(&path, cfg.tokens, cfg.text_piece)?;
+                Ok((path, AnyData::Tokens(d)))
+            }
+            Dataset::Npz => {
+                anyhow::ensure!(
+                    !cfg.data_path.is_empty(),
+                    "dataset = \"npz\" needs data_path (the .npz file)"
+                );
+                let d = match npz::read_npz(&path, cfg.head)? {
+                    npz::NpzData::Tokens(t) => AnyData::Tokens(t),
+                    npz::NpzData::Frames(f) => AnyData::Frames(f),
+                };
+                Ok((path, d))
+            }
+            d => load_music(data_dir, d).map(|(p, d)| (p, AnyData::Music(d))),
         }
     }
 
@@ -209,6 +294,18 @@ impl AnyData {
         match self {
             AnyData::Music(d) => d.train.iter().map(|r| r.len()).sum(),
             AnyData::Speech(d) => d.train.iter().map(Waveform::steps).sum(),
+            AnyData::Tokens(d) => d.tokens(Split::Train),
+            AnyData::Frames(d) => d.steps(Split::Train),
+        }
+    }
+
+    /// The head and width the data decides (tokens: categorical over the vocabulary; frames: their head and
+    /// features per step); `None` for the paper's datasets, whose heads are fixed.
+    pub fn shape(&self) -> Option<(npz::HeadChoice, usize)> {
+        match self {
+            AnyData::Music(_) | AnyData::Speech(_) => None,
+            AnyData::Tokens(d) => Some((npz::HeadChoice::Categorical, d.vocab.size)),
+            AnyData::Frames(d) => Some((d.head, d.dim)),
         }
     }
 }

@@ -5,7 +5,10 @@
 
 use super::batch::{Batch, BatchConfig, BatchSource, DeviceSplit, EpochPlan};
 use super::music::{chunk_pieces, MusicData};
+use super::npz::FrameData;
+use super::rows::{chunk_frames, FrameSplit, TokenSplit};
 use super::speech::{chunk_sequences, SpeechData, SpeechSplit};
+use super::text::{chunk_tokens, TokenData};
 use super::Split;
 use anyhow::Result;
 use tch::{Device, Kind};
@@ -170,6 +173,39 @@ impl PreparedData {
                 let split = SpeechSplit::new(seqs, device)?;
                 let steps = split.predicted_steps();
                 Ok((split, steps))
+            },
+        )
+    }
+
+    /// Token sequences (text, Shakespeare, integer NPZ): subsets chosen like music's, training sequences cut into
+    /// chunks of `chunk_len` predicted tokens; evaluation on whole sequences.
+    pub fn tokens(prep: &Preparation, data: &TokenData, device: Device) -> Result<Self> {
+        let splits = PerSplit::try_from_fn(|s| Ok(prep.music_pieces(data.split(s), s)))?;
+        let vocab = data.vocab.size;
+        Self::build(
+            prep,
+            &splits,
+            |seqs| Ok(chunk_tokens(seqs, prep.chunk_len)),
+            |seqs| {
+                let split = TokenSplit::new(seqs, vocab, device)?;
+                let n = split.predicted();
+                Ok((split, n))
+            },
+        )
+    }
+
+    /// NPZ feature frames, as [`PreparedData::tokens`].
+    pub fn feature_frames(prep: &Preparation, data: &FrameData, device: Device) -> Result<Self> {
+        let splits = PerSplit::try_from_fn(|s| Ok(prep.music_pieces(data.split(s), s)))?;
+        let dim = data.dim;
+        Self::build(
+            prep,
+            &splits,
+            |seqs| Ok(chunk_frames(seqs, dim, prep.chunk_len)),
+            |seqs| {
+                let split = FrameSplit::new(seqs, dim, device)?;
+                let n = split.predicted();
+                Ok((split, n))
             },
         )
     }

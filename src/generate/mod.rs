@@ -1,5 +1,6 @@
 //! `rnnlab sample`: audio from a trained speech run (this file), a MIDI file and a piano roll from a trained music run
-//! ([`music`], drawing frames as [`sampling`] says), so people can listen to what a model learned.
+//! ([`music`], drawing frames as [`sampling`] says), text from a token run ([`text`]), so people can listen to (or
+//! read) what a model learned.
 //!
 //! Speech:
 //! The run's best weights (`best.*` in its last checkpoint, [`RunDir::load_best_model`]: weights only) are loaded for
@@ -15,6 +16,7 @@
 
 pub mod music;
 pub mod sampling;
+pub mod text;
 
 use crate::data::speech::{write_wav, Normalisation, FRAME, INPUT, SAMPLE_RATE};
 use crate::data::Task;

@@ -46,6 +46,13 @@ impl RunState {
     }
 }
 
+/// What one token of a token run is (its summary's `tokens`, else its config's), `None` for frame-wise runs.
+fn token_of(v: &RunView) -> Option<String> {
+    v.summary
+        .as_ref()
+        .and_then(|s| s.tokens.as_ref().map(|t| t.token.clone()))
+}
+
 /// A run's best member: (member, lr, valid NLL, test NLL, best epoch).
 pub type Best = (usize, f64, f64, Option<f64>, Option<usize>);
 
@@ -391,7 +398,14 @@ fn show_run(v: &RunView) -> Result<String> {
             out,
             "best       member {m} (lr {lr:.3e}, seed {}): valid NLL {valid:.4}, test NLL {}, best epoch {}{}",
             seed_of(m, c.seeds),
-            test.map(|t| format!("{t:.4}")).unwrap_or_else(|| "-".into()),
+            test.map(|t| match token_of(v) {
+                Some(tok) => format!(
+                    "{t:.4} ({:.4} bits per {tok})",
+                    t / std::f64::consts::LN_2
+                ),
+                None => format!("{t:.4}"),
+            })
+            .unwrap_or_else(|| "-".into()),
             epoch.map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
             if v.summary.is_some() {
                 " (at its best weights)"

@@ -93,6 +93,10 @@ pub struct Row {
     /// members; absent in tables made before they were measured or when the run's data was not at hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Variants>,
+    /// Token datasets (text, Shakespeare, integer NPZ): what one token is (`character`, `byte`, `token`). Their NLLs
+    /// are nats per predicted token, shown in bits per token as well (nats / ln 2); absent for frame-wise rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// Means over a row's seeds (each seed's chosen member) of the metric's variants (see [`crate::eval`]).
@@ -244,6 +248,7 @@ pub fn row(summary: &Summary) -> anyhow::Result<Option<Row>> {
         seeds: summary.seeds,
         test_nll_stats: None,
         variants: None,
+        token: summary.tokens.as_ref().map(|t| t.token.clone()),
         test_nll_seeds,
         valid_nll_seeds: per_seed
             .iter()
@@ -364,6 +369,42 @@ pub fn markdown(rows: &[Row]) -> String {
     }
     if rows.iter().any(|r| r.dataset == "fsdd") {
         s += &format!("\n† {SPEECH_NOTE}\n");
+    }
+    s += &markdown_bits(rows);
+    s
+}
+
+/// The token rows again in bits per token (nats / ln 2): the best member's NLLs and, with seeds, the mean ± 95 %
+/// interval over the seeds' chosen members. Empty when no row is of tokens.
+pub fn markdown_bits(rows: &[Row]) -> String {
+    let tokens: Vec<&Row> = rows.iter().filter(|r| r.token.is_some()).collect();
+    if tokens.is_empty() {
+        return String::new();
+    }
+    let bits = |v: f64| v / std::f64::consts::LN_2;
+    let mut s = String::from(
+        "\nIn bits per token (the NLLs above are nats per predicted token; bits = nats / ln 2):\n\n\
+         | dataset | unit | token | train bits | valid bits | test bits | test bits over seeds (mean ± 95 % CI) |\n\
+         |---|---|---|---:|---:|---:|---:|\n",
+    );
+    for r in tokens {
+        let seeds = match r.test_nll_stats.as_ref().map(|st| (st.mean, st.ci95, st.n)) {
+            Some((Some(m), Some((lo, hi)), n)) => {
+                format!("{:.3} ± {:.3} (n={n})", bits(m), bits((hi - lo) / 2.0))
+            }
+            Some((Some(m), None, n)) => format!("{:.3} (n={n})", bits(m)),
+            _ => "–".into(),
+        };
+        s += &format!(
+            "| {} | {} | {} | {:.3} | {:.3} | **{:.3}** | {} |\n",
+            r.dataset,
+            r.unit,
+            r.token.as_deref().unwrap_or("token"),
+            bits(r.train_nll),
+            bits(r.valid_nll),
+            bits(r.test_nll),
+            seeds
+        );
     }
     s
 }

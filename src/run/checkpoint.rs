@@ -59,7 +59,7 @@ impl RunDir {
     ) -> Result<(Model, TrainState)> {
         let (tensors, state) = self.load_checkpoint()?;
         // The initial draws are overwritten by the checkpoint's tensors: any seed will do.
-        let model = Model::new(&cfg.model_config(device), &mut Rng::new(cfg.seed)?)?;
+        let model = Model::new(&cfg.model_config(device)?, &mut Rng::new(cfg.seed)?)?;
         tch::no_grad(|| -> Result<()> {
             for (name, p) in model.named_parameters() {
                 copy_into(p, find(&tensors, &best_name(&name))?, &name)?;

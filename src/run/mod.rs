@@ -38,7 +38,8 @@ pub mod view;
 pub use dir::{metrics_csv_header, RunDir};
 pub use lock::{RunLock, LOCK_FILE};
 pub use records::{
-    seed_of, EpochMetrics, MemberMetrics, MemberResult, MemberState, Status, Summary, TrainState,
+    seed_of, EpochMetrics, MemberBits, MemberMetrics, MemberResult, MemberState, Status, Summary,
+    TokenBits, TrainState,
 };
 
 /// Version of the run-directory layout; a run directory written by another version is refused on resume.

@@ -203,6 +203,54 @@ pub struct Summary {
     pub best_member_per_seed: Vec<Option<usize>>,
     /// Every member's result, in member order.
     pub members: Vec<MemberResult>,
+    /// Token datasets (text, Shakespeare, integer NPZ): the members' NLLs, which are nats per token, in bits per
+    /// token as well; absent for the paper's datasets (nats per frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenBits>,
+}
+
+/// A token run's NLLs in bits per token (`nats / ln 2`), member by member as in [`Summary::members`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TokenBits {
+    /// What one token is: `character`, `byte` or `token`.
+    pub token: String,
+    /// One entry per member, in member order.
+    pub members: Vec<MemberBits>,
+}
+
+/// One member's train, validation and test NLL in bits per token (null where the NLL is not finite).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MemberBits {
+    /// The member's index in the population.
+    pub member: usize,
+    /// Training NLL at the member's best weights, bits per token.
+    #[serde(with = "nan_as_null")]
+    pub train: f64,
+    /// Validation NLL at the member's best weights, bits per token.
+    #[serde(with = "nan_as_null")]
+    pub valid: f64,
+    /// Test NLL at the member's best weights, bits per token.
+    #[serde(with = "nan_as_null")]
+    pub test: f64,
+}
+
+impl TokenBits {
+    /// The bits per token of `members`' NLLs (nats per token).
+    pub fn of(token: &str, members: &[MemberResult]) -> TokenBits {
+        let bits = |nats: f64| nats / std::f64::consts::LN_2;
+        TokenBits {
+            token: token.to_string(),
+            members: members
+                .iter()
+                .map(|m| MemberBits {
+                    member: m.member,
+                    train: bits(m.train_nll),
+                    valid: bits(m.valid_nll),
+                    test: bits(m.test_nll),
+                })
+                .collect(),
+        }
+    }
 }
 
 fn one() -> usize {

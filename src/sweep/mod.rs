@@ -195,7 +195,7 @@ pub fn run_task(plan_path: &Path, index: usize) -> Result<TaskOutcome> {
     })?;
     let out = plan_path.parent().unwrap_or(Path::new("."));
     let dir = out.join(&job.run_dir);
-    let cfg = job.config()?;
+    let mut cfg = job.config()?;
     let run = RunDir::at(&dir);
     // One writer per run directory: two array tasks given one directory, or a requeue beside a resume, are refused.
     let _lock = run.lock()?;
@@ -204,7 +204,9 @@ pub fn run_task(plan_path: &Path, index: usize) -> Result<TaskOutcome> {
         return Ok(TaskOutcome::AlreadyDone);
     }
     let data_dir = crate::data::resolve_run_data_dir(Some(&job.data_dir), run.recorded_data_dir());
-    let (_, data) = AnyData::load(&data_dir, cfg.dataset)?;
+    let (_, data) = AnyData::for_config(&data_dir, &cfg)?;
+    // A run records the width (and head) its data gave; the plan's config leaves them to the data.
+    cfg.resolve_data(&data)?;
     let resume = run.has_checkpoint();
     if resume {
         // Resume with the run's own config: it is what the checkpoint was made with.

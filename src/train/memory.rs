@@ -21,7 +21,7 @@
 
 use super::TrainData;
 use crate::config::{Chunking, TrainConfig};
-use crate::data::{Split, Task};
+use crate::data::Split;
 use crate::model::Head;
 use anyhow::{bail, Result};
 use tch::Device;
@@ -59,11 +59,15 @@ pub const SPLITS: [Split; 3] = [Split::Train, Split::Valid, Split::Test];
 
 /// The peak memory of a run of `cfg` on data whose pieces have `lengths` (see the module doc).
 pub fn estimate(cfg: &TrainConfig, lengths: &SplitLengths) -> Estimate {
-    let task = cfg.dataset.task();
-    let (head, input) = Head::for_task(task);
-    let target = match task {
-        Task::Music => input,
-        Task::Speech => crate::data::speech::FRAME as i64,
+    // A config whose width the data decides is resolved before the check (`check` refuses one that is not); an
+    // unresolved one is estimated at width 1.
+    let (head, input) = cfg
+        .head_and_input()
+        .unwrap_or((Head::Categorical { vocab: 1 }, 1));
+    let target = match head {
+        Head::Bernoulli { keys } => keys,
+        Head::Mog { dim, .. } => dim,
+        Head::Categorical { .. } => 1,
     };
     let (d, h, o) = (
         input as f64,
@@ -157,6 +161,7 @@ pub fn check<D: TrainData + ?Sized>(cfg: &TrainConfig, data: &D, device: Device)
     let Some((avail, source)) = available() else {
         return Ok(());
     };
+    cfg.head_and_input()?;
     let est = estimate(cfg, &data.lengths(cfg));
     if est.total() > avail {
         bail!(

@@ -28,6 +28,8 @@ pub use population::Population;
 
 use crate::atomic::write_atomic;
 use crate::config::TrainConfig;
+use crate::data::npz::FrameData;
+use crate::data::text::TokenData;
 use crate::data::{AnyData, MusicData, PreparedData, SpeechData, Split};
 use crate::rng::{Rng, SplitMix64};
 use crate::run::tfevents::EventWriter;
@@ -133,23 +135,57 @@ impl TrainData for SpeechData {
     }
 }
 
+impl TrainData for TokenData {
+    fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
+        PreparedData::tokens(&cfg.preparation(), self, device)
+    }
+    /// Every piece of every split (a subset only lowers the estimate).
+    fn lengths(&self, _cfg: &TrainConfig) -> memory::SplitLengths {
+        memory::SPLITS.map(|s| self.split(s).iter().map(Vec::len).collect())
+    }
+    fn write_run_files(&self, dir: &Path) -> Result<()> {
+        self.vocab.write(dir)
+    }
+}
+
+impl TrainData for FrameData {
+    fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
+        PreparedData::feature_frames(&cfg.preparation(), self, device)
+    }
+    /// Every piece of every split, in steps (a subset only lowers the estimate).
+    fn lengths(&self, _cfg: &TrainConfig) -> memory::SplitLengths {
+        memory::SPLITS.map(|s| {
+            self.split(s)
+                .iter()
+                .map(|v| v.len() / self.dim.max(1))
+                .collect()
+        })
+    }
+}
+
 impl TrainData for AnyData {
     fn prepare(&self, cfg: &TrainConfig, device: Device) -> Result<PreparedData> {
         match self {
             AnyData::Music(d) => d.prepare(cfg, device),
             AnyData::Speech(d) => d.prepare(cfg, device),
+            AnyData::Tokens(d) => d.prepare(cfg, device),
+            AnyData::Frames(d) => d.prepare(cfg, device),
         }
     }
     fn write_run_files(&self, dir: &Path) -> Result<()> {
         match self {
             AnyData::Music(d) => d.write_run_files(dir),
             AnyData::Speech(d) => d.write_run_files(dir),
+            AnyData::Tokens(d) => d.write_run_files(dir),
+            AnyData::Frames(d) => d.write_run_files(dir),
         }
     }
     fn lengths(&self, cfg: &TrainConfig) -> memory::SplitLengths {
         match self {
             AnyData::Music(d) => d.lengths(cfg),
             AnyData::Speech(d) => d.lengths(cfg),
+            AnyData::Tokens(d) => d.lengths(cfg),
+            AnyData::Frames(d) => d.lengths(cfg),
         }
     }
 }
@@ -218,6 +254,16 @@ pub fn train<D: TrainData + ?Sized>(
         let saved = run
             .append_metrics(&metrics)
             .and_then(|_| events.add_epoch(&metrics))
+            .and_then(|_| {
+                if cfg.token_name().is_some() {
+                    events.add_scalars(
+                        epoch as i64,
+                        crate::run::tfevents::now(),
+                        &bits_scalars(&metrics),
+                    )?;
+                }
+                Ok(())
+            })
             .and_then(|_| run.save_checkpoint(&pop.checkpoint_tensors(&best, epoch), &state));
         saved.with_context(|| {
             let kept = match epoch - 1 {
@@ -590,8 +636,25 @@ fn summarise(
         seeds: cfg.seeds,
         best_member: Summary::choose_best(&members),
         best_member_per_seed: Summary::choose_best_per_seed(&members, cfg.seeds),
+        tokens: cfg
+            .token_name()
+            .map(|t| crate::run::TokenBits::of(t, &members)),
         members,
     }
+}
+
+/// A token run's epoch scalars in bits per token: every NLL tag of the epoch's TensorBoard scalars (`*_nll`) again
+/// as `*_bits`, its value divided by ln 2.
+fn bits_scalars(metrics: &EpochMetrics) -> Vec<(String, f64)> {
+    let members: Vec<crate::run::tfevents::tags::MemberScalars> =
+        metrics.members.iter().map(Into::into).collect();
+    crate::run::tfevents::tags::epoch_scalars(&members)
+        .into_iter()
+        .filter_map(|(tag, v)| {
+            let stem = tag.strip_suffix("_nll")?;
+            Some((format!("{stem}_bits"), v / std::f64::consts::LN_2))
+        })
+        .collect()
 }
 
 /// CPU time of the calling thread, in seconds. With one libtorch thread (the default `threads = 1`), libtorch runs

@@ -42,7 +42,7 @@ impl Population {
         let lrs = cfg.member_lrs();
         let k = lrs.len() as i64;
         let kind = cfg.dtype.kind();
-        let model = Model::new(&cfg.model_config(device), &mut Rng::new(cfg.seed)?)?;
+        let model = Model::new(&cfg.model_config(device)?, &mut Rng::new(cfg.seed)?)?;
         let opt = RmsProp::new(
             &model.parameters(),
             cfg.rms_decay,

@@ -181,9 +181,10 @@ fn dataset_order(d: &str) -> (usize, String) {
 
 /// What one NLL value averages over: a frame of a piano roll (music), a step of 10 samples (speech, FSDD).
 fn nll_per(dataset: &str) -> &'static str {
-    if dataset == Dataset::Fsdd.name() {
-        "step"
-    } else {
-        "frame"
+    match dataset.parse::<Dataset>() {
+        Ok(Dataset::Fsdd) => "step",
+        Ok(Dataset::Shakespeare) => "character; bits = nats / ln 2",
+        Ok(Dataset::Text) | Ok(Dataset::Npz) => "step or token; bits = nats / ln 2",
+        _ => "frame",
     }
 }
