@@ -32,9 +32,8 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 /// The output distribution a config can ask for (config key `head`); `auto` lets the data decide.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum HeadChoice {
     /// From the data: tokens for text; for NPZ, by dtype (see the module doc).
