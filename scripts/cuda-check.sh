@@ -20,7 +20,7 @@
 #   --tests DIR   prebuilt test executables (build-portable.sh's DIST/tests), used when cargo is absent
 #   --torch DIR   the torch package whose libraries the binary loads (…/site-packages/torch); default: the one
 #                 python3 imports, when --bin was given. Sets LD_LIBRARY_PATH to DIR/lib and the nvidia/*/lib beside it
-#   --data DIR    data folder holding music/JSB_Chorales.mat (default: $RNNLAB_DATA, ./data, ../shared/data)
+#   --data DIR    data folder holding music/JSB_Chorales.mat (default: $RNNLAB_DATA, else ./data)
 #   --out DIR     output folder (default: runs/cuda-check-<UTC time>)
 #   --budget S    seconds for all the steps together (default 480); each step's time limit is cut to what is left
 #   --quick-bench the benchmark's --quick shapes only (when time is short)
@@ -122,7 +122,7 @@ if [ -n "$torch_dir" ]; then
   export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 if [ -z "$data" ]; then
-  for d in "${RNNLAB_DATA:-}" "$root/data" "$root/../shared/data" "$root/shared/data"; do
+  for d in "${RNNLAB_DATA:-}" "$root/data"; do
     if [ -n "$d" ] && [ -f "$d/music/JSB_Chorales.mat" ]; then data=$d; break; fi
   done
 fi

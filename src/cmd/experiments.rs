@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub(crate) struct TrainArgs {
-    /// The experiment's TOML (see experiments/; every key is documented in src/config.rs).
+    /// The experiment's TOML (see experiments/; every key is documented in src/config/mod.rs).
     #[arg(long, required_unless_present = "resume")]
     pub(crate) config: Option<PathBuf>,
     /// Override one config key, e.g. `--set max_epochs=5 --set cell=paper_lstm` (repeatable).

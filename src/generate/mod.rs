@@ -37,6 +37,26 @@ pub struct Generated {
     pub norm: Normalisation,
 }
 
+/// A run's best model (on the CPU) and the member to sample: `member`, or the best by validation NLL; a member the
+/// run does not have is an error.
+fn load_member(
+    run: &RunDir,
+    cfg: &crate::config::TrainConfig,
+    member: Option<usize>,
+) -> Result<(crate::model::Model, usize)> {
+    let (model, state) = run.load_best_model(cfg, Device::Cpu)?;
+    let member = match member {
+        Some(m) => m,
+        None => run.best_member(&state)?,
+    };
+    let k = model.population() as usize;
+    ensure!(
+        member < k,
+        "member {member} does not exist (the run has {k})"
+    );
+    Ok((model, member))
+}
+
 /// Generates `seconds` of audio from the best member (by validation NLL) of a speech run, or from `member`.
 pub fn sample_run(
     run_dir: &Path,
@@ -56,16 +76,7 @@ pub fn sample_run(
         "--seconds must be in (0, 60]"
     );
     let norm = run.read_normalisation()?;
-    let (model, state) = run.load_best_model(&cfg, Device::Cpu)?;
-    let member = match member {
-        Some(m) => m,
-        None => run.best_member(&state)?,
-    };
-    let k = model.population() as usize;
-    ensure!(
-        member < k,
-        "member {member} does not exist (the run has {k})"
-    );
+    let (model, member) = load_member(&run, &cfg, member)?;
     let Head::Mog { components, dim } = model.head() else {
         bail!("the model of {} has no mixture head", run_dir.display());
     };
@@ -74,7 +85,11 @@ pub fn sample_run(
     let mut rng = Rng::new(seed)?;
     let out = tch::no_grad(|| -> Result<Tensor> {
         let silence = (0.0 - norm.mean) / norm.std;
-        let mut x = Tensor::full([k as i64, 1, 1, INPUT as i64], silence, (kind, Device::Cpu));
+        let mut x = Tensor::full(
+            [model.population(), 1, 1, INPUT as i64],
+            silence,
+            (kind, Device::Cpu),
+        );
         let mut state = None;
         let mut frames = Vec::with_capacity(steps);
         for _ in 0..steps {

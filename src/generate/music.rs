@@ -23,7 +23,7 @@ use crate::run::RunDir;
 use anyhow::{ensure, Context, Result};
 use plotters::style::RGBColor;
 use std::path::{Path, PathBuf};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 /// What to sample: the music flags of `rnnlab sample`.
 #[derive(Clone, Debug, clap::Args)]
@@ -122,16 +122,7 @@ pub fn sample_music(
     );
     let primer = &piece.as_slice()[..opts.primer_frames * KEYS];
 
-    let (model, state) = run.load_best_model(&cfg, Device::Cpu)?;
-    let member = match opts.member {
-        Some(m) => m,
-        None => run.best_member(&state)?,
-    };
-    let k = model.population() as usize;
-    ensure!(
-        member < k,
-        "member {member} does not exist (the run has {k})"
-    );
+    let (model, member) = super::load_member(&run, &cfg, opts.member)?;
     let kind = cfg.dtype.kind();
     let mode = if opts.most_likely {
         SampleMode::MostLikely

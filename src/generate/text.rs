@@ -62,16 +62,7 @@ pub fn sample_text(run_dir: &Path, opts: &TextSampleOptions) -> Result<TextSampl
         "--length must be in 1..=1000000 tokens"
     );
     let vocab = Vocab::read(run_dir)?;
-    let (model, state) = run.load_best_model(&cfg, Device::Cpu)?;
-    let member = match opts.member {
-        Some(m) => m,
-        None => run.best_member(&state)?,
-    };
-    let k = model.population() as usize;
-    ensure!(
-        member < k,
-        "member {member} does not exist (the run has {k})"
-    );
+    let (model, member) = super::load_member(&run, &cfg, opts.member)?;
     let v = vocab.size as i64;
     ensure!(
         model.head().outputs() == v,

@@ -15,47 +15,8 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::Device;
 
-/// How training cuts the pieces into what one update sees ([`TrainConfig::chunking`], from the keys `chunk_len` and
-/// `carry_state`). Evaluation always runs whole pieces with the state carried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Chunking {
-    /// `chunk_len = 0`: every update sees whole pieces.
-    Whole,
-    /// Chunks of at most N predicted frames, each a sequence of its own starting from a zero state; cut once, when
-    /// the data is prepared, and shuffled like pieces (the paper-scale and quick profiles).
-    ZeroState(usize),
-    /// Truncated BPTT: batches hold whole pieces, trained in consecutive chunks of N frames, in order, each starting
-    /// from the previous chunk's final state (detached, so gradients stop at chunk boundaries).
-    Carried(usize),
-}
-
-impl Chunking {
-    /// The chunk length the data preparation cuts training pieces into (0: whole pieces).
-    pub fn prepared_len(self) -> usize {
-        match self {
-            Chunking::ZeroState(n) => n,
-            Chunking::Whole | Chunking::Carried(_) => 0,
-        }
-    }
-
-    /// The length of the slices the trainer runs over a batch of whole pieces, carrying the state (0: one pass).
-    pub fn carried_len(self) -> usize {
-        match self {
-            Chunking::Carried(n) => n,
-            Chunking::Whole | Chunking::ZeroState(_) => 0,
-        }
-    }
-}
-
-impl std::fmt::Display for Chunking {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Chunking::Whole => write!(f, "whole pieces"),
-            Chunking::ZeroState(n) => write!(f, "zero-state chunks of {n}"),
-            Chunking::Carried(n) => write!(f, "carried-state chunks of {n}"),
-        }
-    }
-}
+mod chunking;
+pub use chunking::Chunking;
 
 /// One training run: the dataset, the unit, the model and the recipe, read from an experiment's TOML file (unknown keys
 /// are refused; a missing key takes the default stated on its field).
@@ -290,7 +251,7 @@ impl TrainConfig {
             let key = key.trim();
             ensure!(
                 table.contains_key(key),
-                "--set {key}: no such config key (see `rnnlab train --help` or src/config.rs)"
+                "--set {key}: no such config key (see `rnnlab train --help` or src/config/mod.rs)"
             );
             let value: toml::Value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
                 Ok(mut t) => t.remove("v").expect("parsed a table with key v"),
