@@ -35,13 +35,13 @@
 use crate::cells::{
     new_cell, project, BuiltinLayer, Cell, CellConfig, CellKind, CudnnWeights, CustomLayer, Init,
 };
-use crate::cells::{SequenceLayer, State};
+use crate::cells::{Deferred, SequenceLayer, State};
 use crate::data::speech::{FRAME, INPUT};
 use crate::data::Task;
 use crate::rng::Rng;
 use anyhow::{ensure, Result};
 use std::sync::OnceLock;
-use tch::{Device, Kind, Reduction, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// Keys of the piano roll ([`crate::data::KEYS`]), as the music model's input and output width.
 pub const KEYS: i64 = crate::data::KEYS as i64;
@@ -319,6 +319,39 @@ impl Model {
         })
     }
 
+    /// The same model with its parameters (in [`Model::parameters`]' order) replaced by `params`, which have their
+    /// shapes but for the leading dimension, the new population's K: how a training update runs its active members
+    /// at their noisy weights without touching the weights themselves.
+    pub fn with_parameters(&self, params: Vec<Tensor>) -> Result<Model> {
+        let own = self.parameters();
+        ensure!(
+            params.len() == own.len(),
+            "{} parameters given for a model of {}",
+            params.len(),
+            own.len()
+        );
+        let k = params[0].size()[0];
+        // The cell's map visits its parameters in its own order: find each by identity.
+        let ptrs: Vec<usize> = own.iter().map(|t| t.data_ptr() as usize).collect();
+        let lookup = |t: &Tensor| -> Tensor {
+            let i = ptrs
+                .iter()
+                .position(|&p| p == t.data_ptr() as usize)
+                .expect("every parameter of the cell is one of the model's");
+            params[i].shallow_clone()
+        };
+        let n = own.len();
+        Ok(Model {
+            rnn: CustomLayer::new(self.rnn.cell().map_parameters(&lookup, Some(k))),
+            implementation: self.implementation,
+            head: self.head,
+            out_weight: params[n - 2].shallow_clone(),
+            out_bias: params[n - 1].shallow_clone(),
+            population: k,
+            cudnn: OnceLock::new(),
+        })
+    }
+
     /// Which code runs the recurrent layer.
     pub fn implementation(&self) -> Implementation {
         self.implementation
@@ -472,15 +505,49 @@ impl Model {
         state: Option<&State>,
     ) -> Result<(Tensor, State)> {
         let (h, last) = self.hidden_states(x, state)?;
-        let out = project(&h, &self.out_weight, Some(&self.out_bias));
+        Ok((self.nll_of(&h, y, mask), last))
+    }
+
+    /// [`Model::nll_sum_from`] for a training update, with the recurrent matrices' gradients deferred when the
+    /// implementation is `custom` and the cell declares its recurrent blocks (see [`crate::cells::StepWeights`]):
+    /// the caller asks autograd for the gradient of [`Deferred::xp`] beside the parameters' and passes it to
+    /// [`Deferred::add_to`].
+    pub fn nll_sum_deferred(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        mask: &Tensor,
+        state: Option<&State>,
+    ) -> Result<(Tensor, State, Option<Deferred>)> {
+        let (h, last, deferred) = if self.implementation == Implementation::Custom {
+            self.rnn.forward_deferred(x, state)?
+        } else {
+            let (h, last) = self.hidden_states(x, state)?;
+            (h, last, None)
+        };
+        let per_step = self.nll_of(&h, y, mask);
+        Ok((
+            per_step.sum_dim_intlist(&[1i64, 2][..], false, per_step.kind()),
+            last,
+            deferred,
+        ))
+    }
+
+    /// Each member's NLL of every step `[K, L, B]` from the hidden states `h: [K, L, B, H]` (zero where `mask` is 0).
+    fn nll_of(&self, h: &Tensor, y: &Tensor, mask: &Tensor) -> Tensor {
+        let out = project(h, &self.out_weight, Some(&self.out_bias));
         let per_step = match self.head {
             Head::Mog { components, dim } => {
                 mog_nll(&out, &y.to_kind(out.kind()), components, dim, MOG_MIN_SCALE)
             }
             Head::Bernoulli { .. } => {
-                let target = y.to_kind(out.kind()).expand_as(&out);
-                out.binary_cross_entropy_with_logits::<Tensor>(&target, None, None, Reduction::None)
-                    .sum_dim_intlist(-1, false, out.kind())
+                // −log p(y | x) = −y log σ(x) − (1 − y) log σ(−x) = softplus(x) − x·y, for any y in [0, 1]: what
+                // binary_cross_entropy_with_logits computes, in three passes over the logits instead of about ten
+                // (the head's loss was the largest elementwise cost of training). libtorch's softplus returns x itself
+                // for x > 20, leaving out log1p(e^−x) < 2.1e-9 nats: below f32's rounding of the sums, and the only
+                // difference from binary_cross_entropy_with_logits in f64.
+                let target = y.to_kind(out.kind());
+                (out.softplus() - &out * target).sum_dim_intlist(-1, false, out.kind())
             }
             Head::Categorical { .. } => {
                 // y: [L, B] token indices, the same for every member.
@@ -488,6 +555,6 @@ impl Model {
                 categorical_nll(&out, &y.expand(lead.as_slice(), false))
             }
         };
-        Ok((per_step * mask.to_kind(out.kind()), last))
+        per_step * mask.to_kind(out.kind())
     }
 }

@@ -20,7 +20,7 @@
 //! adds a leading `[K]` to every parameter and state.
 
 use super::layout::{cell_parameters, Dims, PaperLayout, TorchLayout};
-use super::{project, recurrent, Cell, CellConfig, CellKind, State};
+use super::{project, recurrent, Block, Cell, CellConfig, CellKind, State, StepWeights};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -58,7 +58,7 @@ impl Cell for TorchGru {
         let z = (&xi[1] + &hh[1]).sigmoid();
         let n = (&xi[2] + r * &hh[2]).tanh();
         // (1 − z) ⊙ n + z ⊙ h
-        let h = &n + z * (h - &n);
+        let h = n.lerp_tensor(h, &z);
         State { h, c: None }
     }
 }
@@ -88,18 +88,32 @@ impl Cell for PaperGru {
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
+        self.step_with(&StepWeights::new(self, false), xp, state)
+    }
+
+    /// `[U_rz, U]`: U_r and U_z in one matmul; U (the candidate's block) must wait for r.
+    fn recurrent_blocks(&self) -> Vec<Block> {
+        let h = self.dims.hidden;
+        vec![Block::rows(1, 0, 2 * h), Block::rows(1, 2 * h, h)]
+    }
+
+    fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
         let hdim = self.dims.hidden;
-        // U_r and U_z in one matmul; U (the candidate's block) must wait for r.
-        let u_rz = self.p.weight_hh.narrow(-2, 0, 2 * hdim);
-        let u_n = self.p.weight_hh.narrow(-2, 2 * hdim, hdim);
+        let own;
+        let weights = if weights.len() == 2 {
+            weights
+        } else {
+            own = StepWeights::new(self, false);
+            &own
+        };
         let xi = xp.split_with_sizes([2 * hdim, hdim], -1);
-        let rz = (&xi[0] + recurrent(h, &u_rz, None)).sigmoid();
+        let rz = weights.matmul(0, &xi[0], h).sigmoid();
         let rz = rz.chunk(2, -1);
         let (r, z) = (&rz[0], &rz[1]);
-        let candidate = (&xi[1] + recurrent(&(r * h), &u_n, None)).tanh();
+        let candidate = weights.matmul(1, &xi[1], &(r * h)).tanh();
         // (1 − z) ⊙ h + z ⊙ h̃
-        let h = h + z * (candidate - h);
+        let h = h.lerp_tensor(&candidate, z);
         State { h, c: None }
     }
 }

@@ -22,7 +22,9 @@
 //! the draw (to `bias_ih` in the torch form). Both map `[B, D] × ([B, H], [B, H]) → ([B, H], [B, H])`; a population adds a leading `[K]`.
 
 use super::layout::{cell_parameters, Dims, PaperLayout, TorchLayout};
-use super::{per_unit, project, recurrent, Cell, CellConfig, CellKind, Init, State};
+use super::{
+    per_unit, project, recurrent, Block, Cell, CellConfig, CellKind, Init, State, StepWeights,
+};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -126,8 +128,20 @@ impl Cell for PaperLstm {
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
+        self.step_with(&StepWeights::new(self, false), xp, state)
+    }
+
+    /// The whole `weight_hh`.
+    fn recurrent_blocks(&self) -> Vec<Block> {
+        vec![Block::rows(1, 0, 4 * self.dims.hidden)]
+    }
+
+    fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
+        if weights.len() != 1 {
+            return self.step(xp, state);
+        }
         let c = cell_state(state);
-        let gates = xp + recurrent(&state.h, &self.p.weight_hh, None);
+        let gates = weights.matmul(0, xp, &state.h);
         let g = gates.chunk(4, -1);
         let v = self.peephole.chunk(3, -1);
         let (v_i, v_f, v_o) = (per_unit(&v[0]), per_unit(&v[1]), per_unit(&v[2]));

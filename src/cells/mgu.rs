@@ -16,7 +16,7 @@
 //! this unit is refused).
 
 use super::layout::{cell_parameters, Dims, PaperLayout};
-use super::{per_gate, recurrent, Cell, CellConfig, CellKind, State};
+use super::{per_gate, Block, Cell, CellConfig, CellKind, State, StepWeights};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -50,15 +50,29 @@ impl Cell for Mgu {
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
+        self.step_with(&StepWeights::new(self, false), xp, state)
+    }
+
+    /// `[U_f, U_h]`.
+    fn recurrent_blocks(&self) -> Vec<Block> {
+        let h = self.dims.hidden;
+        vec![Block::rows(1, 0, h), Block::rows(1, h, h)]
+    }
+
+    fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
-        let hdim = self.dims.hidden;
-        let u_f = self.p.weight_hh.narrow(-2, 0, hdim);
-        let u_h = self.p.weight_hh.narrow(-2, hdim, hdim);
+        let own;
+        let weights = if weights.len() == 2 {
+            weights
+        } else {
+            own = StepWeights::new(self, false);
+            &own
+        };
         let xi = xp.chunk(2, -1);
-        let f = (&xi[0] + recurrent(h, &u_f, None)).sigmoid();
-        let candidate = (&xi[1] + recurrent(&(&f * h), &u_h, None)).tanh();
+        let f = weights.matmul(0, &xi[0], h).sigmoid();
+        let candidate = weights.matmul(1, &xi[1], &(&f * h)).tanh();
         // (1 − f) ⊙ h + f ⊙ h̃
-        let h = h + f * (candidate - h);
+        let h = h.lerp_tensor(&candidate, &f);
         State { h, c: None }
     }
 }

@@ -19,7 +19,7 @@
 //! initialisation. The unit has no forget gate: `forget_bias` does not apply.
 
 use super::layout::{cell_parameters, Dims, InputMap, PaperLayout};
-use super::{add_member_bias, project, recurrent, Cell, CellConfig, CellKind, State};
+use super::{add_member_bias, project, Block, Cell, CellConfig, CellKind, State, StepWeights};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -64,16 +64,43 @@ impl Cell for Mut1 {
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
+        self.step_with(&StepWeights::new(self, false), xp, state)
+    }
+
+    /// `[W_hr, W_hh]`, added to the r and candidate columns of `xp` (z has no recurrent term).
+    fn recurrent_blocks(&self) -> Vec<Block> {
+        let h = self.dims.hidden;
+        vec![
+            Block {
+                param: 1,
+                start: 0,
+                rows: h,
+                col: h,
+            },
+            Block {
+                param: 1,
+                start: h,
+                rows: h,
+                col: 2 * h,
+            },
+        ]
+    }
+
+    fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
-        let hdim = self.dims.hidden;
-        let w_hr = self.p.weight_hh.narrow(-2, 0, hdim);
-        let w_hh = self.p.weight_hh.narrow(-2, hdim, hdim);
+        let own;
+        let weights = if weights.len() == 2 {
+            weights
+        } else {
+            own = StepWeights::new(self, false);
+            &own
+        };
         let xi = xp.chunk(3, -1);
         let z = xi[0].sigmoid();
-        let r = (&xi[1] + recurrent(h, &w_hr, None)).sigmoid();
-        let candidate = (&xi[2] + recurrent(&(r * h), &w_hh, None)).tanh();
+        let r = weights.matmul(0, &xi[1], h).sigmoid();
+        let candidate = weights.matmul(1, &xi[2], &(r * h)).tanh();
         // h̃ ⊙ z + h ⊙ (1 − z)
-        let h = h + z * (candidate - h);
+        let h = h.lerp_tensor(&candidate, &z);
         State { h, c: None }
     }
 }

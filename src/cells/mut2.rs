@@ -17,7 +17,7 @@
 //! Initialisation is rnnlab's (as for every unit). The unit has no forget gate: `forget_bias` does not apply.
 
 use super::layout::{cell_parameters, Dims, InputMap, PaperLayout};
-use super::{add_member_bias, project, recurrent, Cell, CellConfig, CellKind, State};
+use super::{add_member_bias, project, Block, Cell, CellConfig, CellKind, State, StepWeights};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -64,17 +64,32 @@ impl Cell for Mut2 {
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
+        self.step_with(&StepWeights::new(self, false), xp, state)
+    }
+
+    /// `[W_zr, W_hh]`.
+    fn recurrent_blocks(&self) -> Vec<Block> {
+        let h = self.dims.hidden;
+        vec![Block::rows(1, 0, 2 * h), Block::rows(1, 2 * h, h)]
+    }
+
+    fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
         let hdim = self.dims.hidden;
-        let w_zr = self.p.weight_hh.narrow(-2, 0, 2 * hdim);
-        let w_hh = self.p.weight_hh.narrow(-2, 2 * hdim, hdim);
+        let own;
+        let weights = if weights.len() == 2 {
+            weights
+        } else {
+            own = StepWeights::new(self, false);
+            &own
+        };
         let xi = xp.chunk(3, -1);
-        let zr = (xp.narrow(-1, 0, 2 * hdim) + recurrent(h, &w_zr, None)).sigmoid();
+        let zr = weights.matmul(0, &xp.narrow(-1, 0, 2 * hdim), h).sigmoid();
         let zr = zr.chunk(2, -1);
         let (z, r) = (&zr[0], &zr[1]);
-        let candidate = (&xi[2] + recurrent(&(r * h), &w_hh, None)).tanh();
+        let candidate = weights.matmul(1, &xi[2], &(r * h)).tanh();
         // h̃ ⊙ z + h ⊙ (1 − z)
-        let h = h + z * (candidate - h);
+        let h = h.lerp_tensor(&candidate, z);
         State { h, c: None }
     }
 }

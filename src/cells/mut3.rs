@@ -13,7 +13,7 @@
 //! Initialisation is rnnlab's (as for every unit). The unit has no forget gate: `forget_bias` does not apply.
 
 use super::layout::{cell_parameters, Dims, PaperLayout};
-use super::{per_gate, recurrent, Cell, CellConfig, CellKind, State};
+use super::{per_gate, Block, Cell, CellConfig, CellKind, State, StepWeights};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -47,15 +47,34 @@ impl Cell for Mut3 {
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
+        self.step_with(&StepWeights::new(self, false), xp, state)
+    }
+
+    /// `[W_hz, W_hr, W_hh]`.
+    fn recurrent_blocks(&self) -> Vec<Block> {
+        let h = self.dims.hidden;
+        vec![
+            Block::rows(1, 0, h),
+            Block::rows(1, h, h),
+            Block::rows(1, 2 * h, h),
+        ]
+    }
+
+    fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
-        let hdim = self.dims.hidden;
-        let w = |g: i64| self.p.weight_hh.narrow(-2, g * hdim, hdim);
+        let own;
+        let weights = if weights.len() == 3 {
+            weights
+        } else {
+            own = StepWeights::new(self, false);
+            &own
+        };
         let xi = xp.chunk(3, -1);
-        let z = (&xi[0] + recurrent(&h.tanh(), &w(0), None)).sigmoid();
-        let r = (&xi[1] + recurrent(h, &w(1), None)).sigmoid();
-        let candidate = (&xi[2] + recurrent(&(r * h), &w(2), None)).tanh();
+        let z = weights.matmul(0, &xi[0], &h.tanh()).sigmoid();
+        let r = weights.matmul(1, &xi[1], h).sigmoid();
+        let candidate = weights.matmul(2, &xi[2], &(r * h)).tanh();
         // h̃ ⊙ z + h ⊙ (1 − z)
-        let h = h + z * (candidate - h);
+        let h = h.lerp_tensor(&candidate, &z);
         State { h, c: None }
     }
 }

@@ -2,7 +2,7 @@
 //! and the pieces every step-by-step layer shares (custom cells, libtorch's per-step kernels, the benchmark's naive
 //! tier): [`check_input`], [`initial_state`] and the loop over time, [`run_steps`].
 
-use super::{Cell, CellKind, State};
+use super::{Cell, CellKind, Deferred, State, StepWeights};
 use anyhow::{bail, ensure, Result};
 use tch::{Device, Kind, Tensor};
 
@@ -44,6 +44,30 @@ impl SequenceLayer for CustomLayer {
     }
 
     fn forward(&self, x: &Tensor, state: Option<&State>) -> Result<(Tensor, State)> {
+        let (h, last, _) = self.run(x, state, false)?;
+        Ok((h, last))
+    }
+}
+
+impl CustomLayer {
+    /// [`SequenceLayer::forward`] for training, with the recurrent matrices' gradients left to form once over all
+    /// steps ([`StepWeights`] with `deferred`): the caller asks autograd for the gradient of [`Deferred::xp`] too
+    /// and passes it to [`Deferred::add_to`]. `None` for a cell that declares no recurrent blocks, whose gradients
+    /// autograd forms as usual.
+    pub fn forward_deferred(
+        &self,
+        x: &Tensor,
+        state: Option<&State>,
+    ) -> Result<(Tensor, State, Option<Deferred>)> {
+        self.run(x, state, true)
+    }
+
+    fn run(
+        &self,
+        x: &Tensor,
+        state: Option<&State>,
+        deferred: bool,
+    ) -> Result<(Tensor, State, Option<Deferred>)> {
         let cell = self.cell.as_ref();
         let weight = cell.named_parameters()[0].1;
         let (k, _, b) = check_input(cell.kind(), cell.input_size(), cell.population(), weight, x)?;
@@ -52,9 +76,14 @@ impl SequenceLayer for CustomLayer {
         let xp = cell.input_projection(x);
         // [K, T, B, G] for a population, [T, B, G] otherwise.
         let time_dim = if k.is_some() { 1 } else { 0 };
-        Ok(run_steps(&xp, time_dim, state, |xp_t, s| {
-            cell.step(xp_t, s)
-        }))
+        let weights = StepWeights::new(cell, deferred && !cell.recurrent_blocks().is_empty());
+        let (h, last) = run_steps(&xp, time_dim, state, |xp_t, s| {
+            cell.step_with(&weights, xp_t, s)
+        });
+        let deferred = weights
+            .finish(time_dim)
+            .map(|blocks| Deferred::new(xp, blocks));
+        Ok((h, last, deferred))
     }
 }
 

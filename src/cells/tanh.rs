@@ -9,7 +9,7 @@
 //! projection, leaving one matmul-add and one tanh per step.
 
 use super::layout::{cell_parameters, Dims, TorchLayout};
-use super::{project, recurrent, Cell, CellConfig, CellKind, State};
+use super::{project, Block, Cell, CellConfig, CellKind, State, StepWeights};
 use crate::rng::Rng;
 use tch::Tensor;
 
@@ -38,7 +38,19 @@ impl Cell for TanhRnn {
     }
 
     fn step(&self, xp: &Tensor, state: &State) -> State {
-        let h = (xp + recurrent(&state.h, &self.p.weight_hh, None)).tanh();
+        self.step_with(&StepWeights::new(self, false), xp, state)
+    }
+
+    /// The whole `weight_hh`.
+    fn recurrent_blocks(&self) -> Vec<Block> {
+        vec![Block::rows(1, 0, self.dims.hidden)]
+    }
+
+    fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
+        if weights.len() != 1 {
+            return self.step(xp, state);
+        }
+        let h = weights.matmul(0, xp, &state.h).tanh();
         State { h, c: None }
     }
 }

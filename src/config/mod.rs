@@ -85,6 +85,13 @@ pub struct TrainConfig {
     /// Independently initialised models per learning rate; the population holds candidates × seeds members.
     /// Default: `1`.
     pub seeds: usize,
+    /// The first replicate's number: the population's replicates are `first_replica .. first_replica + seeds`.
+    /// Each member's initial weights and weight noise come from a stream of its own, keyed by `seed`, its
+    /// replicate and its learning rate, so a member trains the same in any population that holds it (the data
+    /// order, keyed by `seed`, is shared): with `lrs = [its rate]`, `seeds = 1` and `first_replica` = its
+    /// replicate, one member of a larger population trains alone exactly as it did there.
+    /// Default: `0`.
+    pub first_replica: usize,
     /// Sequences (or chunks) per update. The paper does not say; the authors' configs used 1.
     /// Default: `8`.
     pub batch_size: usize,
@@ -199,6 +206,7 @@ impl Default for TrainConfig {
             lr_exp_min: -12.0,
             lr_exp_max: -6.0,
             seeds: 1,
+            first_replica: 0,
             batch_size: 8,
             chunk_len: 50,
             carry_state: false,
@@ -545,6 +553,24 @@ impl TrainConfig {
             kind: self.dtype.kind(),
             device,
         })
+    }
+
+    /// The seed of each member's own random stream (initial weights, weight noise), in member order: keyed by
+    /// `seed`, the member's replicate (`first_replica` + its place among the seeds) and the bits of its learning rate.
+    pub fn member_seeds(&self) -> Vec<u64> {
+        self.member_lrs()
+            .iter()
+            .enumerate()
+            .map(|(m, lr)| {
+                let replica = (self.first_replica + m % self.seeds.max(1)) as u64;
+                let mut s = SplitMix64::new(
+                    self.seed
+                        ^ replica.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                        ^ lr.to_bits().rotate_left(29),
+                );
+                s.next_u64()
+            })
+            .collect()
     }
 
     /// The learning rate of every population member (candidates × seeds, candidate-major).

@@ -119,6 +119,19 @@ pub struct Batch {
     pub members: Vec<usize>,
     /// `Σ (T_b − 1)`, the number of ones in `mask`.
     pub predicted_frames: usize,
+    /// Each column's predicted steps `T_b − 1` (its ones in `mask` are rows `0..T_b − 1`), kept on the host.
+    pub steps: Vec<i64>,
+}
+
+impl Batch {
+    /// Predicted frames in the time slice `start..start + len`, counted from [`Batch::steps`] on the host (no read
+    /// of `mask` from the device).
+    pub fn frames_in(&self, start: i64, len: i64) -> usize {
+        self.steps
+            .iter()
+            .map(|&s| (s - start).clamp(0, len))
+            .sum::<i64>() as usize
+    }
 }
 
 /// A split held on one device: the pieces end to end, ready to be gathered into batches.
@@ -260,6 +273,7 @@ impl BatchSource for DeviceSplit {
             mask: valid.f_to_kind(kind)?,
             members: members.to_vec(),
             predicted_frames: steps.iter().sum::<i64>() as usize,
+            steps: steps.clone(),
         })
     }
 }

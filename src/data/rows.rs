@@ -126,6 +126,7 @@ impl BatchSource for TokenSplit {
             mask: valid.f_to_kind(kind)?,
             members: members.to_vec(),
             predicted_frames: steps.iter().sum::<i64>() as usize,
+            steps: steps.clone(),
         })
     }
 }
@@ -188,6 +189,7 @@ impl BatchSource for FrameSplit {
             mask: valid.f_to_kind(kind)?,
             members: members.to_vec(),
             predicted_frames: steps.iter().sum::<i64>() as usize,
+            steps: steps.clone(),
         })
     }
 }

@@ -493,6 +493,7 @@ impl BatchSource for SpeechSplit {
             mask: valid.f_to_kind(kind)?,
             members: members.to_vec(),
             predicted_frames: steps.iter().sum::<i64>() as usize,
+            steps: steps.clone(),
         })
     }
 }

@@ -30,7 +30,6 @@ pub use population::Population;
 
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, Split};
-use crate::rng::{Rng, SplitMix64};
 use crate::run::tfevents::EventWriter;
 use crate::run::{RunDir, METRICS_CSV};
 use anyhow::{bail, ensure, Context, Result};
@@ -39,13 +38,6 @@ use indicatif::ProgressBar;
 use std::path::Path;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
-
-/// The run's noise generator is re-seeded at every epoch from (seed, epoch), so a resumed run draws the same noise as
-/// an uninterrupted one without saving the generator's state.
-fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    let u = SplitMix64::new(seed ^ (epoch as u64).wrapping_mul(0x2545_f491_4f6c_dd1d)).uniform01();
-    (u * i64::MAX as f64) as u64
-}
 
 /// What the trainer reports while it runs.
 pub enum Progress<'a> {
@@ -113,7 +105,6 @@ pub fn train<D: TrainData + ?Sized>(
     let _lock = RunDir::at(dir).lock()?;
     memory::check(cfg, data, device)?;
     let (prepared, mut pop) = setup(cfg, data, device)?;
-    let mut rng = Rng::new(epoch_seed(cfg.seed, 1))?;
     let mut best = pop.weights();
     let (run, mut state, mut events) = open_run(cfg, data, start, &mut pop, &mut best)?;
     let lrs = cfg.member_lrs();
@@ -133,14 +124,13 @@ pub fn train<D: TrainData + ?Sized>(
         let epoch = state.epoch + 1;
         let t0 = Instant::now();
         let cpu0 = thread_cpu_seconds();
-        rng.reseed(epoch_seed(cfg.seed, epoch));
+        pop.start_epoch(epoch);
         // Members inactive from the start of the epoch keep their weights through it.
         let moving = pop.active_members().to_vec();
-        let train_nll = train_epoch(
-            cfg, &prepared, &mut pop, &mut rng, &mut state, None, progress,
-        )?;
-        let (valid, test) = evaluate_epoch(&pop, &prepared, &moving, &mut last_eval)?;
+        let train_nll = train_epoch(cfg, &prepared, &mut pop, &mut state, None, progress)?;
+        let valid = evaluate_valid(&pop, &prepared, &moving, &mut last_eval)?;
         let improved = stopping::record_validation(&mut state.members, &valid, epoch, cfg.patience);
+        let test = evaluate_test(&pop, &prepared, &improved)?;
         best_history.push(best_so_far(&state));
         stopping::record_pruning(&mut state.members, &best_history, epoch, &pruning);
         pop.keep_best(&mut best, &improved);
@@ -224,13 +214,11 @@ pub fn weights_after_updates<D: TrainData + ?Sized>(
     let device = cfg.device.resolve()?;
     tch::set_num_threads(cfg.threads as i32);
     let (prepared, mut pop) = setup(cfg, data, device)?;
-    let mut rng = Rng::new(epoch_seed(cfg.seed, 1))?;
     let mut state = TrainState::fresh(cfg.seed, &cfg.member_lrs());
     train_epoch(
         cfg,
         &prepared,
         &mut pop,
-        &mut rng,
         &mut state,
         Some(updates),
         &mut |_| {},
@@ -285,13 +273,16 @@ fn open_run<D: TrainData + ?Sized>(
 }
 
 /// One epoch's updates over the training batches (epoch `state.epoch + 1`); members whose update goes non-finite
-/// are marked diverged. Returns each member's mean training NLL per predicted frame (at the noisy weights), `None`
-/// where it was not finite. With `max_updates`, the epoch stops once `state.updates` reaches it.
+/// are marked diverged at the epoch's end (on the device they stop at once). Returns each member's mean training NLL
+/// per predicted frame (at the noisy weights, over its finite updates), `None` where it did not train. With
+/// `max_updates`, the epoch stops once `state.updates` reaches it.
+///
+/// The sums and flags stay on the device until the epoch ends: nothing is read back inside an update
+/// ([`host_reads`] counts what is).
 fn train_epoch(
     cfg: &TrainConfig,
     prepared: &PreparedData,
     pop: &mut Population,
-    rng: &mut Rng,
     state: &mut TrainState,
     max_updates: Option<usize>,
     progress: &mut dyn FnMut(Progress),
@@ -304,8 +295,10 @@ fn train_epoch(
         max_epochs: cfg.max_epochs,
         batches: plan.batches.len(),
     });
-    let mut train_sum = vec![0.0f64; k];
     let trains = pop.active_members().to_vec();
+    let device = pop.lr.device();
+    let mut train_sum = Tensor::zeros([k as i64], (Kind::Double, device));
+    let mut all_finite = Tensor::ones([k as i64], (Kind::Bool, device));
     let mut train_frames = 0usize;
     'batches: for members in &plan.batches {
         let b = prepared.train_batch(members, cfg.dtype.kind())?;
@@ -325,29 +318,28 @@ fn train_epoch(
             let frames = if chunk == 0 {
                 b.predicted_frames
             } else {
-                mask.sum(Kind::Double).double_value(&[]).round() as usize
+                b.frames_in(start, len)
             };
-            let noise = pop.draw_noise(cfg.weight_noise, rng);
+            let noise = pop.draw_noise(cfg.weight_noise);
             let (nll, finite, last) =
                 pop.update_from(&x, &y, &mask, frames, &noise, carried.as_ref())?;
             carried = Some(last);
-            let nll: Vec<f64> =
-                Vec::<f64>::try_from(&nll.to_kind(Kind::Double).to_device(Device::Cpu))?;
-            for m in 0..k {
-                if finite[m] {
-                    train_sum[m] += nll[m];
-                }
-            }
-            if stopping::record_divergence(&mut state.members, &finite, epoch) {
-                pop.set_active(&state.members);
-            }
+            train_sum += nll
+                .to_kind(Kind::Double)
+                .where_self(&finite, &train_sum.zeros_like());
+            all_finite = all_finite.logical_and(&finite);
             train_frames += frames;
             state.updates += 1;
         }
         progress(Progress::Batch);
     }
+    let finite: Vec<bool> = host_read(&all_finite)?;
+    if stopping::record_divergence(&mut state.members, &finite, epoch) {
+        pop.set_active(&state.members);
+    }
+    let sums: Vec<f64> = host_read(&train_sum)?;
     // A member that was not training this epoch (stopped or diverged before it) has no training NLL.
-    Ok(train_sum
+    Ok(sums
         .iter()
         .zip(&trains)
         .map(|(&sum, &on)| {
@@ -356,10 +348,30 @@ fn train_epoch(
         .collect())
 }
 
-/// The validation and test NLLs of the checkpoint's epoch, read back from `metrics.jsonl` (exactly what an
-/// uninterrupted run holds in memory there, see [`evaluate_epoch`], so a resumed run skips and reuses as it would
-/// have); `None` for a fresh run, or when that epoch's line is missing.
-fn last_evaluation(run: &RunDir, state: &TrainState) -> Option<(Vec<f64>, Vec<f64>)> {
+thread_local! {
+    static HOST_READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many tensors training has read back to the host on the calling thread so far (training runs on the thread
+/// that calls [`train`]): per epoch, the members' training NLL sums and finite flags, and one read per evaluated
+/// split. Nothing inside an update reads: an epoch of many updates reads what an epoch of few reads.
+pub fn host_reads() -> usize {
+    HOST_READS.with(|n| n.get())
+}
+
+/// Reads a tensor back to the host (counted by [`host_reads`]).
+pub(crate) fn host_read<T>(t: &Tensor) -> Result<Vec<T>>
+where
+    Vec<T>: for<'a> TryFrom<&'a Tensor, Error = tch::TchError>,
+{
+    HOST_READS.with(|n| n.set(n.get() + 1));
+    Ok(Vec::<T>::try_from(&t.to_device(Device::Cpu))?)
+}
+
+/// The validation NLLs of the checkpoint's epoch, read back from `metrics.jsonl` (exactly what an uninterrupted run
+/// holds in memory there, see [`evaluate_valid`], so a resumed run skips and reuses as it would have); `None` for a
+/// fresh run, or when that epoch's line is missing.
+fn last_evaluation(run: &RunDir, state: &TrainState) -> Option<Vec<f64>> {
     if state.epoch == 0 {
         return None;
     }
@@ -368,13 +380,12 @@ fn last_evaluation(run: &RunDir, state: &TrainState) -> Option<(Vec<f64>, Vec<f6
     if line.members.len() != state.members.len() {
         return None;
     }
-    let values = |f: fn(&MemberMetrics) -> Option<f64>| -> Vec<f64> {
+    Some(
         line.members
             .iter()
-            .map(|m| f(m).unwrap_or(f64::NAN))
-            .collect()
-    };
-    Some((values(|m| m.valid_nll), values(|m| m.test_nll)))
+            .map(|m| m.valid_nll.unwrap_or(f64::NAN))
+            .collect(),
+    )
 }
 
 /// Each member's best validation NLL so far, NaN while it has none (a row of the pruning rule's history).
@@ -418,39 +429,54 @@ fn best_history(run: &RunDir, state: &TrainState) -> Vec<Vec<f64>> {
     rows
 }
 
-/// Validation and test NLL of every member for an epoch's metrics. A member that was not `moving` this epoch
-/// (inactive from its start) has the weights of the last evaluation, so it keeps that evaluation's values, which
-/// are what evaluating it again would give; the others are evaluated (all of them when no earlier evaluation is
-/// known: a fresh run's first epoch, or a resumed run whose metrics lack the checkpoint's epoch).
-fn evaluate_epoch(
+/// Validation NLL of every member for an epoch's metrics. A member that was not `moving` this epoch (inactive from
+/// its start) has the weights of the last evaluation, so it keeps that evaluation's value, which is what evaluating
+/// it again would give; the others are evaluated (all of them when no earlier evaluation is known: a fresh run's
+/// first epoch, or a resumed run whose metrics lack the checkpoint's epoch).
+fn evaluate_valid(
     pop: &Population,
     prepared: &PreparedData,
     moving: &[bool],
-    last: &mut Option<(Vec<f64>, Vec<f64>)>,
-) -> Result<(Vec<f64>, Vec<f64>)> {
+    last: &mut Option<Vec<f64>>,
+) -> Result<Vec<f64>> {
     let needed: Vec<bool> = match last {
         Some(_) => moving.to_vec(),
         None => vec![true; moving.len()],
     };
-    let split = |split: Split, previous: Option<&Vec<f64>>| -> Result<Vec<f64>> {
-        let mut v = pop.evaluate_members(
-            prepared.eval_batches(split),
-            prepared.frames(split),
-            &needed,
-        )?;
-        if let Some(previous) = previous {
-            for (m, x) in v.iter_mut().enumerate() {
-                if !needed[m] {
-                    *x = previous[m];
-                }
+    let mut v = pop.evaluate_members(
+        prepared.eval_batches(Split::Valid),
+        prepared.frames(Split::Valid),
+        &needed,
+    )?;
+    if let Some(previous) = last.as_ref() {
+        for (m, x) in v.iter_mut().enumerate() {
+            if !needed[m] {
+                *x = previous[m];
             }
         }
-        Ok(v)
-    };
-    let valid = split(Split::Valid, last.as_ref().map(|l| &l.0))?;
-    let test = split(Split::Test, last.as_ref().map(|l| &l.1))?;
-    *last = Some((valid.clone(), test.clone()));
-    Ok((valid, test))
+    }
+    *last = Some(v.clone());
+    Ok(v)
+}
+
+/// Test NLL of the members whose validation NLL `improved` this epoch (NaN for the others, recorded as null): the
+/// only epochs whose test NLL can matter are a member's best ones, and the final evaluation recomputes the test NLL
+/// at the best weights anyway. `rnnlab show` reads it from `metrics.jsonl` for a run still training.
+fn evaluate_test(pop: &Population, prepared: &PreparedData, improved: &[bool]) -> Result<Vec<f64>> {
+    if !improved.iter().any(|&i| i) {
+        return Ok(vec![f64::NAN; improved.len()]);
+    }
+    let mut v = pop.evaluate_members(
+        prepared.eval_batches(Split::Test),
+        prepared.frames(Split::Test),
+        improved,
+    )?;
+    for (x, &on) in v.iter_mut().zip(improved) {
+        if !on {
+            *x = f64::NAN;
+        }
+    }
+    Ok(v)
 }
 
 /// The line of `metrics.jsonl` (and rows of `metrics.csv`) for the epoch `state` has just completed.

@@ -5,6 +5,7 @@ use super::rmsprop::{per_member, RmsProp};
 use crate::cells::State;
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, Split};
+use crate::model::Implementation;
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::run::{checkpoint, MemberState, Status};
@@ -33,16 +34,48 @@ pub struct Population {
     pub skip_stopped: bool,
     /// The `active` flags on the host, to pick the members an update runs without a device round trip.
     active_host: Vec<bool>,
+    /// Each member's own random stream (its initial weights, then its weight noise, re-seeded every epoch), seeded
+    /// from [`TrainConfig::member_seeds`].
+    streams: Vec<Rng>,
+    member_seeds: Vec<u64>,
+}
+
+/// A stream's seed for epoch `epoch`: re-seeding every epoch lets a resumed run draw the noise an uninterrupted one
+/// draws without saving the generators' states.
+pub(super) fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    let u = crate::rng::SplitMix64::new(seed ^ (epoch as u64).wrapping_mul(0x2545_f491_4f6c_dd1d))
+        .uniform01();
+    (u * i64::MAX as f64) as u64
 }
 
 impl Population {
-    /// A fresh population of `cfg`, its initial weights drawn from a generator of its own seeded with `cfg.seed`:
-    /// the same weights for a config whatever else runs in the process.
+    /// A fresh population of `cfg`. Member m's initial weights are those of a one-model population drawn from its
+    /// own stream (seeded with `cfg.member_seeds()[m]`): the same weights for a member whatever else the population
+    /// holds and whatever else runs in the process.
     pub fn new(cfg: &TrainConfig, device: Device) -> Result<Self> {
         let lrs = cfg.member_lrs();
         let k = lrs.len() as i64;
         let kind = cfg.dtype.kind();
-        let model = Model::new(&cfg.model_config(device)?, &mut Rng::new(cfg.seed)?)?;
+        let model_cfg = cfg.model_config(device)?;
+        let model = Model::new(&model_cfg, &mut Rng::new(cfg.seed)?)?;
+        let member_seeds = cfg.member_seeds();
+        let mut streams = Vec::with_capacity(member_seeds.len());
+        for (m, &seed) in member_seeds.iter().enumerate() {
+            let mut rng = Rng::new(seed)?;
+            let one = Model::new(
+                &crate::model::ModelConfig {
+                    population: 1,
+                    ..model_cfg
+                },
+                &mut rng,
+            )?;
+            tch::no_grad(|| {
+                for (p, q) in model.parameters().iter().zip(one.parameters()) {
+                    p.narrow(0, m as i64, 1).copy_(q);
+                }
+            });
+            streams.push(rng);
+        }
         let opt = RmsProp::new(
             &model.parameters(),
             cfg.rms_decay,
@@ -54,7 +87,7 @@ impl Population {
             .iter()
             .map(|(n, _)| cfg.noise_on_biases || !n.contains("bias"))
             .collect();
-        Ok(Population {
+        let mut pop = Population {
             model,
             opt,
             lr: Tensor::from_slice(&lrs).to_kind(kind).to_device(device),
@@ -64,7 +97,19 @@ impl Population {
             eval_chunk: cfg.eval_chunk,
             skip_stopped: true,
             active_host: vec![true; k as usize],
-        })
+            streams,
+            member_seeds,
+        };
+        pop.start_epoch(1);
+        Ok(pop)
+    }
+
+    /// Re-seeds every member's stream for epoch `epoch` (from its member seed and the epoch): the weight noise of an
+    /// epoch does not depend on the epochs before it, so a resumed run draws what an uninterrupted one draws.
+    pub fn start_epoch(&mut self, epoch: usize) {
+        for (rng, &seed) in self.streams.iter_mut().zip(&self.member_seeds) {
+            rng.reseed(epoch_seed(seed, epoch));
+        }
     }
 
     /// The members (`[K']`, int64, on the device) a forward pass has to run when `members` (one flag per member)
@@ -75,24 +120,60 @@ impl Population {
             .filter(|&m| members[m as usize])
             .collect();
         let useful = self.skip_stopped
-            && self.model.implementation() == crate::cells::Implementation::Custom
+            && self.model.implementation() == Implementation::Custom
             && !keep.is_empty()
             && keep.len() < members.len();
         useful.then(|| Tensor::from_slice(&keep).to_device(self.active.device()))
     }
 
-    /// Fresh weight noise for one update: N(0, σ²) for each noisy parameter, drawn from the run's own generator.
-    pub fn draw_noise(&self, sigma: f64, rng: &mut Rng) -> Vec<Option<Tensor>> {
-        self.model
-            .parameters()
+    /// Fresh weight noise for one update, `[K, …]` per noisy parameter: N(0, σ²), each active member's drawn from its
+    /// own stream (all its noisy parameters in one draw, in parameter order), zeros for the others (nothing is
+    /// drawn for them, so a member's noise depends only on its own stream and the updates it takes).
+    pub fn draw_noise(&mut self, sigma: f64) -> Vec<Option<Tensor>> {
+        let params = self.model.parameters();
+        if sigma <= 0.0 || !self.noisy.iter().any(|&n| n) {
+            return params.iter().map(|_| None).collect();
+        }
+        let sizes: Vec<Vec<i64>> = params.iter().map(|p| p.size()[1..].to_vec()).collect();
+        let counts: Vec<i64> = sizes
             .iter()
             .zip(&self.noisy)
-            .map(|(p, &noisy)| (noisy && sigma > 0.0).then(|| rng.randn_like(p) * sigma))
+            .map(|(s, &n)| if n { s.iter().product() } else { 0 })
+            .collect();
+        let total: i64 = counts.iter().sum();
+        let (kind, device) = (params[0].kind(), params[0].device());
+        let rows: Vec<Tensor> = self
+            .streams
+            .iter_mut()
+            .zip(&self.active_host)
+            .map(|(rng, &on)| {
+                if on {
+                    rng.randn(&[total], (kind, Device::Cpu)) * sigma
+                } else {
+                    Tensor::zeros([total], (kind, Device::Cpu))
+                }
+            })
+            .collect();
+        let all = Tensor::stack(&rows, 0).to_device(device);
+        let k = rows.len() as i64;
+        let mut offset = 0;
+        sizes
+            .iter()
+            .zip(&counts)
+            .map(|(size, &n)| {
+                (n > 0).then(|| {
+                    let mut shape = vec![k];
+                    shape.extend(size);
+                    let t = all.narrow(1, offset, n).reshape(shape.as_slice());
+                    offset += n;
+                    t
+                })
+            })
             .collect()
     }
 
     /// One update on a batch with the given weight noise. Returns each member's NLL sum over the batch's
-    /// predicted frames (at the noisy weights) and which members stayed finite.
+    /// predicted frames (at the noisy weights) and which members stayed finite (`[K]` bool), both on the device.
     pub fn update(
         &mut self,
         x: &Tensor,
@@ -100,7 +181,7 @@ impl Population {
         mask: &Tensor,
         frames: usize,
         noise: &[Option<Tensor>],
-    ) -> Result<(Tensor, Vec<bool>)> {
+    ) -> Result<(Tensor, Tensor)> {
         let (nll, finite, _) = self.update_from(x, y, mask, frames, noise, None)?;
         Ok((nll, finite))
     }
@@ -108,11 +189,15 @@ impl Population {
     /// [`Population::update`] on a chunk that starts from `state` (zero when `None`); also returns the chunk's final
     /// state, detached (truncated BPTT: the next chunk starts from it, and the gradient stops there).
     ///
-    /// Members that are no longer active (stopped or diverged) are left out of the forward and backward passes when
-    /// `skip_stopped` is on: their weights would not move anyway, so the active members' updates are the same,
-    /// and a population whose early members have stopped costs what its active ones cost. A left-out member's NLL
-    /// and final state come back as zeros; the weight noise is still drawn for every member, so the active ones
-    /// see the same noise either way.
+    /// The forward and backward passes run on leaves of their own, each active member's noisy weights `w + ε`; the
+    /// weights themselves are only touched by the optimizer. Members that are no longer active (stopped or
+    /// diverged) are left out of both passes when `skip_stopped` is on: their weights would not move anyway, so the
+    /// active members' updates are the same, and a population whose early members have stopped costs what its
+    /// active ones cost. A left-out member's NLL and final state come back as zeros.
+    ///
+    /// Nothing is read back to the host: a member whose update is not finite gets a zero step and is switched off
+    /// on the device at once (the caller reads the flags once per epoch), so the update can run ahead of the host
+    /// on a GPU.
     pub fn update_from(
         &mut self,
         x: &Tensor,
@@ -121,71 +206,104 @@ impl Population {
         frames: usize,
         noise: &[Option<Tensor>],
         state: Option<&State>,
-    ) -> Result<(Tensor, Vec<bool>, State)> {
+    ) -> Result<(Tensor, Tensor, State)> {
         let params = self.model.parameters();
         ensure!(noise.len() == params.len(), "one noise entry per parameter");
-        // Perturb in place, remembering the clean values to restore bit for bit after the backward pass.
-        let clean: Vec<Option<Tensor>> = tch::no_grad(|| {
-            params
-                .iter()
-                .zip(noise)
-                .map(|(p, n)| {
-                    n.as_ref().map(|n| {
-                        let saved = p.detach().copy();
-                        let _ = p.shallow_clone().g_add_(n);
-                        saved
-                    })
-                })
-                .collect()
-        });
         let k = self.model.population();
-        let result = match self.subset(&self.active_host) {
-            None => Self::loss_and_grads(&self.model, x, y, mask, frames, &params, state),
-            Some(index) => self.model.select(&index).and_then(|sub| {
-                let sub_state = state.map(|s| s.select(&index));
-                let (nll, grads, last) =
-                    Self::loss_and_grads(&sub, x, y, mask, frames, &params, sub_state.as_ref())?;
-                let full = Tensor::zeros([k], (nll.kind(), nll.device())).index_copy(
-                    0,
-                    &index,
-                    &nll.detach(),
-                );
-                Ok((full, grads, last.detach().scatter(&index, k)))
-            }),
-        };
-        tch::no_grad(|| {
-            for (p, c) in params.iter().zip(&clean) {
-                if let Some(c) = c {
-                    p.shallow_clone().copy_(c);
-                }
+        let (nll_sum, mut grads, last) = if self.model.implementation() == Implementation::Custom {
+            let index = self.subset(&self.active_host);
+            let leaves: Vec<Tensor> = tch::no_grad(|| {
+                params
+                    .iter()
+                    .zip(noise)
+                    .map(|(p, n)| {
+                        let w = match (&index, n) {
+                            (None, None) => p.detach(),
+                            (None, Some(n)) => *p + n,
+                            (Some(i), None) => p.index_select(0, i),
+                            (Some(i), Some(n)) => p.index_select(0, i) + n.index_select(0, i),
+                        };
+                        w.set_requires_grad(true)
+                    })
+                    .collect()
+            });
+            let sub = self
+                .model
+                .with_parameters(leaves.iter().map(Tensor::shallow_clone).collect())?;
+            let sub_state = match (&index, state) {
+                (Some(i), Some(s)) => Some(s.select(i)),
+                (_, s) => s.map(State::shallow_clone),
+            };
+            let leaf_refs: Vec<&Tensor> = leaves.iter().collect();
+            let (nll, grads, last) =
+                Self::loss_and_grads(&sub, x, y, mask, frames, &leaf_refs, sub_state.as_ref())?;
+            match &index {
+                None => (nll, grads, last),
+                Some(i) => tch::no_grad(|| {
+                    let full = |t: &Tensor| {
+                        let mut shape = t.size();
+                        shape[0] = k;
+                        Tensor::zeros(shape.as_slice(), (t.kind(), t.device())).index_copy(0, i, t)
+                    };
+                    let grads = grads.iter().map(full).collect();
+                    (full(&nll.detach()), grads, last.detach().scatter(i, k))
+                }),
             }
-        });
-        let (nll_sum, mut grads, last) = result?;
+        } else {
+            // The built-in kernels read the model's own tensors: perturb them in place, restore them bit for bit.
+            let clean: Vec<Option<Tensor>> = tch::no_grad(|| {
+                params
+                    .iter()
+                    .zip(noise)
+                    .map(|(p, n)| {
+                        n.as_ref().map(|n| {
+                            let saved = p.detach().copy();
+                            let _ = p.shallow_clone().g_add_(n);
+                            saved
+                        })
+                    })
+                    .collect()
+            });
+            let result = Self::loss_and_grads(&self.model, x, y, mask, frames, &params, state);
+            tch::no_grad(|| {
+                for (p, c) in params.iter().zip(&clean) {
+                    if let Some(c) = c {
+                        p.shallow_clone().copy_(c);
+                    }
+                }
+            });
+            result?
+        };
 
         // Per-member gradient norm over all parameters; rescale to ≤ clip_norm; zero non-finite members.
-        let sq: Tensor = grads
-            .iter()
-            .map(|g| {
-                g.square()
-                    .flatten(1, -1)
-                    .sum_dim_intlist(1, false, g.kind())
-            })
-            .reduce(|a, b| a + b)
-            .context("the model has no parameters")?;
-        let norm = sq.sqrt();
-        let finite_t = norm.isfinite().logical_and(&nll_sum.isfinite());
-        let scale = (self.clip_norm / &norm)
-            .clamp_max(1.0)
-            .where_self(&finite_t, &norm.zeros_like());
-        for g in grads.iter_mut() {
-            *g = g.nan_to_num(0.0, 0.0, 0.0) * per_member(&scale, g);
-        }
-        let active = &self.active * finite_t.to_kind(self.active.kind());
-        self.opt.step(&params, &grads, &self.lr, &active);
-        let finite: Vec<bool> = Vec::<bool>::try_from(&finite_t.to_device(Device::Cpu))?;
+        let (finite, scale) = tch::no_grad(|| -> Result<(Tensor, Tensor)> {
+            let sq: Tensor = grads
+                .iter()
+                .map(|g| {
+                    g.square()
+                        .flatten(1, -1)
+                        .sum_dim_intlist(1, false, g.kind())
+                })
+                .reduce(|a, b| a + b)
+                .context("the model has no parameters")?;
+            let norm = sq.sqrt();
+            let finite = norm.isfinite().logical_and(&nll_sum.isfinite());
+            let scale = (self.clip_norm / &norm)
+                .clamp_max(1.0)
+                .where_self(&finite, &norm.zeros_like());
+            for g in grads.iter_mut() {
+                let _ = g.nan_to_num_(0.0, 0.0, 0.0);
+            }
+            Ok((finite, scale))
+        })?;
+        self.active = &self.active * finite.to_kind(self.active.kind());
+        self.opt
+            .step_scaled(&params, &grads, &self.lr, &self.active, Some(&scale));
         Ok((nll_sum.detach(), finite, last.detach()))
     }
 
+    /// The per-member NLL sums, the gradients of `params` (the model's own parameters, in order) and the final
+    /// state. Recurrent matrices' gradients are formed once over the chunk where the model defers them.
     fn loss_and_grads(
         model: &Model,
         x: &Tensor,
@@ -195,13 +313,28 @@ impl Population {
         params: &[&Tensor],
         state: Option<&State>,
     ) -> Result<(Tensor, Vec<Tensor>, State)> {
-        let (nll_sum, last) = model.nll_sum_from(x, y, mask, state)?;
+        let (nll_sum, last, deferred) = model.nll_sum_deferred(x, y, mask, state)?;
         // Σ_m L_m with L_m per frame; non-finite members are excluded so they cannot poison the others.
         let per_frame = &nll_sum / frames as f64;
         let safe = per_frame.where_self(&per_frame.isfinite(), &per_frame.zeros_like());
         let loss = safe.sum(safe.kind());
-        let grads =
-            Tensor::f_run_backward(&[&loss], params, false, false).context("backward pass")?;
+        let mut inputs: Vec<&Tensor> = params.to_vec();
+        if let Some(d) = &deferred {
+            inputs.push(&d.xp);
+        }
+        let mut grads =
+            Tensor::f_run_backward(&[&loss], &inputs, false, false).context("backward pass")?;
+        if let Some(d) = &deferred {
+            let d_xp = grads
+                .pop()
+                .context("the backward pass returned no gradient for xp")?;
+            d.add_to(&d_xp, params, &mut grads);
+        }
+        for (g, p) in grads.iter_mut().zip(params) {
+            if !g.defined() {
+                *g = p.zeros_like();
+            }
+        }
         Ok((nll_sum, grads, last))
     }
 
@@ -261,9 +394,7 @@ impl Population {
                 });
             }
             let total = total.context("nothing to evaluate: the split is empty")?;
-            let v: Vec<f64> =
-                Vec::<f64>::try_from(&(total / frames as f64).to_device(Device::Cpu))?;
-            Ok(v)
+            super::host_read::<f64>(&(total / frames as f64))
         })
     }
 
