@@ -3,8 +3,8 @@
 # here, an earlier rnnlab binary (--before), and the PyTorch peer (scripts/pytorch-population.py: the population
 # hand-batched, and the same members one after another with nn.GRU), all in one run on one machine:
 #
-#   scripts/population-speed.sh --data-dir DIR [--before BIN] [--epochs 3] [--out results/population-speed]
-#                               [--python PY] [--quick]
+#   scripts/population-speed.sh --data-dir DIR [--before BIN [--before-label TEXT]] [--epochs 3]
+#                               [--out results/population-speed] [--python PY] [--quick]
 #
 # JSB Chorales at K = 1, 10 and 30 members, Nottingham and MuseData at K = 30 (members = learning-rate candidates
 # x seeds of experiments/<dataset>_gru.toml; patience high so that no member stops). Each figure is the mean CPU time
@@ -12,6 +12,7 @@
 # the checkpoint, one libtorch thread. Writes OUT.md and OUT.json (temp file, then rename) and the runs under
 # runs/population-speed/. --before takes a release binary of another version, e.g. one built with
 #   git worktree add /tmp/before <commit> && (cd /tmp/before && cargo build --release)
+# --before-label says in the table what that binary is (default: its path).
 # --python names a Python with torch 2.13, numpy and scipy (default: .venv/bin/python, else python3); the PyTorch
 # rows are left out when it has none. --quick: JSB only, 2 epochs (a smoke test). Time it on an otherwise idle
 # machine and say what else ran.
@@ -20,6 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 data="${RNNLAB_DATA:-$PWD/data}"
 before=""
+before_label=""
 epochs=3
 out=results/population-speed
 python=""
@@ -28,11 +30,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --data-dir) data=$2; shift 2 ;;
     --before) before=$2; shift 2 ;;
+    --before-label) before_label=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
     --quick) quick=1; shift ;;
-    -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "population-speed: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -110,7 +113,7 @@ PY
   fi
 done <<<"$cases"
 
-python3 - "$rows" "$out" "$epochs" "$before" <<'PY'
+python3 - "$rows" "$out" "$epochs" "${before_label:-$before}" <<'PY'
 import json, os, platform, subprocess, sys
 rows_path, out, epochs, before = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 rows = [json.loads(l) for l in open(rows_path) if l.strip()]
@@ -129,7 +132,7 @@ head = {"before": "rnnlab before", "rnnlab": "rnnlab", "pytorch-batched": "PyTor
 lines = ["# Population training: CPU seconds per member-epoch", "",
          f"The paper's GRU (46 units, the recipe of `experiments/<dataset>_gru.toml`), evaluation of validation and "
          f"test included, one thread, float32; mean of epochs 2..{epochs}. CPU: {cpu}. Commit {commit}"
-         + (f"; `before` is the binary {before}." if before else "."), "",
+         + (f"; `before` is {before}." if before else "."), "",
          "| dataset | K | " + " | ".join(head[i] for i in impls) + (" | rnnlab / before |" if "before" in impls else " |"),
          "|---|---:|" + "---:|" * len(impls) + ("---:|" if "before" in impls else "")]
 for ds, k in keys:
@@ -139,7 +142,7 @@ for ds, k in keys:
         b, a = fig("before", ds, k), fig("rnnlab", ds, k)
         line += f" {a / b:.2f} |" if a and b else " |"
     lines.append(line)
-lines += ["", "Made with `scripts/population-speed.sh" + (" --before BIN" if before else "") + f" --epochs {epochs}`; "
+lines += ["", "Made with `scripts/population-speed.sh" + (" --before BIN --before-label LABEL" if before else "") + f" --epochs {epochs}`; "
           "the runs are under `runs/population-speed/`."]
 tmp = out + ".json.tmp"
 with open(tmp, "w") as f:
