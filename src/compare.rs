@@ -46,7 +46,7 @@ pub const CELLS: [CellKind; 3] = [CellKind::Tanh, CellKind::TorchGru, CellKind::
 /// How far two implementations may differ.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tolerance {
-    /// Largest |Δ| of a member's train, valid or test NLL (nats per frame) at any epoch.
+    /// Largest |Δ| of a member's train, valid or test NLL (nats per frame, step or token) at any epoch.
     pub nll: f64,
     /// Largest |Δ| of any weight after the first update.
     pub weights: f64,
@@ -130,9 +130,9 @@ pub struct ImplResult {
     pub epochs: usize,
     /// Final evaluation at the best member's best weights.
     pub best_member: Option<usize>,
-    /// Validation NLL of the best member (nats per frame); `None` when every member diverged.
+    /// Validation NLL of the best member (nats per frame, step or token); `None` when every member diverged.
     pub best_valid: Option<f64>,
-    /// Test NLL of the best member (nats per frame); `None` when every member diverged.
+    /// Test NLL of the best member (nats per frame, step or token); `None` when every member diverged.
     pub best_test: Option<f64>,
     /// Wall-clock seconds of the whole run.
     pub seconds: f64,
@@ -453,9 +453,15 @@ pub fn compare(opts: &Options) -> Result<Comparison> {
 
 /// `compare.md`: one table per unit, then the failures (if any).
 pub fn markdown(c: &Comparison) -> String {
+    let unit = match c.dataset.parse::<Dataset>().map(|d| d.task()) {
+        Ok(crate::data::Task::Music) => "nats per frame",
+        Ok(crate::data::Task::Speech) => "nats per step",
+        Ok(crate::data::Task::Tokens) => "nats per token",
+        _ => "nats per step, or per token for a token head",
+    };
     let mut s = format!(
         "# Custom cells against libtorch's built-ins in training: {} ({:?}, {}, {} epochs)\n\n\
-         Max |Δ| are against the population run (`custom`): NLLs over every epoch and member (nats per frame), \
+         Max |Δ| are against the population run (`custom`): NLLs over every epoch and member ({unit}), \
          weights over every member and parameter after the first update. Tolerances: NLL {:.1e}, weights {:.1e}. \
          Best valid/test: final evaluation of the best member at its best weights.\n",
         c.dataset, c.dtype, c.device, c.epochs, c.tolerance.nll, c.tolerance.weights
