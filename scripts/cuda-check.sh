@@ -26,7 +26,7 @@
 #   --quick-bench the benchmark's --quick shapes only (when time is short)
 #   --no-gpu-ok   go on when no GPU is visible (a dry run of the script itself on a machine without one)
 #   --bundle FILE also pack the output folder, less the training checkpoints, into FILE (.tgz), and copy
-#                 summary.txt beside it: for tools that bring back only a few files
+#                 summary.txt beside it, to copy the results off the machine in one file
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 2
@@ -187,8 +187,7 @@ fi
 
 # --- 05 the CUDA benchmark ---------------------------------------------------------------------------------------
 # The fastrnns shape first (the "custom LSTM within 2x of cuDNN" target), then the paper's shapes in the time left of
-# the budget. A bench writes its JSON only at its end, so each shape set is its own run. (The one earlier GPU run
-# spent over 200 s on the paper shapes alone, before the unbind fix.)
+# the budget. A bench writes its JSON only at its end, so each shape set is its own run.
 left=$((budget - ($(date +%s) - t_start)))
 bench=(bench --device cuda --warmup 2 --reps 5 --min-time 0.05)
 if [ "$quick_bench" = 1 ] || [ "$left" -lt 120 ]; then

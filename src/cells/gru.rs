@@ -100,13 +100,8 @@ impl Cell for PaperGru {
     fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
         let hdim = self.dims.hidden;
-        let own;
-        let weights = if weights.len() == 2 {
-            weights
-        } else {
-            own = StepWeights::new(self, false);
-            &own
-        };
+        let mut own = None;
+        let weights = weights.or_own(self, 2, &mut own);
         let xi = xp.split_with_sizes([2 * hdim, hdim], -1);
         let rz = weights.matmul(0, &xi[0], h).sigmoid();
         let rz = rz.chunk(2, -1);

@@ -61,13 +61,8 @@ impl Cell for Mgu {
 
     fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
-        let own;
-        let weights = if weights.len() == 2 {
-            weights
-        } else {
-            own = StepWeights::new(self, false);
-            &own
-        };
+        let mut own = None;
+        let weights = weights.or_own(self, 2, &mut own);
         let xi = xp.chunk(2, -1);
         let f = weights.matmul(0, &xi[0], h).sigmoid();
         let candidate = weights.matmul(1, &xi[1], &(&f * h)).tanh();

@@ -41,8 +41,10 @@ mod mgu;
 mod mut1;
 mod mut2;
 mod mut3;
+mod ops;
 mod sequence;
 mod state;
+mod step_weights;
 mod tanh;
 
 pub use builtin::{BuiltinLayer, CudnnWeights};
@@ -55,8 +57,11 @@ pub use mgu::Mgu;
 pub use mut1::Mut1;
 pub use mut2::Mut2;
 pub use mut3::Mut3;
+pub(crate) use ops::{add_member_bias, project};
+use ops::{per_unit, recurrent};
 pub use sequence::{check_input, initial_state, run_steps, zero_state, CustomLayer, SequenceLayer};
 pub use state::State;
+pub use step_weights::{Block, Deferred, StepWeights};
 pub use tanh::TanhRnn;
 
 use crate::rng::Rng;
@@ -541,205 +546,6 @@ pub fn new_cell(kind: CellKind, cfg: &CellConfig, rng: &mut Rng) -> Result<Box<d
         cfg.forget_bias
     );
     (kind.unit().new)(cfg, rng).with_context(|| format!("making a {kind} cell"))
-}
-
-/// `x W^T + b` where `w` is `[G, D]` or a population's `[K, G, D]`. `x` is `[..., D]`, or `[K, ..., D]` with
-/// per-member inputs; a population with shared input broadcasts it to every member.
-pub(crate) fn project(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
-    if w.dim() == 2 {
-        return x.linear(w, b);
-    }
-    let size = x.size();
-    let k = w.size()[0];
-    let d = size[size.len() - 1];
-    let per_member = size.len() == 4 && size[0] == k;
-    let rows = if per_member { k } else { 1 };
-    let flat = x.reshape([rows, -1, d]);
-    let out = match b {
-        Some(b) => {
-            b.unsqueeze(1)
-                .baddbmm(&flat.expand([k, -1, d], false), &w.transpose(1, 2), 1, 1)
-        }
-        None => flat.matmul(&w.transpose(1, 2)),
-    };
-    let lead: Vec<i64> = if per_member {
-        size[1..size.len() - 1].to_vec()
-    } else {
-        size[..size.len() - 1].to_vec()
-    };
-    let mut shape = vec![k];
-    shape.extend(lead);
-    shape.push(-1);
-    out.reshape(shape)
-}
-
-/// A block of a cell's recurrent matrix (rows `start..start + rows` of parameter `param`, `[(K,) G, H]`) whose
-/// pre-activation at each step is `xp[cols] + input · block^T`, `cols` being `col..col + rows` of the step's projected
-/// input `xp` (see [`Cell::recurrent_blocks`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Block {
-    /// The recurrent matrix's index in [`Cell::named_parameters`].
-    pub param: usize,
-    /// Its first row.
-    pub start: i64,
-    /// Its rows.
-    pub rows: i64,
-    /// The first column of `xp` its product is added to.
-    pub col: i64,
-}
-
-impl Block {
-    /// Rows `start..start + rows` of parameter `param`, added to the same columns of `xp`.
-    pub fn rows(param: usize, start: i64, rows: i64) -> Block {
-        Block {
-            param,
-            start,
-            rows,
-            col: start,
-        }
-    }
-}
-
-/// A cell's recurrent blocks cut once for a sequence (transposed for the step's matmul), and, when training defers
-/// their gradients, each step's input to each block.
-///
-/// With `deferred`, the blocks are detached: the steps still pass gradients to the state through them, but no step
-/// forms a gradient for the recurrent matrix. The trainer asks autograd for the gradient `δ` of the projected input
-/// `xp` instead, and forms each block's gradient in one matmul over all steps, `Σ_t δ_t[cols]^T · input_t`
-/// ([`Deferred::add_to`]): the sum that the steps would have accumulated one by one.
-#[derive(Debug, Default)]
-pub struct StepWeights {
-    blocks: Vec<(Block, Tensor)>,
-    inputs: Option<std::cell::RefCell<Vec<Vec<Tensor>>>>,
-}
-
-impl StepWeights {
-    /// `cell`'s blocks ([`Cell::recurrent_blocks`]), cut and transposed; detached and recording with `deferred`.
-    pub fn new(cell: &dyn Cell, deferred: bool) -> StepWeights {
-        let named = cell.named_parameters();
-        let blocks: Vec<(Block, Tensor)> = cell
-            .recurrent_blocks()
-            .into_iter()
-            .map(|b| {
-                let w = named[b.param].1.narrow(-2, b.start, b.rows);
-                let w = if deferred { w.detach() } else { w };
-                (b, w.transpose(-1, -2))
-            })
-            .collect();
-        let inputs = deferred
-            .then(|| std::cell::RefCell::new((0..blocks.len()).map(|_| Vec::new()).collect()));
-        StepWeights { blocks, inputs }
-    }
-
-    /// How many blocks it holds.
-    pub fn len(&self) -> usize {
-        self.blocks.len()
-    }
-
-    /// Whether it holds no block.
-    pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
-    }
-
-    /// `a + input · block_i^T` for one step (the sum fused into the matmul); `input: [(K,) B, H]`, `a` of the
-    /// result's shape, `xp[cols]` of the step. Records `input` when deferring.
-    pub fn matmul(&self, i: usize, a: &Tensor, input: &Tensor) -> Tensor {
-        if let Some(inputs) = &self.inputs {
-            inputs.borrow_mut()[i].push(input.detach());
-        }
-        let wt = &self.blocks[i].1;
-        if input.dim() == 2 {
-            a.addmm(input, wt)
-        } else {
-            a.baddbmm(input, wt, 1, 1)
-        }
-    }
-
-    /// The recorded inputs of every block, stacked over time along `time_dim` (`None` when not deferring).
-    pub(super) fn finish(self, time_dim: i64) -> Option<Vec<(Block, Tensor)>> {
-        let inputs = self.inputs?.into_inner();
-        Some(
-            self.blocks
-                .into_iter()
-                .zip(inputs)
-                .filter(|(_, steps)| !steps.is_empty())
-                .map(|((b, _), steps)| (b, Tensor::stack(&steps, time_dim)))
-                .collect(),
-        )
-    }
-}
-
-/// The recurrent-matrix gradients a training forward pass left to form ([`StepWeights`] with `deferred`): the
-/// projected input `xp` whose gradient to ask autograd for, and each block's inputs over all steps.
-#[derive(Debug)]
-pub struct Deferred {
-    /// The projected input of every step, `[(K,) T, B, G]` (a tensor of the graph, not a leaf).
-    pub xp: Tensor,
-    blocks: Vec<(Block, Tensor)>,
-}
-
-impl Deferred {
-    pub(super) fn new(xp: Tensor, blocks: Vec<(Block, Tensor)>) -> Deferred {
-        Deferred { xp, blocks }
-    }
-
-    /// Adds each block's gradient, formed from `d_xp` (autograd's gradient of [`Deferred::xp`]), to the gradient of
-    /// its recurrent matrix in `grads` (indexed as the cell's named parameters; an undefined gradient, that of a
-    /// parameter no other path reached, becomes zeros first). `params` gives the shapes.
-    pub fn add_to(&self, d_xp: &Tensor, params: &[&Tensor], grads: &mut [Tensor]) {
-        tch::no_grad(|| {
-            for (b, inputs) in &self.blocks {
-                let g = &mut grads[b.param];
-                if !g.defined() {
-                    *g = params[b.param].zeros_like();
-                }
-                let h = inputs.size()[inputs.dim() - 1];
-                let delta = d_xp.narrow(-1, b.col, b.rows);
-                let (gw, rows) = if inputs.dim() == 3 {
-                    // [T, B, H] and [T, B, rows]: one [rows, H] matmul.
-                    let x = inputs.reshape([-1, h]);
-                    let d = delta.reshape([-1, b.rows]);
-                    (d.tr().mm(&x), g.narrow(0, b.start, b.rows))
-                } else {
-                    let k = inputs.size()[0];
-                    let x = inputs.reshape([k, -1, h]);
-                    let d = delta.reshape([k, -1, b.rows]);
-                    (d.transpose(1, 2).bmm(&x), g.narrow(1, b.start, b.rows))
-                };
-                let _ = rows.shallow_clone().g_add_(&gw);
-            }
-        })
-    }
-}
-
-/// `h W^T + b` for one time step: `h: [B, H]` with `w: [G, H]`, or `h: [K, B, H]` with `w: [K, G, H]`.
-fn recurrent(h: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
-    match (h.dim(), b) {
-        (2, Some(b)) => b.addmm(h, &w.tr()),
-        (2, None) => h.mm(&w.tr()),
-        (_, Some(b)) => b.unsqueeze(1).baddbmm(h, &w.transpose(1, 2), 1, 1),
-        (_, None) => h.bmm(&w.transpose(1, 2)),
-    }
-}
-
-/// `t + b` where `b` is a per-unit bias `[H]`, or a population's `[K, H]`, and `t` is `[..., H]`: a single model's
-/// tensor, a population's `[K, ..., H]`, or a population's shared input `[T, B, H]` (rank 3), which the sum lifts to
-/// `[K, T, B, H]` (the shapes of [`project`] and of a layer's input, see [`check_input`]).
-pub(crate) fn add_member_bias(t: &Tensor, b: &Tensor, population: Option<i64>) -> Tensor {
-    let Some(k) = population else {
-        return t + b;
-    };
-    let per_member = t.dim() == 4 && t.size()[0] == k;
-    let lead = t.dim() - 1 - usize::from(per_member);
-    let mut shape = vec![k];
-    shape.extend(std::iter::repeat_n(1, lead));
-    shape.push(-1);
-    t + b.reshape(shape)
-}
-
-/// A per-gate vector `[H]` (or `[K, H]`) broadcast against `[(K,) B, H]`.
-fn per_unit(v: &Tensor) -> Tensor {
-    v.unsqueeze(-2)
 }
 
 /// Copies named tensors (a PyTorch state dict, a checkpoint, a fixture) into the cell's parameters, in place.

@@ -88,13 +88,8 @@ impl Cell for Mut1 {
 
     fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
-        let own;
-        let weights = if weights.len() == 2 {
-            weights
-        } else {
-            own = StepWeights::new(self, false);
-            &own
-        };
+        let mut own = None;
+        let weights = weights.or_own(self, 2, &mut own);
         let xi = xp.chunk(3, -1);
         let z = xi[0].sigmoid();
         let r = weights.matmul(0, &xi[1], h).sigmoid();

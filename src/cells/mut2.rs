@@ -76,13 +76,8 @@ impl Cell for Mut2 {
     fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
         let hdim = self.dims.hidden;
-        let own;
-        let weights = if weights.len() == 2 {
-            weights
-        } else {
-            own = StepWeights::new(self, false);
-            &own
-        };
+        let mut own = None;
+        let weights = weights.or_own(self, 2, &mut own);
         let xi = xp.chunk(3, -1);
         let zr = weights.matmul(0, &xp.narrow(-1, 0, 2 * hdim), h).sigmoid();
         let zr = zr.chunk(2, -1);

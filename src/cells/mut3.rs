@@ -62,13 +62,8 @@ impl Cell for Mut3 {
 
     fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {
         let h = &state.h;
-        let own;
-        let weights = if weights.len() == 3 {
-            weights
-        } else {
-            own = StepWeights::new(self, false);
-            &own
-        };
+        let mut own = None;
+        let weights = weights.or_own(self, 3, &mut own);
         let xi = xp.chunk(3, -1);
         let z = weights.matmul(0, &xi[0], &h.tanh()).sigmoid();
         let r = weights.matmul(1, &xi[1], h).sigmoid();
