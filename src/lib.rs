@@ -73,6 +73,7 @@ pub mod run;
 #[cfg(feature = "cli")]
 pub mod sweep;
 pub mod train;
+pub mod transfer;
 pub mod validate;
 
 pub use cells::{

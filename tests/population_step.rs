@@ -207,13 +207,69 @@ fn the_update_holds_no_host_read() {
             assert!(!body.contains(r), "{file} {start}: reads to the host ({r})");
         }
     }
-    // The noise draw is on the host by design (one upload per update), but reads nothing back.
+    // The noise draw is on the host by design (one upload per update, see below), but reads nothing back.
     let text = std::fs::read_to_string(root.join("src/train/population.rs")).unwrap();
     let at = text.find("pub fn draw_noise(").unwrap();
     let body = &text[at..at + text[at..].find("\n    }\n").unwrap()];
     for r in ["double_value", "try_from", "host_read"] {
         assert!(!body.contains(r), "draw_noise reads to the host ({r})");
     }
+}
+
+/// What an update copies from the host (its weight noise, its batch's piece rows, the index of the members it
+/// runs) goes through `transfer::upload`, which queues the copy without waiting on a GPU; no function on the way
+/// calls `to_device`, whose copy from ordinary host memory waits for everything queued before it.
+#[test]
+fn the_update_uploads_without_waiting() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let checked = [
+        ("src/train/population.rs", "pub fn update_from(", 1),
+        ("src/train/population.rs", "fn loss_and_grads(", 1),
+        ("src/train/population.rs", "pub fn draw_noise(", 1),
+        ("src/train/population.rs", "fn index_of(", 1),
+        ("src/train/rmsprop.rs", "pub fn step_scaled(", 1),
+        (
+            "src/data/batch.rs",
+            "fn batch(&self, members: &[usize], kind: Kind)",
+            2,
+        ),
+        (
+            "src/data/speech.rs",
+            "fn batch(&self, members: &[usize], kind: Kind)",
+            1,
+        ),
+        (
+            "src/data/rows.rs",
+            "fn batch(&self, members: &[usize], kind: Kind)",
+            2,
+        ),
+        ("src/data/rows.rs", "fn gather(", 1),
+    ];
+    for (file, start, count) in checked {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let starts: Vec<usize> = text.match_indices(start).map(|(i, _)| i).collect();
+        // batch.rs: the trait's declaration and DeviceSplit's body.
+        assert_eq!(starts.len(), count, "{file}: {start}");
+        for at in starts {
+            let end = text[at..].find("\n    }\n").map_or(text.len(), |e| at + e);
+            let body = &text[at..end];
+            assert!(
+                !body.contains("to_device("),
+                "{file} {start}: a copy that waits"
+            );
+        }
+    }
+    // And the training loop's own body between the epoch's first and last read.
+    let text = std::fs::read_to_string(root.join("src/train/mod.rs")).unwrap();
+    let at = text.find("fn train_epoch(").unwrap();
+    let end = at
+        + text[at..]
+            .find("let finite: Vec<bool> = host_read")
+            .unwrap();
+    assert!(!text[at..end].contains("to_device("));
+    assert!(text[at..end].contains("pop.draw_noise("));
+    let population = std::fs::read_to_string(root.join("src/train/population.rs")).unwrap();
+    assert!(population.contains("upload(Tensor::stack(&rows, 0), device)"));
 }
 
 /// The recurrent matrices' gradients formed once over the sequence equal autograd's step-by-step sums (f64,

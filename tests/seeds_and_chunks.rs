@@ -212,7 +212,7 @@ fn population_of_seeds_equals_the_runs_alone() {
             mask.narrow(0, start, len),
         );
         let frames = ms.sum(Kind::Double).double_value(&[]) as usize;
-        let noise = pop.draw_noise(0.075);
+        let noise = pop.draw_noise(0.075).unwrap();
         let (_, _, last) = pop
             .update_from(&xs, &ys, &ms, frames, &noise, carried.as_ref())
             .unwrap();
@@ -314,8 +314,8 @@ fn skipping_stopped_members_changes_no_active_member() {
     for m in [1, 4] {
         state.members[m].status = Status::Stopped;
     }
-    skip.set_active(&state.members);
-    full.set_active(&state.members);
+    skip.set_active(&state.members).unwrap();
+    full.set_active(&state.members).unwrap();
     let active: Vec<bool> = (0..6).map(|m| m != 1 && m != 4).collect();
     assert_eq!(skip.active_members(), active.as_slice());
 
@@ -328,7 +328,7 @@ fn skipping_stopped_members_changes_no_active_member() {
             mask.narrow(0, start, len),
         );
         let frames = ms.sum(Kind::Double).double_value(&[]) as usize;
-        let noise = skip.draw_noise(0.075);
+        let noise = skip.draw_noise(0.075).unwrap();
         let (nll_s, finite_s, last_s) = skip
             .update_from(&xs, &ys, &ms, frames, &noise, carried_skip.as_ref())
             .unwrap();

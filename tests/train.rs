@@ -109,7 +109,7 @@ fn population_equals_separate_runs() {
             .collect();
         for _ in 0..4 {
             let (x, y, mask, frames) = random_batch(&mut data, 9, 3, Kind::Double);
-            let noise = pop.draw_noise(0.075);
+            let noise = pop.draw_noise(0.075).unwrap();
             let _ = pop.update(&x, &y, &mask, frames, &noise).unwrap();
             for (m, single) in singles.iter_mut().enumerate() {
                 let own: Vec<Option<Tensor>> = noise
@@ -154,12 +154,12 @@ fn a_diverged_member_does_not_disturb_the_others() {
         let _ = w.get(1).fill_(f64::NAN);
     });
     let (x, y, mask, frames) = random_batch(&mut data, 6, 2, Kind::Double);
-    let noise = pop.draw_noise(0.0);
+    let noise = pop.draw_noise(0.0).unwrap();
     let (_, finite) = pop.update(&x, &y, &mask, frames, &noise).unwrap();
     assert_eq!(Vec::<bool>::try_from(&finite).unwrap(), vec![true, false]);
     // The diverged member is switched off on the device at once.
     assert_eq!(Vec::<f64>::try_from(&pop.active).unwrap(), vec![1.0, 0.0]);
-    let noise = alone.draw_noise(0.0);
+    let noise = alone.draw_noise(0.0).unwrap();
     let _ = alone.update(&x, &y, &mask, frames, &noise).unwrap();
     for (p, q) in pop.model.parameters().iter().zip(alone.model.parameters()) {
         let d = (p.get(0) - q.get(0)).abs().max().double_value(&[]);

@@ -20,6 +20,7 @@
 //! padding fraction small when `batch_size > 1`. Pieces of one frame predict nothing and are left out.
 
 use super::music::{PianoRoll, KEYS};
+use crate::transfer::upload_i64;
 use anyhow::{ensure, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -251,12 +252,8 @@ impl BatchSource for DeviceSplit {
         let opts = (Kind::Int64, self.device);
 
         let t = Tensor::f_arange(time, opts)?.f_unsqueeze(1)?; // [L, 1]
-        let steps_t = Tensor::f_from_slice(&steps)?
-            .f_to_device(self.device)?
-            .f_unsqueeze(0)?; // [1, B]
-        let starts_t = Tensor::f_from_slice(&starts)?
-            .f_to_device(self.device)?
-            .f_unsqueeze(0)?; // [1, B]
+        let steps_t = upload_i64(&steps, self.device)?.f_unsqueeze(0)?; // [1, B]
+        let starts_t = upload_i64(&starts, self.device)?.f_unsqueeze(0)?; // [1, B]
         let valid = t.f_lt_tensor(&steps_t)?; // [L, B]
         let x_rows = (&starts_t + &t).f_where_scalarother(&valid, pad_row)?;
         let y_rows = (&starts_t + &t + 1).f_where_scalarother(&valid, pad_row)?;

@@ -10,6 +10,7 @@
 //! | `mask` | `[L, B]`, float kind | same |
 
 use super::batch::{plan_epoch, Batch, BatchConfig, BatchSource, EpochPlan};
+use crate::transfer::upload_i64;
 use anyhow::{ensure, Result};
 use tch::{Device, Kind, Tensor};
 
@@ -45,12 +46,8 @@ impl Rows {
         let time = *steps.iter().max().expect("non-empty");
         let pad = self.data.size()[0] - 1;
         let t = Tensor::f_arange(time, (Kind::Int64, self.device))?.f_unsqueeze(1)?;
-        let steps_t = Tensor::f_from_slice(&steps)?
-            .f_to_device(self.device)?
-            .f_unsqueeze(0)?;
-        let starts_t = Tensor::f_from_slice(&starts)?
-            .f_to_device(self.device)?
-            .f_unsqueeze(0)?;
+        let steps_t = upload_i64(&steps, self.device)?.f_unsqueeze(0)?;
+        let starts_t = upload_i64(&starts, self.device)?.f_unsqueeze(0)?;
         let valid = t.f_lt_tensor(&steps_t)?;
         let rows = |offset: i64| -> Result<Tensor> {
             let idx = (&starts_t + &t + offset).f_where_scalarother(&valid, pad)?;

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
 use super::batch::{plan_epoch, Batch, BatchConfig, BatchSource, EpochPlan};
+use crate::transfer::upload_i64;
 
 /// Samples per frame, and the width of the target vector.
 pub const FRAME: usize = 10;
@@ -471,12 +472,8 @@ impl BatchSource for SpeechSplit {
         let pad = self.frames.size()[0] - 1;
         let opts = (Kind::Int64, self.device);
         let t = Tensor::f_arange(time, opts)?.f_unsqueeze(1)?;
-        let steps_t = Tensor::f_from_slice(&steps)?
-            .f_to_device(self.device)?
-            .f_unsqueeze(0)?;
-        let starts_t = Tensor::f_from_slice(&starts)?
-            .f_to_device(self.device)?
-            .f_unsqueeze(0)?;
+        let steps_t = upload_i64(&steps, self.device)?.f_unsqueeze(0)?; // [1, B]
+        let starts_t = upload_i64(&starts, self.device)?.f_unsqueeze(0)?; // [1, B]
         let valid = t.f_lt_tensor(&steps_t)?;
         let gather = |offset: i64| -> Result<Tensor> {
             let rows = (&starts_t + &t + offset).f_where_scalarother(&valid, pad)?;

@@ -134,7 +134,7 @@ pub fn train<D: TrainData + ?Sized>(
         best_history.push(best_so_far(&state));
         stopping::record_pruning(&mut state.members, &best_history, epoch, &pruning);
         pop.keep_best(&mut best, &improved);
-        pop.set_active(&state.members);
+        pop.set_active(&state.members)?;
 
         state.epoch = epoch;
         state.seconds += t0.elapsed().as_secs_f64();
@@ -262,7 +262,7 @@ fn open_run<D: TrainData + ?Sized>(
                 state.members.len()
             );
             pop.restore(&tensors, best)?;
-            pop.set_active(&state.members);
+            pop.set_active(&state.members)?;
             for note in run.truncate_metrics(state.epoch)? {
                 eprintln!("note: {note}");
             }
@@ -320,7 +320,7 @@ fn train_epoch(
             } else {
                 b.frames_in(start, len)
             };
-            let noise = pop.draw_noise(cfg.weight_noise);
+            let noise = pop.draw_noise(cfg.weight_noise)?;
             let (nll, finite, last) =
                 pop.update_from(&x, &y, &mask, frames, &noise, carried.as_ref())?;
             carried = Some(last);
@@ -335,7 +335,7 @@ fn train_epoch(
     }
     let finite: Vec<bool> = host_read(&all_finite)?;
     if stopping::record_divergence(&mut state.members, &finite, epoch) {
-        pop.set_active(&state.members);
+        pop.set_active(&state.members)?;
     }
     let sums: Vec<f64> = host_read(&train_sum)?;
     // A member that was not training this epoch (stopped or diverged before it) has no training NLL.

@@ -9,6 +9,7 @@ use crate::model::Implementation;
 use crate::model::Model;
 use crate::rng::Rng;
 use crate::run::{checkpoint, MemberState, Status};
+use crate::transfer::{upload, upload_i64};
 use anyhow::{ensure, Context, Result};
 use tch::{Device, Kind, Tensor};
 
@@ -34,6 +35,8 @@ pub struct Population {
     pub skip_stopped: bool,
     /// The `active` flags on the host, to pick the members an update runs without a device round trip.
     active_host: Vec<bool>,
+    /// The members an update runs (`[K']` on the device; `None`: all), made when `active_host` changes.
+    update_index: Option<Tensor>,
     /// Each member's own random stream (its initial weights, then its weight noise, re-seeded every epoch), seeded
     /// from [`TrainConfig::member_seeds`].
     streams: Vec<Rng>,
@@ -97,6 +100,7 @@ impl Population {
             eval_chunk: cfg.eval_chunk,
             skip_stopped: true,
             active_host: vec![true; k as usize],
+            update_index: None,
             streams,
             member_seeds,
         };
@@ -115,24 +119,35 @@ impl Population {
     /// The members (`[K']`, int64, on the device) a forward pass has to run when `members` (one flag per member)
     /// are needed: `None` for all of them, which is also the answer when skipping is off, when the implementation
     /// is not the batched custom one, or when no member is needed (the full pass then runs as before).
-    fn subset(&self, members: &[bool]) -> Option<Tensor> {
+    fn subset(&self, members: &[bool]) -> Result<Option<Tensor>> {
+        match self.skip_stopped {
+            true => self.index_of(members),
+            false => Ok(None),
+        }
+    }
+
+    /// [`Population::subset`] whether skipping is on or off.
+    fn index_of(&self, members: &[bool]) -> Result<Option<Tensor>> {
         let keep: Vec<i64> = (0..members.len() as i64)
             .filter(|&m| members[m as usize])
             .collect();
-        let useful = self.skip_stopped
-            && self.model.implementation() == Implementation::Custom
+        let useful = self.model.implementation() == Implementation::Custom
             && !keep.is_empty()
             && keep.len() < members.len();
-        useful.then(|| Tensor::from_slice(&keep).to_device(self.active.device()))
+        Ok(match useful {
+            true => Some(upload_i64(&keep, self.active.device())?),
+            false => None,
+        })
     }
 
     /// Fresh weight noise for one update, `[K, …]` per noisy parameter: N(0, σ²), each active member's drawn from its
     /// own stream (all its noisy parameters in one draw, in parameter order), zeros for the others (nothing is
-    /// drawn for them, so a member's noise depends only on its own stream and the updates it takes).
-    pub fn draw_noise(&mut self, sigma: f64) -> Vec<Option<Tensor>> {
+    /// drawn for them, so a member's noise depends only on its own stream and the updates it takes). Drawn on the
+    /// host and copied to the device with [`upload`] (no wait on a GPU); errors only if that copy fails.
+    pub fn draw_noise(&mut self, sigma: f64) -> Result<Vec<Option<Tensor>>> {
         let params = self.model.parameters();
         if sigma <= 0.0 || !self.noisy.iter().any(|&n| n) {
-            return params.iter().map(|_| None).collect();
+            return Ok(params.iter().map(|_| None).collect());
         }
         let sizes: Vec<Vec<i64>> = params.iter().map(|p| p.size()[1..].to_vec()).collect();
         let counts: Vec<i64> = sizes
@@ -154,10 +169,10 @@ impl Population {
                 }
             })
             .collect();
-        let all = Tensor::stack(&rows, 0).to_device(device);
+        let all = upload(Tensor::stack(&rows, 0), device)?;
         let k = rows.len() as i64;
         let mut offset = 0;
-        sizes
+        Ok(sizes
             .iter()
             .zip(&counts)
             .map(|(size, &n)| {
@@ -169,7 +184,7 @@ impl Population {
                     t
                 })
             })
-            .collect()
+            .collect())
     }
 
     /// One update on a batch with the given weight noise. Returns each member's NLL sum over the batch's
@@ -211,7 +226,10 @@ impl Population {
         ensure!(noise.len() == params.len(), "one noise entry per parameter");
         let k = self.model.population();
         let (nll_sum, mut grads, last) = if self.model.implementation() == Implementation::Custom {
-            let index = self.subset(&self.active_host);
+            let index = match self.skip_stopped {
+                true => self.update_index.as_ref().map(Tensor::shallow_clone),
+                false => None,
+            };
             let leaves: Vec<Tensor> = tch::no_grad(|| {
                 params
                     .iter()
@@ -357,7 +375,7 @@ impl Population {
         frames: usize,
         members: &[bool],
     ) -> Result<Vec<f64>> {
-        let Some(index) = self.subset(members) else {
+        let Some(index) = self.subset(members)? else {
             return self.evaluate(batches, frames);
         };
         let sub = Self::evaluate_model(
@@ -529,8 +547,10 @@ impl Population {
     }
 
     /// Sets which members train from their early-stopping states: only `Status::Active` members take updates.
-    pub fn set_active(&mut self, members: &[MemberState]) {
+    /// Errors only when the members' index cannot be copied to the device.
+    pub fn set_active(&mut self, members: &[MemberState]) -> Result<()> {
         self.active_host = members.iter().map(|m| m.status == Status::Active).collect();
+        self.update_index = self.index_of(&self.active_host)?;
         let v: Vec<f64> = self
             .active_host
             .iter()
@@ -539,6 +559,7 @@ impl Population {
         self.active = Tensor::from_slice(&v)
             .to_kind(self.active.kind())
             .to_device(self.active.device());
+        Ok(())
     }
 }
 
