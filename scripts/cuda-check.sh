@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The prepared GPU check: on a machine with an NVIDIA GPU, in about 8 minutes, with every output in one
-# folder (--out):
+# Checks rnnlab on a machine with an NVIDIA GPU, in about 8 minutes (--budget), every output in one folder
+# (--out):
 #   00 the GPU, driver, binary and libraries            (env.txt)
 #   01 rnnlab validate --device cuda --dtype f32        (cuDNN comparisons with TF32 off, as validate does itself)
 #   02 rnnlab validate --device cuda --dtype f64
@@ -26,7 +26,7 @@
 #   --quick-bench the benchmark's --quick shapes only (when time is short)
 #   --no-gpu-ok   go on when no GPU is visible (a dry run of the script itself on a machine without one)
 #   --bundle FILE also pack the output folder, less the training checkpoints, into FILE (.tgz), and copy
-#                 summary.txt beside it, to copy the results off the machine in one file
+#                 summary.txt beside it: the results as one file
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 2
@@ -186,8 +186,7 @@ else
 fi
 
 # --- 05 the CUDA benchmark ---------------------------------------------------------------------------------------
-# The fastrnns shape first (the "custom LSTM within 2x of cuDNN" target), then the paper's shapes in the time left of
-# the budget. A bench writes its JSON only at its end, so each shape set is its own run.
+# PyTorch's fastrnns benchmark shape first, then the paper's shapes in the time left of the budget. A bench writes its JSON only at its end, so each shape set is its own run.
 left=$((budget - ($(date +%s) - t_start)))
 bench=(bench --device cuda --warmup 2 --reps 5 --min-time 0.05)
 if [ "$quick_bench" = 1 ] || [ "$left" -lt 120 ]; then
