@@ -26,6 +26,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi/precision.cpp");
     println!("cargo:rerun-if-changed=src/ffi/rng.cpp");
     println!("cargo:rerun-if-changed=src/ffi/transfer.cpp");
+    println!("cargo:rerun-if-changed=src/ffi/guarded.h");
     println!("cargo:rerun-if-changed=src/ffi/cuda_graph.cpp");
     let include = Path::new(&lib).join("..").join("include");
     let mut build = cc::Build::new();

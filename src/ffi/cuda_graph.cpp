@@ -11,6 +11,8 @@
 // the Rust side (CAPTURE_LOCK in src/cuda_graph.rs), held from the first warm-up iteration to capture_end; this file
 // keeps a second one, held inside capture_begin and capture_end, so that two captures can never interleave their
 // allocator bookkeeping even if a caller bypasses the Rust wrapper.
+#include "guarded.h"
+
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -26,29 +28,8 @@
 #include <optional>
 
 namespace {
-void write_error(const char* msg, char* err, size_t len) {
-  if (err != nullptr && len > 0) {
-    std::strncpy(err, msg, len - 1);
-    err[len - 1] = '\0';
-  }
-}
-
-// Runs `body`, turning any exception into -1 plus a message.
-template <typename F>
-int guarded(char* err, size_t len, F&& body) {
-  try {
-    body();
-    return 0;
-  } catch (const c10::Error& e) {
-    // what_without_backtrace: the message without libtorch's C++ stack dump.
-    write_error(e.what_without_backtrace(), err, len);
-  } catch (const std::exception& e) {
-    write_error(e.what(), err, len);
-  } catch (...) {
-    write_error("unknown C++ exception", err, len);
-  }
-  return -1;
-}
+using rnnlab_ffi::guarded;
+using rnnlab_ffi::write_error;
 
 std::mutex& capture_mutex() {
   static std::mutex m;

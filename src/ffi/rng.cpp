@@ -2,22 +2,13 @@
 // is one per process: with it, a run's numbers would depend on whatever else draws in the process (other runs on
 // other threads, an embedding program). A CPU generator per owner makes every run the same as it would be alone;
 // seeded with the same value, it yields the same stream as the default generator after torch::manual_seed.
+#include "guarded.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cstdint>
-#include <cstring>
-#include <exception>
 #include <mutex>
-
-namespace {
-void copy_error(const std::exception& e, char* err, size_t len) {
-  if (err != nullptr && len > 0) {
-    std::strncpy(err, e.what(), len - 1);
-    err[len - 1] = '\0';
-  }
-}
-}  // namespace
 
 extern "C" {
 void* rnnlab_generator_new(uint64_t seed) {
@@ -39,26 +30,18 @@ void rnnlab_generator_seed(void* gen, uint64_t seed) {
 // Fills `tensor` (an at::Tensor*, as tch's C_tensor is; on the CPU) with N(0, 1) draws from `gen`, in place.
 // Returns 0, or -1 with the exception's message in `err`.
 int rnnlab_normal_(void* gen, void* tensor, char* err, size_t len) {
-  try {
+  return rnnlab_ffi::guarded(err, len, [&] {
     auto* g = static_cast<at::Generator*>(gen);
     static_cast<at::Tensor*>(tensor)->normal_(0.0, 1.0, *g);
-    return 0;
-  } catch (const std::exception& e) {
-    copy_error(e, err, len);
-    return -1;
-  }
+  });
 }
 
 // Fills `tensor` (an at::Tensor*, on the CPU) with U(from, to) draws from `gen`, in place. Returns 0, or -1 with the
 // exception's message in `err`.
 int rnnlab_uniform_(void* gen, void* tensor, double from, double to, char* err, size_t len) {
-  try {
+  return rnnlab_ffi::guarded(err, len, [&] {
     auto* g = static_cast<at::Generator*>(gen);
     static_cast<at::Tensor*>(tensor)->uniform_(from, to, *g);
-    return 0;
-  } catch (const std::exception& e) {
-    copy_error(e, err, len);
-    return -1;
-  }
+  });
 }
 }

@@ -3,38 +3,23 @@
 // from page-locked (pinned) memory with non_blocking=true is queued like a kernel and returns at once. libtorch's
 // pinned-memory allocator records the copy's stream, so the pinned buffer is reused only after the copy has run.
 //
-// C ABI; every C++ exception (c10::Error included) becomes a null result plus a message in the caller's buffer.
+// C ABI; every C++ exception (c10::Error included) becomes a null result plus a message in the caller's buffer
+// (guarded.h).
+#include "guarded.h"
+
 #include <ATen/ATen.h>
-
-#include <cstdint>
-#include <cstring>
-#include <exception>
-
-namespace {
-void write_error(const char* msg, char* err, size_t len) {
-  if (err != nullptr && len > 0) {
-    std::strncpy(err, msg, len - 1);
-    err[len - 1] = '\0';
-  }
-}
-}  // namespace
 
 extern "C" {
 // A new at::Tensor* on CUDA device `index` holding a copy of `tensor` (an at::Tensor* on the CPU), queued on the
 // current stream without waiting for it; null with a message in `err` on failure.
 void* rnnlab_upload_async(void* tensor, int index, char* err, size_t len) {
-  try {
+  at::Tensor* out = nullptr;
+  rnnlab_ffi::guarded(err, len, [&] {
     const auto& t = *static_cast<at::Tensor*>(tensor);
     at::Tensor pinned = t.is_pinned() ? t : t.pin_memory();
     auto options = pinned.options().device(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index)));
-    return new at::Tensor(pinned.to(options, /*non_blocking=*/true));
-  } catch (const c10::Error& e) {
-    write_error(e.what_without_backtrace(), err, len);
-  } catch (const std::exception& e) {
-    write_error(e.what(), err, len);
-  } catch (...) {
-    write_error("unknown C++ exception", err, len);
-  }
-  return nullptr;
+    out = new at::Tensor(pinned.to(options, /*non_blocking=*/true));
+  });
+  return out;
 }
 }
