@@ -21,11 +21,12 @@ fn main() {
 
     // What tch does not wrap, compiled against the same libtorch: precision and oneDNN switches
     // (src/ffi/precision.cpp), a random generator per training run (src/ffi/rng.cpp), host-to-device copies that
-    // do not wait (src/ffi/transfer.cpp) and, against a CUDA libtorch with the CUDA runtime headers at hand, CUDA
+    // do not wait (src/ffi/transfer.cpp), autograd pieces (src/ffi/autograd.cpp) and, against a CUDA libtorch with the CUDA runtime headers at hand, CUDA
     // graphs (src/ffi/cuda_graph.cpp).
     println!("cargo:rerun-if-changed=src/ffi/precision.cpp");
     println!("cargo:rerun-if-changed=src/ffi/rng.cpp");
     println!("cargo:rerun-if-changed=src/ffi/transfer.cpp");
+    println!("cargo:rerun-if-changed=src/ffi/autograd.cpp");
     println!("cargo:rerun-if-changed=src/ffi/guarded.h");
     println!("cargo:rerun-if-changed=src/ffi/cuda_graph.cpp");
     let include = Path::new(&lib).join("..").join("include");
@@ -40,7 +41,8 @@ fn main() {
         .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
         .file("src/ffi/precision.cpp")
         .file("src/ffi/rng.cpp")
-        .file("src/ffi/transfer.cpp");
+        .file("src/ffi/transfer.cpp")
+        .file("src/ffi/autograd.cpp");
     let cuda = Path::new(&lib).join("libtorch_cuda.so").exists();
     // The CUDA runtime library the graph shim calls directly (libtorch_cuda names it too, but the linker wants every
     // library a program calls on its own command line).

@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 
 pub mod atomic;
+pub mod autograd;
 #[cfg(feature = "cli")]
 pub mod bench;
 pub mod cells;

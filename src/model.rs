@@ -52,6 +52,20 @@ pub const MOG_COMPONENTS: i64 = 20;
 /// without bound. 1e-3 caps the log-density at ≈ 5.99 nats per sample while leaving real speech untouched.
 pub const MOG_MIN_SCALE: f64 = 1e-3;
 
+/// Each member's Bernoulli NLL `[K]` of logits `out: [K, L, B, O]` (or `[K, L·B, O]`) for targets `y: [L, B, O]` in
+/// [0, 1] where `mask: [L, B]` is 1: `Σ m·softplus(out) − Σ m·y·out`, each sum one matrix–vector product over the
+/// logits (−log p(y | x) = softplus(x) − x·y is what `binary_cross_entropy_with_logits` computes; libtorch's
+/// softplus returns x itself for x > 20, leaving out log1p(e^−x) < 2.1e-9 nats, below f32's rounding of the sums).
+pub fn bernoulli_nll_sums(out: &Tensor, y: &Tensor, mask: &Tensor) -> Tensor {
+    let (k, o) = (out.size()[0], out.size()[out.dim() - 1]);
+    let kind = out.kind();
+    let m = mask.to_kind(kind).reshape([-1, 1]);
+    let rows = m.size()[0];
+    let m_flat = m.expand([rows, o], false).reshape([-1]);
+    let ym_flat = (y.to_kind(kind).reshape([-1, o]) * &m).reshape([-1]);
+    out.softplus().reshape([k, -1]).mv(&m_flat) - out.reshape([k, -1]).mv(&ym_flat)
+}
+
 /// The output distribution of a model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Head {
@@ -487,6 +501,11 @@ impl Model {
         mask: &Tensor,
         state: Option<&State>,
     ) -> Result<(Tensor, State)> {
+        if let Head::Bernoulli { .. } = self.head {
+            let (h, last) = self.hidden_states(x, state)?;
+            let out = project(&h, &self.out_weight, Some(&self.out_bias));
+            return Ok((bernoulli_nll_sums(&out, y, mask), last));
+        }
         let (per_step, last) = self.nll_per_step_from(x, y, mask, state)?;
         Ok((
             per_step.sum_dim_intlist(&[1i64, 2][..], false, per_step.kind()),
@@ -519,18 +538,28 @@ impl Model {
         mask: &Tensor,
         state: Option<&State>,
     ) -> Result<(Tensor, State, Option<Deferred>)> {
-        let (h, last, deferred) = if self.implementation == Implementation::Custom {
-            self.rnn.forward_deferred(x, state)?
-        } else {
-            let (h, last) = self.hidden_states(x, state)?;
-            (h, last, None)
-        };
+        let (h, last, deferred) = self.hidden_deferred(x, state)?;
         let per_step = self.nll_of(&h, y, mask);
         Ok((
             per_step.sum_dim_intlist(&[1i64, 2][..], false, per_step.kind()),
             last,
             deferred,
         ))
+    }
+
+    /// The hidden states `[K, T, B, H]` and final state of [`Model::nll_sum_deferred`]'s forward pass, before the
+    /// head: the recurrent matrices' (and a linear input projection's) gradients deferred where the implementation is
+    /// `custom` and the cell declares its blocks.
+    pub fn hidden_deferred(
+        &self,
+        x: &Tensor,
+        state: Option<&State>,
+    ) -> Result<(Tensor, State, Option<Deferred>)> {
+        if self.implementation == Implementation::Custom {
+            return self.rnn.forward_deferred(x, state);
+        }
+        let (h, last) = self.hidden_states(x, state)?;
+        Ok((h, last, None))
     }
 
     /// Each member's NLL of every step `[K, L, B]` from the hidden states `h: [K, L, B, H]` (zero where `mask` is 0).

@@ -194,14 +194,28 @@ fn the_update_holds_no_host_read() {
         ("src/model.rs", "pub fn with_parameters("),
         ("src/model.rs", "pub fn nll_sum_deferred("),
         ("src/model.rs", "fn nll_of("),
+        ("src/model.rs", "pub fn hidden_deferred("),
+        ("src/model.rs", "pub fn bernoulli_nll_sums("),
+        ("src/train/head.rs", "pub fn bernoulli_loss_and_grads("),
+        ("src/cells/gru_bptt.rs", "pub fn forward("),
+        ("src/cells/gru_bptt.rs", "pub fn backward("),
+        ("src/cells/step_weights.rs", "fn input_gradients("),
+        ("src/autograd.rs", "pub fn grad("),
+        ("src/autograd.rs", "pub fn recurrent_product("),
     ];
     for (file, start) in checked {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         let at = text
             .find(start)
             .unwrap_or_else(|| panic!("{file}: no {start}"));
-        // The function's body ends at the first line that closes a block at its indentation.
-        let end = text[at..].find("\n    }\n").map_or(text.len(), |e| at + e);
+        // The function's body ends at the first line that closes a block at its indentation (a method's four
+        // spaces, a free function's none).
+        let close = if text[..at].ends_with('\n') {
+            "\n}\n"
+        } else {
+            "\n    }\n"
+        };
+        let end = text[at..].find(close).map_or(text.len(), |e| at + e);
         let body = &text[at..end];
         for r in reads {
             assert!(!body.contains(r), "{file} {start}: reads to the host ({r})");
@@ -225,6 +239,9 @@ fn the_update_uploads_without_waiting() {
     let checked = [
         ("src/train/population.rs", "pub fn update_from(", 1),
         ("src/train/population.rs", "fn loss_and_grads(", 1),
+        ("src/train/head.rs", "pub fn bernoulli_loss_and_grads(", 1),
+        ("src/cells/gru_bptt.rs", "pub fn forward(", 1),
+        ("src/cells/gru_bptt.rs", "pub fn backward(", 1),
         ("src/train/population.rs", "pub fn draw_noise(", 1),
         ("src/train/population.rs", "fn index_of(", 1),
         ("src/train/rmsprop.rs", "pub fn step_scaled(", 1),
@@ -269,7 +286,7 @@ fn the_update_uploads_without_waiting() {
     assert!(!text[at..end].contains("to_device("));
     assert!(text[at..end].contains("pop.draw_noise("));
     let population = std::fs::read_to_string(root.join("src/train/population.rs")).unwrap();
-    assert!(population.contains("upload(Tensor::stack(&rows, 0), device)"));
+    assert!(population.contains("let all = upload(all, device)?;"));
 }
 
 /// The recurrent matrices' gradients formed once over the sequence equal autograd's step-by-step sums (f64,
@@ -322,6 +339,78 @@ fn deferred_recurrent_gradients_equal_autograds() {
                 assert!(g.defined(), "{kind} {population:?} {name}: no gradient");
                 let d = (w - g).abs().max().double_value(&[]);
                 assert!(d <= 1e-12, "{kind} {population:?} {name}: {d:e}");
+            }
+        }
+    }
+}
+
+/// A training update's hand-written gradients (the Bernoulli head's, the input projection's, the paper GRU's whole
+/// backward pass) equal autograd's through the plain forward pass (f64, 1e-12): NLL sums, every parameter's
+/// gradient and the final state, with a mask that cuts a sequence short, fractional targets, from zero and from a
+/// given state.
+#[test]
+fn hand_written_update_gradients_equal_autograds() {
+    use rnnlab::cells::State;
+    use rnnlab::model::{Head, Implementation, Model, ModelConfig};
+    use rnnlab::train::head::bernoulli_loss_and_grads;
+    let opts = (Kind::Double, Device::Cpu);
+    let (k, t, b, d, h, o) = (3, 7, 2, 5, 4, 6);
+    for cell in [
+        CellKind::PaperGru,
+        CellKind::Tanh,
+        CellKind::PaperLstm,
+        CellKind::Mut1,
+    ] {
+        for given_state in [false, true] {
+            let cfg = ModelConfig {
+                head: Head::Bernoulli { keys: o },
+                input: d,
+                cell,
+                implementation: Implementation::Custom,
+                hidden: h,
+                population: k,
+                init_scale: 0.5,
+                forget_bias: 0.0,
+                kind: Kind::Double,
+                device: Device::Cpu,
+            };
+            let mut rng = Rng::new(23).unwrap();
+            let model = Model::new(&cfg, &mut rng).unwrap();
+            let x = rng.randn(&[t, b, d], opts);
+            let y = rng.uniform(&[t, b, o], 0.0, 1.0, opts);
+            // The second sequence ends after 4 steps.
+            let mask = Tensor::ones([t, b], opts);
+            let _ = mask.narrow(0, 4, t - 4).narrow(1, 1, 1).fill_(0.0);
+            let frames = 11;
+            let state = given_state.then(|| State {
+                h: rng.randn(&[k, b, h], opts),
+                c: cell.has_cell_state().then(|| rng.randn(&[k, b, h], opts)),
+            });
+            let params = model.parameters();
+
+            let (per_step, want_last) = model
+                .nll_per_step_from(&x, &y, &mask, state.as_ref())
+                .unwrap();
+            let want_nll = per_step.sum_dim_intlist(&[1i64, 2][..], false, Kind::Double);
+            let loss = (&want_nll / frames as f64).sum(Kind::Double);
+            let want = Tensor::f_run_backward(&[&loss], &params, false, false).unwrap();
+
+            let (nll, got, last) =
+                bernoulli_loss_and_grads(&model, &x, &y, &mask, frames, &params, state.as_ref())
+                    .unwrap();
+            let what = format!("{cell} (given state: {given_state})");
+            let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+            assert!(diff(&nll, &want_nll) <= 1e-12, "{what}: NLL");
+            assert!(diff(&last.h, &want_last.h) <= 1e-12, "{what}: final h");
+            assert_eq!(got.len(), params.len(), "{what}");
+            for ((name, _), (w, g)) in model.named_parameters().iter().zip(want.iter().zip(&got)) {
+                assert!(g.defined(), "{what} {name}: no gradient");
+                let dg = diff(w, g);
+                assert!(dg <= 1e-12, "{what} {name}: {dg:e}");
+                assert!(
+                    w.abs().max().double_value(&[]) > 1e-6,
+                    "{what} {name}: zero gradient"
+                );
             }
         }
     }

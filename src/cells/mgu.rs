@@ -49,6 +49,10 @@ impl Cell for Mgu {
         self.p.project_input(x)
     }
 
+    fn input_linear(&self) -> Option<(usize, &'static [usize])> {
+        Some((0, &[2]))
+    }
+
     fn step(&self, xp: &Tensor, state: &State) -> State {
         self.step_with(&StepWeights::new(self, false), xp, state)
     }

@@ -33,6 +33,7 @@
 
 mod builtin;
 mod gru;
+mod gru_bptt;
 mod implementation;
 mod layout;
 mod lstm;
@@ -49,6 +50,7 @@ mod tanh;
 
 pub use builtin::{BuiltinLayer, CudnnWeights};
 pub use gru::{PaperGru, TorchGru};
+pub use gru_bptt::GruChunk;
 pub use implementation::Implementation;
 pub use layout::Dims;
 pub use lstm::{PaperLstm, TorchLstm};
@@ -57,7 +59,7 @@ pub use mgu::Mgu;
 pub use mut1::Mut1;
 pub use mut2::Mut2;
 pub use mut3::Mut3;
-pub(crate) use ops::{add_member_bias, project};
+pub(crate) use ops::{add_member_bias, project, right_factor};
 use ops::{per_unit, recurrent};
 pub use sequence::{check_input, initial_state, run_steps, zero_state, CustomLayer, SequenceLayer};
 pub use state::State;
@@ -453,6 +455,13 @@ pub trait Cell: Send + fmt::Debug {
     /// is `step`.
     fn recurrent_blocks(&self) -> Vec<Block> {
         Vec::new()
+    }
+    /// Where [`Cell::input_projection`] is exactly `x W^T + Σ biases`: the index of `W` (`[(K,) G, D]`) and of each
+    /// bias (`[(K,) G]`) in [`Cell::named_parameters`]. Declaring it lets training form the projection's gradients
+    /// by hand from the gradient of the projected input, as it does the recurrent blocks' ([`Deferred::add_to`]).
+    /// `None` (the default): autograd forms them.
+    fn input_linear(&self) -> Option<(usize, &'static [usize])> {
+        None
     }
     /// [`Cell::step`] with the blocks of [`Cell::recurrent_blocks`] cut once in `weights`; the same numbers as `step`.
     fn step_with(&self, weights: &StepWeights, xp: &Tensor, state: &State) -> State {

@@ -73,16 +73,27 @@ impl CustomLayer {
         let (k, _, b) = check_input(cell.kind(), cell.input_size(), cell.population(), weight, x)?;
         let want: Vec<i64> = k.into_iter().chain([b, cell.hidden_size()]).collect();
         let state = initial_state(cell.kind(), &want, state, x)?;
-        let xp = cell.input_projection(x);
+        let deferred = deferred && !cell.recurrent_blocks().is_empty();
+        // Deferring, a plain linear projection of an input that needs no gradient is made outside the graph: `xp` is
+        // then a leaf, and its weights' gradients are formed from `xp`'s by hand too (`Deferred::add_to`).
+        let linear = match cell.input_linear() {
+            Some(l) if deferred && !x.requires_grad() => Some(l),
+            _ => None,
+        };
+        let xp = match linear {
+            Some(_) => tch::no_grad(|| cell.input_projection(x)).set_requires_grad(true),
+            None => cell.input_projection(x),
+        };
         // [K, T, B, G] for a population, [T, B, G] otherwise.
         let time_dim = if k.is_some() { 1 } else { 0 };
-        let weights = StepWeights::new(cell, deferred && !cell.recurrent_blocks().is_empty());
+        let weights = StepWeights::new(cell, deferred);
         let (h, last) = run_steps(&xp, time_dim, state, |xp_t, s| {
             cell.step_with(&weights, xp_t, s)
         });
+        let input = linear.map(|(w, biases)| (x.shallow_clone(), w, biases));
         let deferred = weights
             .finish(time_dim)
-            .map(|blocks| Deferred::new(xp, blocks));
+            .map(|blocks| Deferred::new(xp, blocks, input));
         Ok((h, last, deferred))
     }
 }

@@ -37,6 +37,11 @@ impl Cell for TanhRnn {
         project(x, &self.p.weight_ih, Some(&self.p.bias_sum()))
     }
 
+    /// `weight_ih` and both biases (each gets the summed bias's gradient).
+    fn input_linear(&self) -> Option<(usize, &'static [usize])> {
+        Some((0, &[2, 3]))
+    }
+
     fn step(&self, xp: &Tensor, state: &State) -> State {
         self.step_with(&StepWeights::new(self, false), xp, state)
     }

@@ -94,6 +94,12 @@ impl Rng {
         self.randn(&like.size(), (like.kind(), like.device()))
     }
 
+    /// Fills `t` (a dense CPU tensor, a contiguous view included) in place with N(0, 1) draws: the values
+    /// [`Rng::randn`] would give for a tensor of `t`'s shape.
+    pub fn fill_normal(&mut self, t: &mut Tensor) {
+        self.fill(t, Law::Normal)
+    }
+
     /// A tensor of `shape` filled with U(from, to) draws (as `Tensor::empty(..).uniform_(from, to)`).
     pub fn uniform(
         &mut self,
@@ -109,6 +115,15 @@ impl Rng {
     /// own methods do (a fill of a fresh dense tensor fails only when libtorch itself cannot run).
     fn draw(&mut self, shape: &[i64], (kind, device): (Kind, Device), law: Law) -> Tensor {
         let mut out = Tensor::empty(shape, (kind, Device::Cpu));
+        self.fill(&mut out, law);
+        match device {
+            Device::Cpu => out,
+            device => out.to_device(device),
+        }
+    }
+
+    /// Fills `out` (on the CPU) in place; panics as [`Rng::draw`] says.
+    fn fill(&mut self, out: &mut Tensor, law: Law) {
         let mut err = [0 as c_char; 512];
         let gen = self.gen.as_ptr();
         let tensor = out.as_mut_ptr() as *mut c_void;
@@ -127,10 +142,6 @@ impl Rng {
             // SAFETY: the C++ side wrote a NUL-terminated message into `err` (zero-initialised otherwise).
             let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy();
             panic!("drawing random numbers failed: {msg}");
-        }
-        match device {
-            Device::Cpu => out,
-            device => out.to_device(device),
         }
     }
 }

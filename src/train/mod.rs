@@ -16,6 +16,7 @@
 //! batches) and the model's head, chosen from `cfg.dataset`'s task.
 
 mod data;
+pub mod head;
 pub mod memory;
 mod population;
 pub mod rmsprop;

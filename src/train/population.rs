@@ -1,12 +1,13 @@
 //! A population of K models trained together: the model, its RMSProp state, and each member's learning rate,
 //! clipping and active flag. One update takes every active member one step (see the equations in [`super`]).
 
+use super::head::bernoulli_loss_and_grads;
 use super::rmsprop::{per_member, RmsProp};
 use crate::cells::State;
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, Split};
 use crate::model::Implementation;
-use crate::model::Model;
+use crate::model::{Head, Model};
 use crate::rng::Rng;
 use crate::run::{checkpoint, MemberState, Status};
 use crate::transfer::{upload, upload_i64};
@@ -157,20 +158,20 @@ impl Population {
             .collect();
         let total: i64 = counts.iter().sum();
         let (kind, device) = (params[0].kind(), params[0].device());
-        let rows: Vec<Tensor> = self
-            .streams
-            .iter_mut()
-            .zip(&self.active_host)
-            .map(|(rng, &on)| {
-                if on {
-                    rng.randn(&[total], (kind, Device::Cpu)) * sigma
-                } else {
-                    Tensor::zeros([total], (kind, Device::Cpu))
+        // One buffer, a row per member: each active member's row filled from its own stream, the others zeroed.
+        let k = self.streams.len() as i64;
+        let mut all = Tensor::empty([k, total], (kind, Device::Cpu));
+        for (m, (rng, &on)) in self.streams.iter_mut().zip(&self.active_host).enumerate() {
+            let mut row = all.get(m as i64);
+            match on {
+                true => rng.fill_normal(&mut row),
+                false => {
+                    let _ = row.zero_();
                 }
-            })
-            .collect();
-        let all = upload(Tensor::stack(&rows, 0), device)?;
-        let k = rows.len() as i64;
+            }
+        }
+        let _ = all.g_mul_scalar_(sigma);
+        let all = upload(all, device)?;
         let mut offset = 0;
         Ok(sizes
             .iter()
@@ -331,6 +332,9 @@ impl Population {
         params: &[&Tensor],
         state: Option<&State>,
     ) -> Result<(Tensor, Vec<Tensor>, State)> {
+        if let Head::Bernoulli { .. } = model.head() {
+            return bernoulli_loss_and_grads(model, x, y, mask, frames, params, state);
+        }
         let (nll_sum, last, deferred) = model.nll_sum_deferred(x, y, mask, state)?;
         // Σ_m L_m with L_m per frame; non-finite members are excluded so they cannot poison the others.
         let per_frame = &nll_sum / frames as f64;

@@ -68,8 +68,9 @@ impl RmsProp {
 
     /// [`RmsProp::step`] with each member's gradient first multiplied by `scale` (`[K]`; clipping's factor), in the
     /// same passes over the parameters. The on/off switch is folded into the per-member factors (`μ·active`,
-    /// `lr·active`, exact for `active` ∈ {0, 1}), and the state is updated in place: nine passes over each
-    /// parameter's data, where one op per term of the equations took thirteen.
+    /// `lr·active`, exact for `active` ∈ {0, 1}), `(1 − ρ)` into the gradient's scaling (`√(1 − ρ)·scale`), and the
+    /// state is updated in place: nine passes over each parameter's data, where one op per term of the equations
+    /// took thirteen.
     pub fn step_scaled(
         &mut self,
         params: &[&Tensor],
@@ -79,16 +80,20 @@ impl RmsProp {
         scale: Option<&Tensor>,
     ) {
         tch::no_grad(|| {
-            let minus_lr_on = -(lr * active);
+            // g̃ = √(1 − ρ)·scale·g makes the mean square's update one fused pass, ms ← ρ·ms + g̃²; the velocity's
+            // term −lr·g/rms is then −lr/√(1 − ρ) · g̃/rms.
+            let root = (1.0 - self.decay).sqrt();
+            let into_ms = match scale {
+                Some(s) => s * root,
+                None => active.ones_like() * root,
+            };
+            let minus_lr_on = -(lr * active) / root;
             let momentum_on = active * self.momentum;
             for (i, (p, g)) in params.iter().zip(grads).enumerate() {
-                let g = match scale {
-                    Some(s) => g * per_member(s, p),
-                    None => g.shallow_clone(),
-                };
+                let g = g * per_member(&into_ms, p);
                 let ms = &mut self.mean_square[i];
                 let _ = ms.g_mul_scalar_(self.decay);
-                let _ = ms.addcmul_(&(&g * (1.0 - self.decay)), &g);
+                let _ = ms.addcmul_(&g, &g);
                 let mut rms = ms.sqrt();
                 let _ = rms.clamp_min_(self.floor);
                 let v = &mut self.velocity[i];
