@@ -112,8 +112,8 @@ pub fn grad(
 /// `a + h · wt` (batched for a population: `a: [K, B, G]`, `h: [K, B, H]`, `wt: [K, H, G]`; or one model's 2-D
 /// tensors), where `wt` and `w` hold the same recurrent block outside the graph, `wt` row-major and `w = wt^T`
 /// row-major. Autograd passes gradients to `a` and `h`; the backward pass multiplies by `w`. The same numbers as
-/// `a.baddbmm(h, wt)`, faster on a CPU than either layout alone: libtorch's batched matmul is about 2.5× slower on
-/// a transposed right factor, which plain autograd would use in one of the two passes.
+/// `a.baddbmm(h, wt)`, faster on a CPU than either layout alone: libtorch's batched matmul is more than twice as slow
+/// on a transposed right factor (`results/bmm-layout.txt`), which plain autograd would use in one of the two passes.
 ///
 /// Panics with libtorch's message if the op fails, as tch's own ops do.
 pub fn recurrent_product(a: &Tensor, h: &Tensor, wt: &Tensor, w: &Tensor) -> Tensor {

@@ -64,7 +64,8 @@ pub(super) fn per_unit(v: &Tensor) -> Tensor {
 
 /// `w^T` (the last two dimensions swapped) as the right factor of a batched matmul: a view where autograd tracks
 /// `w`, else (evaluation, or weights outside the graph) a row-major copy, which libtorch's CPU batched matmul
-/// multiplies at up to 2.5× the speed of a transposed view for the small per-member matrices of a population.
+/// multiplies more than twice as fast as a transposed view for the small per-member matrices of a population
+/// (`results/bmm-layout.txt`).
 pub(crate) fn right_factor(w: &Tensor) -> Tensor {
     let wt = w.transpose(-1, -2);
     if crate::autograd::grad_enabled() && wt.requires_grad() {

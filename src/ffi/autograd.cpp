@@ -3,8 +3,8 @@
 // - rnnlab_recurrent_product: `a + h · wt` for a recurrent block that training keeps outside the graph (its gradient
 //   is formed once per sequence, src/cells/step_weights.rs), as an autograd node that holds the block in both
 //   layouts: the forward pass multiplies by the row-major `wt`, the backward pass by the row-major `w = wt^T`.
-//   libtorch's CPU batched matmul is about 2.5x slower on a transposed right factor, and plain autograd would use
-//   the transposed view of one of the two.
+//   libtorch's CPU batched matmul is more than twice as slow on a transposed right factor (results/bmm-layout.txt),
+//   and plain autograd would use the transposed view of one of the two.
 // - rnnlab_grad: torch::autograd::grad with given output gradients (tch's run_backward only starts from scalars).
 // - rnnlab_grad_enabled: whether autograd records ops (false inside tch::no_grad).
 //
