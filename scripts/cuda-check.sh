@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Checks rnnlab on a machine with an NVIDIA GPU, in about 8 minutes (--budget), every output in one folder
-# (--out):
+# Checks rnnlab on a machine with an NVIDIA GPU within a time budget (--budget, 480 s unless set), every output in
+# one folder (--out):
 #   00 the GPU, driver, binary and libraries            (env.txt)
 #   01 rnnlab validate --device cuda --dtype f32        (cuDNN comparisons with TF32 off, as validate does itself)
 #   02 rnnlab validate --device cuda --dtype f64
@@ -186,7 +186,8 @@ else
 fi
 
 # --- 05 the CUDA benchmark ---------------------------------------------------------------------------------------
-# PyTorch's fastrnns benchmark shape first, then the paper's shapes in the time left of the budget. A bench writes its JSON only at its end, so each shape set is its own run.
+# PyTorch's fastrnns benchmark shape first, then the paper's shapes in the time left of the budget. A bench writes
+# its JSON only at its end, so each shape set is its own run.
 left=$((budget - ($(date +%s) - t_start)))
 bench=(bench --device cuda --warmup 2 --reps 5 --min-time 0.05)
 if [ "$quick_bench" = 1 ] || [ "$left" -lt 120 ]; then

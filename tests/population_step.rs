@@ -188,6 +188,7 @@ fn the_update_holds_no_host_read() {
     let checked = [
         ("src/train/population.rs", "pub fn update_from("),
         ("src/train/population.rs", "fn loss_and_grads("),
+        ("src/train/population.rs", "pub(super) fn backward("),
         ("src/train/rmsprop.rs", "pub fn step_scaled("),
         ("src/cells/step_weights.rs", "pub fn add_to("),
         ("src/cells/step_weights.rs", "pub fn matmul("),
@@ -239,6 +240,7 @@ fn the_update_uploads_without_waiting() {
     let checked = [
         ("src/train/population.rs", "pub fn update_from(", 1),
         ("src/train/population.rs", "fn loss_and_grads(", 1),
+        ("src/train/population.rs", "pub(super) fn backward(", 1),
         ("src/train/head.rs", "pub fn bernoulli_loss_and_grads(", 1),
         ("src/cells/gru_bptt.rs", "pub fn forward(", 1),
         ("src/cells/gru_bptt.rs", "pub fn backward(", 1),

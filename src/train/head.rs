@@ -11,11 +11,11 @@
 //! from about ten passes over the `[K, T, B, 88]` logits (the head was the largest elementwise cost of an update);
 //! here it takes four. Autograd then carries `∂L/∂h` through the recurrent layer.
 
-use crate::autograd::grad;
+use super::population::backward;
 use crate::cells::State;
 use crate::cells::{right_factor, GruChunk};
 use crate::model::{bernoulli_nll_sums, Implementation, Model};
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 use tch::Tensor;
 
 /// The per-member NLL sums `[K]`, the gradients of `params` (the model's parameters in order, the output layer's
@@ -72,22 +72,7 @@ pub fn bernoulli_loss_and_grads(
         return Ok((nll, grads, last));
     }
     // Autograd takes ∂L/∂h through the recurrent layer.
-    let mut inputs: Vec<&Tensor> = rnn.to_vec();
-    if let Some(d) = &deferred {
-        inputs.push(&d.xp);
-    }
-    let mut grads = grad(&[&h], &[&d_h], &inputs)?;
-    if let Some(d) = &deferred {
-        let d_xp = grads
-            .pop()
-            .context("the backward pass returned no gradient for xp")?;
-        d.add_to(&d_xp, rnn, &mut grads);
-    }
-    for (g, p) in grads.iter_mut().zip(rnn) {
-        if !g.defined() {
-            *g = p.zeros_like();
-        }
-    }
+    let mut grads = backward(&h, &d_h, rnn, deferred.as_ref())?;
     grads.push(d_w);
     grads.push(d_b);
     Ok((nll, grads, last))

@@ -3,7 +3,8 @@
 
 use super::head::bernoulli_loss_and_grads;
 use super::rmsprop::{per_member, RmsProp};
-use crate::cells::State;
+use crate::autograd::grad;
+use crate::cells::{Deferred, State};
 use crate::config::TrainConfig;
 use crate::data::{PreparedData, Split};
 use crate::model::Implementation;
@@ -340,23 +341,7 @@ impl Population {
         let per_frame = &nll_sum / frames as f64;
         let safe = per_frame.where_self(&per_frame.isfinite(), &per_frame.zeros_like());
         let loss = safe.sum(safe.kind());
-        let mut inputs: Vec<&Tensor> = params.to_vec();
-        if let Some(d) = &deferred {
-            inputs.push(&d.xp);
-        }
-        let mut grads =
-            Tensor::f_run_backward(&[&loss], &inputs, false, false).context("backward pass")?;
-        if let Some(d) = &deferred {
-            let d_xp = grads
-                .pop()
-                .context("the backward pass returned no gradient for xp")?;
-            d.add_to(&d_xp, params, &mut grads);
-        }
-        for (g, p) in grads.iter_mut().zip(params) {
-            if !g.defined() {
-                *g = p.zeros_like();
-            }
-        }
+        let grads = backward(&loss, &loss.ones_like(), params, deferred.as_ref())?;
         Ok((nll_sum, grads, last))
     }
 
@@ -565,6 +550,34 @@ impl Population {
             .to_device(self.active.device());
         Ok(())
     }
+}
+
+/// The gradients of `Σ output · grad_output` with respect to `params`, autograd taking the recurrent matrices' (and a
+/// linear input projection's) gradients through `deferred`'s projected input when the forward pass deferred them
+/// ([`crate::cells::Deferred::add_to`]); a parameter the output does not reach gets zeros.
+pub(super) fn backward(
+    output: &Tensor,
+    grad_output: &Tensor,
+    params: &[&Tensor],
+    deferred: Option<&Deferred>,
+) -> Result<Vec<Tensor>> {
+    let mut inputs: Vec<&Tensor> = params.to_vec();
+    if let Some(d) = deferred {
+        inputs.push(&d.xp);
+    }
+    let mut grads = grad(&[output], &[grad_output], &inputs)?;
+    if let Some(d) = deferred {
+        let d_xp = grads
+            .pop()
+            .context("the backward pass returned no gradient for xp")?;
+        d.add_to(&d_xp, params, &mut grads);
+    }
+    for (g, p) in grads.iter_mut().zip(params) {
+        if !g.defined() {
+            *g = p.zeros_like();
+        }
+    }
+    Ok(grads)
 }
 
 /// `(start, length)` of consecutive slices of at most `chunk` steps along the time axis (dim 0) of `x`; one slice
