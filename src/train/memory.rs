@@ -13,9 +13,9 @@
 //! data                2 · frames · (input + target) · b       every split on the device, with padding
 //! ```
 //! plus 512 MiB for libtorch itself and the data as read. The larger of the update and the evaluation counts (they do not overlap).
-//! Against measured peaks (`docs/performance.md`, MuseData GRU, 30 members, one epoch on 20 training pieces): 1.09
-//! GiB estimated where the run peaks at 1.01 GB resident (`eval_chunk = 100`), 15.8 GiB where it peaks at 12.5 GB
-//! (`eval_chunk = 0`, one pass over pieces of up to 4273 frames).
+//! Against measured peaks (`docs/performance.md`, MuseData GRU, 30 members, one epoch on 20 training pieces, 64
+//! sequences per evaluation batch): 1.09 GiB estimated where the run peaks at 1.01 GB resident (`eval_chunk = 100`),
+//! 15.8 GiB where it peaks at 12.5 GB (`eval_chunk = 0`, one pass over pieces of up to 4273 frames).
 //! On the CPU the estimate is compared with `MemAvailable` of `/proc/meminfo`, and with the room left under the
 //! process's cgroup limit (`memory.max`, a Slurm job's `--mem`) where there is one; a CUDA run is not checked.
 
