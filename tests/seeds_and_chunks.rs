@@ -1,5 +1,5 @@
 //! Seeds inside the population (each seed's own learning-rate search), truncated BPTT with carried state, and
-//! evaluation in time slices: each must equal its plain counterpart to rounding.
+//! evaluation in time slices and in batches of any size: each must equal its plain counterpart to rounding.
 
 use rnnlab::cells::{CellKind, State};
 use rnnlab::config::TrainConfig;
@@ -158,6 +158,90 @@ fn sliced_evaluation_equals_one_pass() {
                 (a - b).abs() <= 1e-12 * a.abs(),
                 "eval_chunk {chunk}: {a} vs {b}"
             );
+        }
+    }
+}
+
+/// The evaluation NLL does not depend on how the pieces are grouped into batches (`eval_batch_size`): the same
+/// seven pieces of different lengths, all in one batch, in batches of 2 or 3, or one by one, give each member the
+/// same NLL per frame (f64, to rounding), also when the batches are cut into time slices.
+#[test]
+fn evaluation_is_independent_of_the_batch_grouping() {
+    let mut data = Rng::new(5).unwrap();
+    let cfg = TrainConfig {
+        cell: CellKind::PaperGru,
+        hidden: 6,
+        lrs: vec![1e-3, 2e-3, 3e-3],
+        dtype: Dtype::F64,
+        ..Default::default()
+    };
+    let mut pop = Population::new(&cfg, Device::Cpu).unwrap();
+    let kind = Kind::Double;
+    let lengths = [12i64, 3, 9, 17, 1, 6, 11];
+    let rolls: Vec<Tensor> = lengths
+        .iter()
+        .map(|&t| {
+            data.uniform(&[t + 1, KEYS], 0.0, 1.0, (kind, Device::Cpu))
+                .lt(0.15)
+                .to_kind(kind)
+        })
+        .collect();
+    let group = |pieces: &[usize]| {
+        let t = pieces.iter().map(|&i| lengths[i]).max().unwrap();
+        let pad = |r: &Tensor, from: i64| {
+            let len = r.size()[0] - 1;
+            let x = r.narrow(0, from, len);
+            Tensor::cat(&[x, Tensor::zeros([t - len, KEYS], (kind, Device::Cpu))], 0)
+        };
+        let x = Tensor::stack(
+            &pieces
+                .iter()
+                .map(|&i| pad(&rolls[i], 0))
+                .collect::<Vec<_>>(),
+            1,
+        );
+        let y = Tensor::stack(
+            &pieces
+                .iter()
+                .map(|&i| pad(&rolls[i], 1))
+                .collect::<Vec<_>>(),
+            1,
+        );
+        let steps: Vec<i64> = pieces.iter().map(|&i| lengths[i]).collect();
+        let lens = Tensor::from_slice(&steps).unsqueeze(0);
+        let mask = Tensor::arange(t, (Kind::Int64, Device::Cpu))
+            .unsqueeze(1)
+            .lt_tensor(&lens)
+            .to_kind(kind);
+        Batch {
+            x,
+            y,
+            mask,
+            members: pieces.to_vec(),
+            predicted_frames: steps.iter().sum::<i64>() as usize,
+            steps,
+        }
+    };
+    let all: Vec<usize> = (0..lengths.len()).collect();
+    let frames = lengths.iter().sum::<i64>() as usize;
+    let grouped = |size: usize| -> Vec<Batch> { all.chunks(size).map(group).collect() };
+    pop.eval_chunk = 0;
+    let reference = pop.evaluate(&grouped(lengths.len()), frames).unwrap();
+    assert!(reference.iter().all(|v| v.is_finite() && *v > 0.0));
+    assert!(
+        (reference[0] - reference[2]).abs() > 1e-6,
+        "the members must differ for the comparison to mean anything"
+    );
+    for size in [1, 2, 3] {
+        for chunk in [0, 4, 50] {
+            pop.eval_chunk = chunk;
+            let v = pop.evaluate(&grouped(size), frames).unwrap();
+            for (a, b) in reference.iter().zip(&v) {
+                assert!(
+                    (a - b).abs() <= 1e-12 * a.abs(),
+                    "batches of {size}, eval_chunk {chunk}: {a} vs {b}"
+                );
+            }
         }
     }
 }
