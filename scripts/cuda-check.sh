@@ -35,7 +35,7 @@ bin=""
 tests_dir=""
 torch_dir=""
 data=""
-out=""
+out_dir=""
 quick_bench=0
 bundle=""
 no_gpu_ok=0
@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
     --tests) tests_dir=$2; shift 2 ;;
     --torch) torch_dir=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
+    --out) out_dir=$2; shift 2 ;;
     --quick-bench) quick_bench=1; shift ;;
     --bundle) bundle=$2; shift 2 ;;
     --no-gpu-ok) no_gpu_ok=1; shift ;;
@@ -55,10 +55,10 @@ while [ $# -gt 0 ]; do
     *) echo "cuda-check: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-out=${out:-runs/cuda-check-$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-summary="$out/summary.txt"
+out_dir=${out_dir:-runs/cuda-check-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
+summary="$out_dir/summary.txt"
 : >"$summary"
 failed=0
 t_start=$(date +%s)
@@ -77,8 +77,8 @@ step() {
   fi
   [ "$limit" -gt $((remaining - 5)) ] && limit=$((remaining - 5))
   t0=$(date +%s)
-  echo "== $name: $*" | tee -a "$out/$name.log"
-  timeout --kill-after=10 "$limit" "$@" >>"$out/$name.log" 2>&1
+  echo "== $name: $*" | tee -a "$out_dir/$name.log"
+  timeout --kill-after=10 "$limit" "$@" >>"$out_dir/$name.log" 2>&1
   rc=$?
   local secs=$(($(date +%s) - t0))
   if [ $rc -eq 0 ]; then
@@ -88,7 +88,7 @@ step() {
     local why="exit $rc"
     [ $rc -eq 124 ] || [ $rc -eq 137 ] && why="timed out after ${limit}s"
     printf '%-24s FAILED    %4ds  (%s; see %s.log)\n' "$name" "$secs" "$why" "$name" | tee -a "$summary"
-    tail -n 15 "$out/$name.log" | sed 's/^/    /'
+    tail -n 15 "$out_dir/$name.log" | sed 's/^/    /'
   fi
   return $rc
 }
@@ -105,9 +105,9 @@ if [ -z "$bin" ]; then
     exit 1
   fi
   # Not a budgeted step: a first build takes longer than the checks.
-  echo "== build: scripts/setup-libtorch.sh --cuda && cargo build --release (log: $out/build.log)"
-  if ! { scripts/setup-libtorch.sh --cuda && cargo build --release; } >"$out/build.log" 2>&1; then
-    tail -n 20 "$out/build.log"
+  echo "== build: scripts/setup-libtorch.sh --cuda && cargo build --release (log: $out_dir/build.log)"
+  if ! { scripts/setup-libtorch.sh --cuda && cargo build --release; } >"$out_dir/build.log" 2>&1; then
+    tail -n 20 "$out_dir/build.log"
     echo "build FAILED" | tee -a "$summary"
     exit 1
   fi
@@ -118,7 +118,8 @@ fi
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 if [ -n "$torch_dir" ]; then
   libs="$torch_dir/lib"
-  for d in "$torch_dir"/../nvidia/*/lib; do [ -d "$d" ] && libs="$libs:$d"; done
+  site_packages=$(dirname "$torch_dir") # the nvidia/*/lib wheels lie beside torch
+  for d in "$site_packages"/nvidia/*/lib; do [ -d "$d" ] && libs="$libs:$d"; done
   export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 if [ -z "$data" ]; then
@@ -140,14 +141,14 @@ t_start=$(date +%s) # the budget counts from here
   echo; nvidia-smi -L 2>&1; echo; nvidia-smi 2>&1
   echo; echo "ldd $bin:"; ldd "$bin" 2>&1
   [ -n "$torch_dir" ] && python3 -c 'import torch; print("python torch", torch.__version__, "cuda", torch.version.cuda, "gpu", torch.cuda.get_device_name(0))' 2>&1
-} >"$out/env.txt"
-if ! grep -m1 "^GPU" "$out/env.txt"; then
-  echo "cuda-check: no GPU visible (nvidia-smi -L listed none; see $out/env.txt)"
+} >"$out_dir/env.txt"
+if ! grep -m1 "^GPU" "$out_dir/env.txt"; then
+  echo "cuda-check: no GPU visible (nvidia-smi -L listed none; see $out_dir/env.txt)"
   failed=1
   [ "$no_gpu_ok" = 1 ] || exit 1
 fi
 if ldd "$bin" 2>/dev/null | grep -q "not found"; then
-  echo "cuda-check: the binary's libraries are not all found (see $out/env.txt); pass --torch <site-packages>/torch"
+  echo "cuda-check: the binary's libraries are not all found (see $out_dir/env.txt); pass --torch <site-packages>/torch"
   ldd "$bin" | grep "not found"
   exit 1
 fi
@@ -172,13 +173,13 @@ fi
 if [ -n "$data" ]; then
   for run in "f32 2 1e-3" "f64 1 1e-8"; do
     read -r dtype epochs tol <<<"$run"
-    rm -rf "$out/train-cuda-$dtype" "$out/train-cpu-$dtype"
+    rm -rf "$out_dir/train-cuda-$dtype" "$out_dir/train-cpu-$dtype"
     common=(train --config experiments/jsb_gru.toml --set max_epochs="$epochs" --set dtype="$dtype" --quiet)
-    step "04-train-cuda-$dtype" 150 "$bin" "${common[@]}" --device cuda --out "$out/train-cuda-$dtype"
-    step "04-train-cpu-$dtype" 150 "$bin" "${common[@]}" --device cpu --out "$out/train-cpu-$dtype"
-    if [ -f "$out/train-cuda-$dtype/metrics.jsonl" ] && [ -f "$out/train-cpu-$dtype/metrics.jsonl" ]; then
-      step "04-compare-$dtype" 30 python3 "$root/scripts/compare-runs.py" "$out/train-cuda-$dtype" \
-        "$out/train-cpu-$dtype" --tolerance "$tol" --report "$out/compare-$dtype.txt"
+    step "04-train-cuda-$dtype" 150 "$bin" "${common[@]}" --device cuda --out "$out_dir/train-cuda-$dtype"
+    step "04-train-cpu-$dtype" 150 "$bin" "${common[@]}" --device cpu --out "$out_dir/train-cpu-$dtype"
+    if [ -f "$out_dir/train-cuda-$dtype/metrics.jsonl" ] && [ -f "$out_dir/train-cpu-$dtype/metrics.jsonl" ]; then
+      step "04-compare-$dtype" 30 python3 "$root/scripts/compare-runs.py" "$out_dir/train-cuda-$dtype" \
+        "$out_dir/train-cpu-$dtype" --tolerance "$tol" --report "$out_dir/compare-$dtype.txt"
     fi
   done
 else
@@ -191,23 +192,23 @@ fi
 left=$((budget - ($(date +%s) - t_start)))
 bench=(bench --device cuda --warmup 2 --reps 5 --min-time 0.05)
 if [ "$quick_bench" = 1 ] || [ "$left" -lt 120 ]; then
-  step 05-bench-quick 100 "$bin" bench --device cuda --quick --json "$out/bench-cuda-quick.json" \
-    --markdown "$out/bench-cuda-quick.md"
+  step 05-bench-quick 100 "$bin" bench --device cuda --quick --json "$out_dir/bench-cuda-quick.json" \
+    --markdown "$out_dir/bench-cuda-quick.md"
 else
-  step 05-bench-fastrnns $((left / 2)) "$bin" "${bench[@]}" --shapes fastrnns --json "$out/bench-cuda-fastrnns.json" \
-    --markdown "$out/bench-cuda-fastrnns.md" --png "$out/bench-cuda-fastrnns.png"
+  step 05-bench-fastrnns $((left / 2)) "$bin" "${bench[@]}" --shapes fastrnns --json "$out_dir/bench-cuda-fastrnns.json" \
+    --markdown "$out_dir/bench-cuda-fastrnns.md" --png "$out_dir/bench-cuda-fastrnns.png"
   left=$((budget - ($(date +%s) - t_start)))
   if [ "$left" -gt 40 ]; then
-    step 05-bench-paper $((left - 10)) "$bin" "${bench[@]}" --shapes paper --json "$out/bench-cuda-paper.json" \
-      --markdown "$out/bench-cuda-paper.md" --png "$out/bench-cuda-paper.png"
+    step 05-bench-paper $((left - 10)) "$bin" "${bench[@]}" --shapes paper --json "$out_dir/bench-cuda-paper.json" \
+      --markdown "$out_dir/bench-cuda-paper.md" --png "$out_dir/bench-cuda-paper.png"
   else
     skip 05-bench-paper "only ${left}s left of the ${budget}s budget"
   fi
 fi
 
-echo "== $(($(date +%s) - t_start)) s in all; outputs in $out" | tee -a "$summary"
+echo "== $(($(date +%s) - t_start)) s in all; outputs in $out_dir" | tee -a "$summary"
 if [ -n "$bundle" ]; then
-  tar czf "$bundle" --exclude=checkpoint -C "$(dirname "$out")" "$(basename "$out")" &&
+  tar czf "$bundle" --exclude=checkpoint -C "$(dirname "$out_dir")" "$(basename "$out_dir")" &&
     cp "$summary" "$(dirname "$bundle")/summary.txt" &&
     echo "== packed into $bundle ($(stat -c %s "$bundle") bytes)"
 fi
