@@ -3,7 +3,8 @@
 
 use rnnlab::cells::{CellKind, State};
 use rnnlab::config::TrainConfig;
-use rnnlab::data::batch::Batch;
+use rnnlab::data::batch::{Batch, BatchSource, DeviceSplit};
+use rnnlab::data::roll::PianoRoll;
 use rnnlab::device::Dtype;
 use rnnlab::model::{Implementation, Model, ModelConfig, KEYS};
 use rnnlab::rng::Rng;
@@ -176,55 +177,26 @@ fn evaluation_is_independent_of_the_batch_grouping() {
         ..Default::default()
     };
     let mut pop = Population::new(&cfg, Device::Cpu).unwrap();
-    let kind = Kind::Double;
-    let lengths = [12i64, 3, 9, 17, 1, 6, 11];
-    let rolls: Vec<Tensor> = lengths
+    // Pieces of 2 to 18 frames (1 to 17 predicted), batched by the code evaluation uses.
+    let lengths = [13usize, 4, 10, 18, 2, 7, 12];
+    let pieces: Vec<PianoRoll> = lengths
         .iter()
         .map(|&t| {
-            data.uniform(&[t + 1, KEYS], 0.0, 1.0, (kind, Device::Cpu))
+            let keys = data
+                .uniform(&[t as i64 * KEYS], 0.0, 1.0, (Kind::Float, Device::Cpu))
                 .lt(0.15)
-                .to_kind(kind)
+                .to_kind(Kind::Uint8);
+            PianoRoll::new(t, Vec::<u8>::try_from(&keys).unwrap()).unwrap()
         })
         .collect();
-    let group = |pieces: &[usize]| {
-        let t = pieces.iter().map(|&i| lengths[i]).max().unwrap();
-        let pad = |r: &Tensor, from: i64| {
-            let len = r.size()[0] - 1;
-            let x = r.narrow(0, from, len);
-            Tensor::cat(&[x, Tensor::zeros([t - len, KEYS], (kind, Device::Cpu))], 0)
-        };
-        let x = Tensor::stack(
-            &pieces
-                .iter()
-                .map(|&i| pad(&rolls[i], 0))
-                .collect::<Vec<_>>(),
-            1,
-        );
-        let y = Tensor::stack(
-            &pieces
-                .iter()
-                .map(|&i| pad(&rolls[i], 1))
-                .collect::<Vec<_>>(),
-            1,
-        );
-        let steps: Vec<i64> = pieces.iter().map(|&i| lengths[i]).collect();
-        let lens = Tensor::from_slice(&steps).unsqueeze(0);
-        let mask = Tensor::arange(t, (Kind::Int64, Device::Cpu))
-            .unsqueeze(1)
-            .lt_tensor(&lens)
-            .to_kind(kind);
-        Batch {
-            x,
-            y,
-            mask,
-            members: pieces.to_vec(),
-            predicted_frames: steps.iter().sum::<i64>() as usize,
-            steps,
-        }
-    };
+    let split = DeviceSplit::new(&pieces, Device::Cpu).unwrap();
     let all: Vec<usize> = (0..lengths.len()).collect();
-    let frames = lengths.iter().sum::<i64>() as usize;
-    let grouped = |size: usize| -> Vec<Batch> { all.chunks(size).map(group).collect() };
+    let frames = split.predicted_frames();
+    let grouped = |size: usize| -> Vec<Batch> {
+        all.chunks(size)
+            .map(|m| split.batch(m, Kind::Double).unwrap())
+            .collect()
+    };
     pop.eval_chunk = 0;
     let reference = pop.evaluate(&grouped(lengths.len()), frames).unwrap();
     assert!(reference.iter().all(|v| v.is_finite() && *v > 0.0));
