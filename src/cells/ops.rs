@@ -14,12 +14,21 @@ pub(crate) fn project(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
     let per_member = size.len() == 4 && size[0] == k;
     let rows = if per_member { k } else { 1 };
     let flat = x.reshape([rows, -1, d]);
-    let wt = right_factor(w);
     let out = match b {
+        // The bias as one more input column: `[x, 1] [W, b]^T` in one batched matmul. `b + x W^T` would first
+        // broadcast the bias into the whole `[K, N, G]` output, a pass over it as long as the product's own
+        // write; the column costs a copy of the input instead, one for all members when they share it. MKL adds
+        // the column's term last, as `baddbmm` adds `b`: the same numbers (`results/population-speed.md`).
+        Some(b) if rows == 1 || d + 1 < w.size()[1] => {
+            let ones = Tensor::ones([rows, flat.size()[1], 1], (x.kind(), x.device()));
+            let xa = Tensor::cat(&[flat, ones], -1);
+            let wa = Tensor::cat(&[w.transpose(1, 2), b.unsqueeze(1)], 1);
+            xa.expand([k, -1, d + 1], false).bmm(&wa)
+        }
         Some(b) => b
             .unsqueeze(1)
-            .baddbmm(&flat.expand([k, -1, d], false), &wt, 1, 1),
-        None => flat.matmul(&wt),
+            .baddbmm(&flat.expand([k, -1, d], false), &right_factor(w), 1, 1),
+        None => flat.matmul(&right_factor(w)),
     };
     let lead: Vec<i64> = if per_member {
         size[1..size.len() - 1].to_vec()
