@@ -21,12 +21,14 @@ fn main() {
 
     // What tch does not wrap, compiled against the same libtorch: precision and oneDNN switches
     // (src/ffi/precision.cpp), a random generator per training run (src/ffi/rng.cpp), host-to-device copies that
-    // do not wait (src/ffi/transfer.cpp), autograd pieces (src/ffi/autograd.cpp) and, against a CUDA libtorch with the CUDA runtime headers at hand, CUDA
-    // graphs (src/ffi/cuda_graph.cpp).
+    // do not wait (src/ffi/transfer.cpp), autograd pieces (src/ffi/autograd.cpp), the Bernoulli head in one pass
+    // (src/ffi/bernoulli.cpp) and, against a CUDA libtorch with the CUDA runtime headers at hand, CUDA graphs
+    // (src/ffi/cuda_graph.cpp).
     println!("cargo:rerun-if-changed=src/ffi/precision.cpp");
     println!("cargo:rerun-if-changed=src/ffi/rng.cpp");
     println!("cargo:rerun-if-changed=src/ffi/transfer.cpp");
     println!("cargo:rerun-if-changed=src/ffi/autograd.cpp");
+    println!("cargo:rerun-if-changed=src/ffi/bernoulli.cpp");
     println!("cargo:rerun-if-changed=src/ffi/guarded.h");
     println!("cargo:rerun-if-changed=src/ffi/cuda_graph.cpp");
     let include = Path::new(&lib).join("..").join("include");
@@ -39,10 +41,14 @@ fn main() {
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
         .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        // bernoulli.cpp passes vectors to SLEEF in the registers of its callers' ISA, as SLEEF expects; gcc notes
+        // that the older ABI differed, which concerns no caller here.
+        .flag_if_supported("-Wno-psabi")
         .file("src/ffi/precision.cpp")
         .file("src/ffi/rng.cpp")
         .file("src/ffi/transfer.cpp")
-        .file("src/ffi/autograd.cpp");
+        .file("src/ffi/autograd.cpp")
+        .file("src/ffi/bernoulli.cpp");
     let cuda = Path::new(&lib).join("libtorch_cuda.so").exists();
     // The CUDA runtime library the graph shim calls directly (libtorch_cuda names it too, but the linker wants every
     // library a program calls on its own command line).

@@ -52,6 +52,7 @@ pub mod atomic;
 pub mod autograd;
 #[cfg(feature = "cli")]
 pub mod bench;
+mod bernoulli;
 pub mod cells;
 #[cfg(feature = "cli")]
 pub mod compare;

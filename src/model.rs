@@ -53,10 +53,21 @@ pub const MOG_COMPONENTS: i64 = 20;
 pub const MOG_MIN_SCALE: f64 = 1e-3;
 
 /// Each member's Bernoulli NLL `[K]` of logits `out: [K, L, B, O]` (or `[K, L·B, O]`) for targets `y: [L, B, O]` in
-/// [0, 1] where `mask: [L, B]` is 1: `Σ m·softplus(out) − Σ m·y·out`, each sum one matrix–vector product over the
-/// logits (−log p(y | x) = softplus(x) − x·y is what `binary_cross_entropy_with_logits` computes; libtorch's
-/// softplus returns x itself for x > 20, leaving out log1p(e^−x) < 2.1e-9 nats, below f32's rounding of the sums).
+/// [0, 1] where `mask: [L, B]` is 1: `Σ m·(softplus(out) − y·out)`. Float32 logits on a CPU that can run it take
+/// one fused pass ([`crate::bernoulli`]); others the libtorch ops of `bernoulli_nll_sums_ops`.
 pub fn bernoulli_nll_sums(out: &Tensor, y: &Tensor, mask: &Tensor) -> Tensor {
+    if crate::bernoulli::applies(out) && out.is_contiguous() {
+        if let Ok(sums) = crate::bernoulli::nll_sums(&mut out.shallow_clone(), y, mask, None) {
+            return sums;
+        }
+    }
+    bernoulli_nll_sums_ops(out, y, mask)
+}
+
+/// [`bernoulli_nll_sums`] in libtorch ops: `Σ m·softplus(out) − Σ m·y·out`, each sum one matrix–vector product over
+/// the logits (−log p(y | x) = softplus(x) − x·y is what `binary_cross_entropy_with_logits` computes; libtorch's
+/// softplus returns x itself for x > 20, leaving out log1p(e^−x) < 2.1e-9 nats, below f32's rounding of the sums).
+pub(crate) fn bernoulli_nll_sums_ops(out: &Tensor, y: &Tensor, mask: &Tensor) -> Tensor {
     let (k, o) = (out.size()[0], out.size()[out.dim() - 1]);
     let kind = out.kind();
     let m = mask.to_kind(kind).reshape([-1, 1]);

@@ -9,12 +9,12 @@
 //! ```
 //! where `L = Σ_k c_k NLL_k` is what [`super::Population`]'s update minimises. Autograd builds the same gradient
 //! from about ten passes over the `[K, T, B, 88]` logits (the head was the largest elementwise cost of an update);
-//! here it takes four. Autograd then carries `∂L/∂h` through the recurrent layer.
+//! here it takes one fused pass for float32 on the CPU ([`crate::bernoulli`]), four libtorch ops elsewhere. Autograd then carries `∂L/∂h` through the recurrent layer.
 
 use super::population::backward;
 use crate::cells::State;
 use crate::cells::{right_factor, GruChunk};
-use crate::model::{bernoulli_nll_sums, Implementation, Model};
+use crate::model::{bernoulli_nll_sums_ops, Implementation, Model};
 use anyhow::{ensure, Result};
 use tch::Tensor;
 
@@ -52,18 +52,24 @@ pub fn bernoulli_loss_and_grads(
         let hf = h.detach().reshape([k, -1, hidden]);
         let mut out = b.unsqueeze(1).baddbmm(&hf, &right_factor(w), 1, 1);
         let kind = out.kind();
-        let nll = bernoulli_nll_sums(&out, y, mask);
-        let m = mask.to_kind(kind).reshape([-1, 1]);
-        let target = y.to_kind(kind).reshape([-1, o]);
-        let coef = nll.isfinite().to_kind(kind) / frames as f64;
-        let _ = out.sigmoid_();
-        let _ = out.g_sub_(&target);
-        let _ = out.g_mul_(&(m.unsqueeze(0) * coef.view([k, 1, 1])));
+        // ∂L/∂o over the logits, in one fused pass where it runs (see crate::bernoulli), else in four.
+        let nll = if crate::bernoulli::applies(&out) {
+            crate::bernoulli::nll_sums(&mut out, y, mask, Some(1.0 / frames as f64))?
+        } else {
+            let nll = bernoulli_nll_sums_ops(&out, y, mask);
+            let m = mask.to_kind(kind).reshape([-1, 1]);
+            let target = y.to_kind(kind).reshape([-1, o]);
+            let coef = nll.isfinite().to_kind(kind) / frames as f64;
+            let _ = out.sigmoid_();
+            let _ = out.g_sub_(&target);
+            let _ = out.g_mul_(&(m.unsqueeze(0) * coef.view([k, 1, 1])));
+            nll
+        };
         let d_w = out.transpose(1, 2).bmm(&hf);
         let d_b = out.sum_dim_intlist(1, false, kind);
         let d_h = out.bmm(w).reshape(h.size().as_slice());
-        (nll, d_w, d_b, d_h)
-    });
+        Ok::<_, anyhow::Error>((nll, d_w, d_b, d_h))
+    })?;
     let rnn = &params[..n - 2];
     if let Some(c) = chunk {
         let mut grads = c.backward(&d_h, rnn);
