@@ -54,7 +54,7 @@ pub const MOG_MIN_SCALE: f64 = 1e-3;
 
 /// Each member's Bernoulli NLL `[K]` of logits `out: [K, L, B, O]` (or `[K, L·B, O]`) for targets `y: [L, B, O]` in
 /// [0, 1] where `mask: [L, B]` is 1: `Σ m·(softplus(out) − y·out)`. Float32 logits on a CPU that can run it take
-/// one fused pass ([`crate::bernoulli`]); others the libtorch ops of `bernoulli_nll_sums_ops`.
+/// one fused pass (`src/bernoulli.rs`); others the libtorch ops of `bernoulli_nll_sums_ops`.
 pub fn bernoulli_nll_sums(out: &Tensor, y: &Tensor, mask: &Tensor) -> Tensor {
     if crate::bernoulli::applies(out) && out.is_contiguous() {
         if let Ok(sums) = crate::bernoulli::nll_sums(&mut out.shallow_clone(), y, mask, None) {

@@ -18,7 +18,7 @@ pub(crate) fn project(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
         // The bias as one more input column: `[x, 1] [W, b]^T` in one batched matmul. `b + x W^T` would first
         // broadcast the bias into the whole `[K, N, G]` output, a pass over it as long as the product's own
         // write; the column costs a copy of the input instead, one for all members when they share it. MKL adds
-        // the column's term last, as `baddbmm` adds `b`: the same numbers (`results/population-speed.md`).
+        // the column's term last, as `baddbmm` adds `b`: the same numbers (`results/head-fusion-check.md`).
         Some(b) if rows == 1 || d + 1 < w.size()[1] => {
             let ones = Tensor::ones([rows, flat.size()[1], 1], (x.kind(), x.device()));
             let xa = Tensor::cat(&[flat, ones], -1);

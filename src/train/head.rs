@@ -9,7 +9,7 @@
 //! ```
 //! where `L = Σ_k c_k NLL_k` is what [`super::Population`]'s update minimises. Autograd builds the same gradient
 //! from about ten passes over the `[K, T, B, 88]` logits (the head was the largest elementwise cost of an update);
-//! here it takes one fused pass for float32 on the CPU ([`crate::bernoulli`]) and four libtorch ops elsewhere.
+//! here it takes one fused pass for float32 on the CPU (`src/bernoulli.rs`) and four libtorch ops elsewhere.
 //! Autograd then carries `∂L/∂h` through the recurrent layer.
 
 use super::population::backward;
