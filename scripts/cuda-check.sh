@@ -28,7 +28,7 @@
 #   --bundle FILE also pack the output folder, less the training checkpoints, into FILE (.tgz), and copy
 #                 summary.txt beside it: the results as one file
 set -uo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+root=$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")") # the checkout: this script is in its scripts/
 cd "$root" || exit 2
 
 bin=""
@@ -63,7 +63,7 @@ summary="$out_dir/summary.txt"
 failed=0
 t_start=$(date +%s)
 
-# step NAME TIMEOUT_S CMD...: runs CMD with a time limit, its output in NAME.log, one line in summary.txt.
+# step NAME TIMEOUT_S CMD [ARG]: runs CMD with a time limit, its output in NAME.log, one line in summary.txt.
 step() {
   local name=$1 limit=$2
   shift 2

@@ -32,11 +32,12 @@ mod ffi {
     }
 }
 
-/// Whether the fused pass takes logits like `out`: float32 on a CPU that can run it.
+/// Whether the fused pass takes logits like `out`: contiguous float32 on a CPU that can run it.
 pub(crate) fn applies(out: &Tensor) -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     out.device() == Device::Cpu
         && out.kind() == Kind::Float
+        && out.is_contiguous()
         // SAFETY: takes no arguments; only inspects the CPU and the loaded libraries.
         && *AVAILABLE.get_or_init(|| unsafe { ffi::rnnlab_bernoulli_available() } != 0)
 }

@@ -56,7 +56,7 @@ pub const MOG_MIN_SCALE: f64 = 1e-3;
 /// [0, 1] where `mask: [L, B]` is 1: `Σ m·(softplus(out) − y·out)`. Float32 logits on a CPU that can run it take
 /// one fused pass (`src/bernoulli.rs`); others the libtorch ops of `bernoulli_nll_sums_ops`.
 pub fn bernoulli_nll_sums(out: &Tensor, y: &Tensor, mask: &Tensor) -> Tensor {
-    if crate::bernoulli::applies(out) && out.is_contiguous() {
+    if crate::bernoulli::applies(out) {
         if let Ok(sums) = crate::bernoulli::nll_sums(&mut out.shallow_clone(), y, mask, None) {
             return sums;
         }

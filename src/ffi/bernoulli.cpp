@@ -125,8 +125,10 @@ __attribute__((target("avx2,fma"))) double member_avx2(float* o, const float* y,
 
 #endif
 
-bool has(const Functions<v16>& f) { return f.exp != nullptr && f.log1p != nullptr; }
-bool has(const Functions<v8>& f) { return f.exp != nullptr && f.log1p != nullptr; }
+template <class V>
+bool has(const Functions<V>& f) {
+  return f.exp != nullptr && f.log1p != nullptr;
+}
 
 }  // namespace
 
